@@ -1,0 +1,30 @@
+"""Helpers shared by the built-in methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from optimizer.suggest import SuggestContext
+
+
+def pick_distinct(ctx: SuggestContext, candidates: Iterable[dict[str, Any]], k: int,
+                  taken: set[tuple[Any, ...]] | None = None) -> list[dict[str, Any]]:
+    """Up to ``k`` candidates, in order, skipping points already observed, pending or picked.
+
+    Skipping happens only in finite (all-discrete) spaces with enough unseen points left; in
+    other spaces a repeat is as unlikely as a float collision and candidates pass unchanged.
+    """
+    avoid = ctx.space.cardinality is not None and ctx.can_avoid_duplicates()
+    seen = (ctx.taken_keys() if taken is None else taken) if avoid else set()
+    out: list[dict[str, Any]] = []
+    for params in candidates:
+        if len(out) == k:
+            break
+        if avoid:
+            key = ctx.space.key(params)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(params)
+    return out
