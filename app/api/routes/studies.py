@@ -1,0 +1,49 @@
+"""``/studies``: create, list, get, and the pause/resume/cancel actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import CallerDep, SessionDep, StudyDep
+from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
+from app.services import lifecycle
+from app.services.studies import create_study, list_studies, study_public
+
+router = APIRouter(prefix="/studies", tags=["studies"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyPublic)
+def post_study(
+    body: StudyCreate, session: SessionDep, caller: CallerDep, response: Response
+) -> StudyPublic:
+    """Create a study; a driver starts it within a poll interval."""
+    study = create_study(session, body, caller.key_id)
+    response.headers["Location"] = f"/api/v1/studies/{study.id}"
+    return study_public(study)
+
+
+@router.get("", response_model=StudiesPublic)
+def get_studies(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    state: Annotated[
+        str | None, Query(pattern="^(created|running|paused|completed|failed|cancelled)$")
+    ] = None,
+) -> StudiesPublic:
+    return list_studies(session, caller.key_id, caller.auth_on, limit, cursor, state)
+
+
+@router.get("/{study_id}", response_model=StudyPublic)
+def get_one(study: StudyDep) -> StudyPublic:
+    return study_public(study)
+
+
+@router.post("/{study_id}:{action}", response_model=StudyPublic)
+def act(study: StudyDep, action: str, session: SessionDep) -> StudyPublic:
+    """``:pause``, ``:resume`` or ``:cancel``; 409 when the study's state does not allow it."""
+    lifecycle.apply_action(session, study, action)
+    return study_public(study)

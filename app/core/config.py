@@ -1,0 +1,78 @@
+"""Service settings, read from ``XBAR_*`` environment variables; invalid values fail at start-up."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Each field maps to the environment variable ``XBAR_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="XBAR_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./xbar.db",
+        description="SQLAlchemy URL. SQLite file by default; postgresql://... for teams.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `xbar serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `xbar serve` listens on.")
+    auth: Literal["off", "on"] = Field(
+        default="off", description="'off': single local user; 'on': Bearer API keys required."
+    )
+    dask_scheduler: str | None = Field(
+        default=None, description="tcp://host:port of an external Dask scheduler."
+    )
+    dask_workers: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
+        ge=1,
+        description="Workers of the LocalCluster that `xbar serve` starts without a scheduler.",
+    )
+    dask_processes: bool = Field(
+        default=True, description="LocalCluster workers as processes (True) or threads (False)."
+    )
+    lease_s: float = Field(
+        default=60.0, gt=0, description="Trial lease [s]; a running trial not renewed is re-queued."
+    )
+    driver_lease_s: float = Field(
+        default=15.0, gt=0, description="Study ownership lease of a driver [s]."
+    )
+    max_attempts: int = Field(default=3, ge=1, description="Attempts per trial before it fails.")
+    poll_interval_s: float = Field(default=0.2, gt=0, description="Driver loop period [s].")
+    run_driver: bool = Field(
+        default=True, description="Run the study driver inside the API process."
+    )
+    pool_size: int = Field(default=5, ge=1, description="PostgreSQL connection pool size.")
+    max_overflow: int = Field(default=5, ge=0, description="PostgreSQL pool overflow.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_url(cls, v: str) -> str:
+        if v.startswith("postgres://"):
+            v = "postgresql://" + v[len("postgres://") :]
+        if v.startswith("postgresql://"):
+            v = "postgresql+psycopg://" + v[len("postgresql://") :]
+        if not (v.startswith("sqlite") or v.startswith("postgresql+psycopg")):
+            raise ValueError(
+                "XBAR_DATABASE_URL must be sqlite:///path or postgresql://user:pass@host/db"
+            )
+        return v
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _check_scheduler(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if "://" not in v:
+            raise ValueError("XBAR_DASK_SCHEDULER must look like tcp://host:port")
+        return v
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()

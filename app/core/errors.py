@@ -1,0 +1,60 @@
+"""Domain errors and their RFC 9457 ``application/problem+json`` rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class XbarError(Exception):
+    """Base of every error the service turns into a problem+json response."""
+
+    status: int = 500
+    title: str = "Internal error"
+    type_: str = "about:blank"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type_,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class NotFoundError(XbarError):
+    status, title, type_ = 404, "Not found", "/problems/not-found"
+
+
+class ConflictError(XbarError):
+    """An illegal state transition, or a stale lease token."""
+
+    status, title, type_ = 409, "Conflict", "/problems/conflict"
+
+
+class ValidationFailed(XbarError):
+    status, title, type_ = 422, "Validation failed", "/problems/validation"
+
+
+class UnauthorizedError(XbarError):
+    status, title, type_ = 401, "Unauthorized", "/problems/unauthorized"
+
+
+class ForbiddenError(XbarError):
+    status, title, type_ = 403, "Forbidden", "/problems/forbidden"
+
+
+class StorageError(XbarError):
+    status, title, type_ = 503, "Storage unavailable", "/problems/storage"
+
+
+PROBLEM_JSON = "application/problem+json"

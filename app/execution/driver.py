@@ -1,0 +1,305 @@
+"""The study driver: keeps up to ``parallelism`` trials in flight per study.
+
+Each loop it (1) re-queues trials whose lease expired, (2) takes or renews the ownership lease
+of active studies, and for each study it owns (3) starts it, (4) records finished evaluations,
+(5) stops it at its budget, (6) submits queued trials and (7) asks the optimizer, on the engine,
+for new suggestions when a slot is free. In-flight work is tracked in memory only as a cache of
+futures: everything needed to resume lives in the database, so a restarted driver re-queues what
+it finds and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from distributed import Future
+from sqlalchemy import func, or_, select, update
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.errors import ConflictError, XbarError
+from app.execution.engine import DaskEngine
+from app.execution.tasks import evaluate_task, suggest_task
+from app.models import Study, Trial, TrialResult, utcnow
+from app.services import lifecycle
+
+log = logging.getLogger(__name__)
+
+MAX_FAILED_DEFAULT = 10
+"""A study fails once this many of its trials failed for good (unless its budget sets more)."""
+
+RETRYABLE = ("KilledWorker", "CancelledError", "CommClosedError", "FutureCancelledError")
+
+
+@dataclass
+class _InFlight:
+    study_id: int
+    token: str
+    future: Future
+
+
+class StudyDriver:
+    """Owns studies through a lease row and drives them on a :class:`DaskEngine`."""
+
+    def __init__(self, db: Database, engine: DaskEngine, settings: Settings) -> None:
+        self.db = db
+        self.engine = engine
+        self.settings = settings
+        self.driver_id = f"driver-{uuid.uuid4().hex[:12]}"
+        self._trials: dict[int, _InFlight] = {}
+        self._suggest: dict[int, tuple[Future, int]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_renew = utcnow()
+        self.errors = 0
+
+    # -- thread -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.driver_id, daemon=True)
+        self._thread.start()
+
+    def stop(self, release: bool = True) -> None:
+        """Stop the loop. ``release=True`` hands owned studies and in-flight trials back at once
+        (clean shutdown); ``False`` leaves them to lease expiry, as a crash would."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if release:
+            self._release()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # the loop must survive a bad study or a database hiccup
+                self.errors += 1
+                log.exception("driver step failed")
+            self._stop.wait(self.settings.poll_interval_s)
+
+    # -- one loop ---------------------------------------------------------------------------
+    def step(self) -> None:
+        now = utcnow()
+        with self.db.session() as s:
+            lifecycle.requeue_expired(s, now, self.settings.max_attempts)
+        for study_id in self._acquire(now):
+            try:
+                self._step_study(study_id)
+            except XbarError:
+                log.exception("study %s step failed", study_id)
+        if (utcnow() - self._last_renew).total_seconds() > self.settings.lease_s / 4:
+            self._renew()
+
+    def _acquire(self, now: datetime) -> list[int]:
+        expires = now + timedelta(seconds=self.settings.driver_lease_s)
+        with self.db.session() as s:
+            s.execute(
+                update(Study)
+                .where(
+                    Study.state.in_(lifecycle.STUDY_ACTIVE),
+                    or_(
+                        Study.driver_id.is_(None),
+                        Study.driver_id == self.driver_id,
+                        Study.driver_lease_expires_at < now,
+                    ),
+                )
+                .values(driver_id=self.driver_id, driver_lease_expires_at=expires)
+                .execution_options(synchronize_session=False)
+            )
+            return list(
+                s.scalars(
+                    select(Study.id)
+                    .where(Study.driver_id == self.driver_id,
+                           Study.state.in_(lifecycle.STUDY_ACTIVE))
+                    .order_by(Study.id)
+                )
+            )
+
+    def _renew(self) -> None:
+        self._last_renew = utcnow()
+        tokens = {tid: f.token for tid, f in self._trials.items() if not f.future.done()}
+        if tokens:
+            with self.db.session() as s:
+                lifecycle.renew_leases(s, tokens, self.settings.lease_s)
+
+    def _release(self) -> None:
+        with self.db.session() as s:
+            for trial_id, f in list(self._trials.items()):
+                lifecycle.fail_attempt(s, trial_id, f.token, "driver shut down",
+                                       retryable=True, max_attempts=self.settings.max_attempts)
+            s.execute(
+                update(Study)
+                .where(Study.driver_id == self.driver_id)
+                .values(driver_id=None, driver_lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        for f in self._trials.values():
+            f.future.cancel()
+        self._trials.clear()
+        self._suggest.clear()
+
+    # -- per study --------------------------------------------------------------------------
+    def _step_study(self, study_id: int) -> None:
+        self._collect(study_id)
+        with self.db.session() as s:
+            study = s.get(Study, study_id)
+            if study is None or study.state not in lifecycle.STUDY_ACTIVE:
+                self._forget(study_id)
+                return
+            if study.state == "created":
+                lifecycle.transition_study(s, study, "running")
+            if study.state == "paused":
+                return
+            open_n = s.scalar(
+                select(func.count()).where(Trial.study_id == study_id,
+                                           Trial.state.in_(lifecycle.TRIAL_OPEN))
+            ) or 0
+            max_failed = max(MAX_FAILED_DEFAULT, (study.max_trials or 0) // 2)
+            if study.n_failed >= max_failed:
+                lifecycle.transition_study(
+                    s, study, "failed", error=f"{study.n_failed} trials failed (limit {max_failed})"
+                )
+                self._forget(study_id)
+                return
+            exhausted = self._budget_exhausted(study)
+            if exhausted and open_n == 0 and study_id not in self._suggest:
+                lifecycle.transition_study(s, study, "completed")
+                self._forget(study_id)
+                return
+            queued = list(s.scalars(select(Trial).where(
+                Trial.study_id == study_id, Trial.state == "queued").order_by(Trial.number)))
+            evaluator = study.definition["evaluator"]
+            for trial in queued:
+                if trial.id in self._trials:
+                    continue
+                token = lifecycle.claim_trial(s, trial, self.driver_id, self.settings.lease_s)
+                if token is None:
+                    continue
+                fut = self.engine.submit(evaluate_task, evaluator, trial.params, trial.fidelity,
+                                         trial.seed)
+                self._trials[trial.id] = _InFlight(study_id, token, fut)
+            free = study.parallelism - open_n
+            if not exhausted and free > 0 and study_id not in self._suggest:
+                n = free
+                if study.max_trials is not None:
+                    n = min(n, study.max_trials - study.next_number)
+                if n > 0:
+                    self._submit_suggest(s, study, n)
+
+    def _budget_exhausted(self, study: Study) -> bool:
+        if study.max_trials is not None and study.next_number >= study.max_trials:
+            return True
+        if study.max_cost_s is not None and study.total_cost_s >= study.max_cost_s:
+            return True
+        if study.max_wall_s is not None and study.started_at is not None:
+            return (utcnow() - study.started_at).total_seconds() >= study.max_wall_s
+        return False
+
+    def _submit_suggest(self, s: Any, study: Study, n: int) -> None:
+        rows = s.execute(
+            select(Trial.params, Trial.fidelity, TrialResult.values, TrialResult.cost_s)
+            .join(TrialResult, TrialResult.trial_id == Trial.id)
+            .where(Trial.study_id == study.id, Trial.state == "completed")
+            .order_by(Trial.number)
+        ).all()
+        observations = [
+            {"params": p, "fidelity": z, "values": v, "cost_s": c} for p, z, v, c in rows
+        ]
+        pending = [
+            {"params": p, "fidelity": z}
+            for p, z in s.execute(
+                select(Trial.params, Trial.fidelity).where(
+                    Trial.study_id == study.id, Trial.state.in_(lifecycle.TRIAL_OPEN))
+            ).all()
+        ]
+        seed = (study.seed * 1_000_003 + study.next_number) % (2**31 - 1)
+        fut = self.engine.submit(
+            suggest_task, study.search_space, study.objectives, observations, pending, n,
+            study.method, seed, study.definition.get("optimizer", {}).get("options", {}),
+        )
+        self._suggest[study.id] = (fut, n)
+
+    def _collect(self, study_id: int) -> None:
+        """Record finished evaluations and suggestions of one study."""
+        for trial_id, f in list(self._trials.items()):
+            if f.study_id != study_id or not f.future.done():
+                continue
+            del self._trials[trial_id]
+            self._record(trial_id, f)
+        entry = self._suggest.get(study_id)
+        if entry is not None and entry[0].done():
+            del self._suggest[study_id]
+            self._insert_suggestions(study_id, entry[0])
+
+    def _record(self, trial_id: int, f: _InFlight) -> None:
+        fut = f.future
+        with self.db.session() as s:
+            if fut.status == "finished":
+                out = fut.result()
+                trial = s.get(Trial, trial_id)
+                if trial is not None and out.get("worker"):
+                    trial.worker = out["worker"]
+                try:
+                    lifecycle.record_result(s, trial_id, f.token, out["values"], out["cost_s"],
+                                            out.get("details", {}),
+                                            target_fidelity=self._target_fidelity(s, f.study_id))
+                except ConflictError as e:
+                    log.warning("dropping result of trial %s: %s", trial_id, e)
+                return
+            exc = fut.exception() if fut.status == "error" else None
+            name = type(exc).__name__ if exc is not None else "CancelledError"
+            retryable = exc is None or name in RETRYABLE
+            reason = f"{name}: {exc}" if exc is not None else "evaluation cancelled"
+            lifecycle.fail_attempt(s, trial_id, f.token, reason[:2000], retryable=retryable,
+                                   max_attempts=self.settings.max_attempts)
+
+    def _target_fidelity(self, s: Any, study_id: int) -> float:
+        study = s.get(Study, study_id)
+        fr = (study.search_space or {}).get("fidelity_range") if study else None
+        return float(fr[1]) if fr else 1.0
+
+    def _insert_suggestions(self, study_id: int, fut: Future) -> None:
+        with self.db.session() as s:
+            study = s.get(Study, study_id)
+            if study is None or study.state not in ("running", "paused"):
+                return
+            if fut.status != "finished":
+                exc = fut.exception() if fut.status == "error" else None
+                log.error("suggest failed for study %s: %r", study_id, exc)
+                name = type(exc).__name__ if exc is not None else "CancelledError"
+                if name not in RETRYABLE:
+                    lifecycle.transition_study(s, study, "failed",
+                                               error=f"optimizer failed: {name}: {exc}"[:2000])
+                return
+            suggestions = fut.result()
+            remaining = None if study.max_trials is None else study.max_trials - study.next_number
+            if remaining is not None:
+                suggestions = suggestions[: max(0, remaining)]
+            for sg in suggestions:
+                number = study.next_number
+                study.next_number += 1
+                s.add(Trial(
+                    study_id=study_id,
+                    number=number,
+                    state="queued",
+                    params=sg["params"],
+                    fidelity=float(sg["fidelity"]),
+                    seed=(study.seed * 7919 + number) % (2**31 - 1),
+                    attempt=0,
+                    info_gain_per_cost=sg.get("info_gain_per_cost"),
+                    suggestion={"extras": sg.get("extras", {}), "method": study.method},
+                    is_pareto=False,
+                ))
+
+    def _forget(self, study_id: int) -> None:
+        for trial_id, f in list(self._trials.items()):
+            if f.study_id == study_id:
+                f.future.cancel()
+                del self._trials[trial_id]
+        entry = self._suggest.pop(study_id, None)
+        if entry is not None:
+            entry[0].cancel()

@@ -1,0 +1,59 @@
+"""Functions that run on Dask workers. Plain data in, plain data out: no database access, so a
+worker needs only the project installed (``xbar worker``), never database credentials."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import asdict
+from typing import Any
+
+from app.problems import run_evaluation
+from optimizer.space import SearchSpace
+from optimizer.suggest import suggest
+from optimizer.types import Objective, Observation, Suggestion
+
+
+def worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().name if isinstance(get_worker().name, str) else get_worker().address
+    except ValueError:
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def evaluate_task(
+    evaluator: dict[str, Any], params: dict[str, Any], fidelity: float, seed: int
+) -> dict[str, Any]:
+    """Evaluate one trial and report which worker ran it."""
+    out = run_evaluation(evaluator, params, fidelity, seed)
+    out["worker"] = str(worker_name())
+    return out
+
+
+def suggest_task(
+    space_spec: dict[str, Any],
+    objectives: list[dict[str, Any]],
+    observations: list[dict[str, Any]],
+    pending: list[dict[str, Any]],
+    n: int,
+    method: str,
+    seed: int,
+    options: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Run the optimizer on a worker (never on the API's event loop)."""
+    t0 = time.perf_counter()
+    out = suggest(
+        SearchSpace.from_spec(space_spec),
+        [Objective(**o) for o in objectives],
+        [Observation(**o) for o in observations],
+        [Suggestion(**p) for p in pending],
+        n,
+        method,
+        seed,
+        options,
+    )
+    elapsed = time.perf_counter() - t0
+    return [{**asdict(s), "extras": {**s.extras, "suggest_s": elapsed}} for s in out]

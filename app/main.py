@@ -1,0 +1,120 @@
+"""The FastAPI application: ``create_app()`` wires settings, database, engine and driver."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.router import api_router
+from app.api.routes import dashboard, health
+from app.api.routes.metrics import install_metrics
+from app.core.config import Settings, get_settings
+from app.core.db import Database
+from app.core.errors import PROBLEM_JSON, XbarError
+from app.migrate import is_up_to_date
+
+log = logging.getLogger(__name__)
+
+
+def problem_response(status: int, title: str, detail: str, request: Request,
+                     errors: list[dict[str, Any]] | None = None,
+                     type_: str = "about:blank") -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail,
+                            "instance": str(request.url.path)}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(XbarError)
+    async def _xbar(request: Request, exc: XbarError) -> JSONResponse:
+        return JSONResponse(exc.problem(str(request.url.path)), status_code=exc.status,
+                            media_type=PROBLEM_JSON)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for e in exc.errors():
+            loc, msg = list(e.get("loc", ())), e.get("msg", "")
+            if e.get("type") == "json_invalid":  # loc holds a character offset, not a field
+                msg = f"malformed JSON at character {loc[-1]}: {e.get('ctx', {}).get('error', msg)}"
+                loc = ["body"]
+            errors.append({"loc": loc, "msg": msg, "type": e.get("type", "")})
+        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "body" for e in errors)
+        if errors and errors[0]["type"] == "json_invalid":
+            fields = f"body ({errors[0]['msg']})"
+        return problem_response(422, "Validation failed", f"Invalid field(s): {fields}", request,
+                                errors, "/problems/validation")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), request)
+
+
+def create_app(settings: Settings | None = None, *, engine: Any = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: defaults to the environment (``XBAR_*``).
+        engine: a started :class:`~app.execution.engine.DaskEngine` to use; by default one is
+            started at start-up when ``settings.run_driver`` (and closed at shutdown).
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.pool_size,
+                      max_overflow=settings.max_overflow)
+        if not is_up_to_date(db.engine):
+            db.dispose()
+            raise RuntimeError(
+                f"The database at {settings.database_url} is not at the latest migration: run "
+                "`alembic upgrade head` (or `make run`, which does it)."
+            )
+        app.state.db = db
+        app.state.settings = settings
+        own_engine = None
+        driver = None
+        if settings.run_driver:
+            from app.execution.driver import StudyDriver
+            from app.execution.engine import DaskEngine
+
+            eng = engine
+            if eng is None:
+                own_engine = eng = DaskEngine(settings.dask_scheduler,
+                                              n_workers=settings.dask_workers,
+                                              processes=settings.dask_processes)
+            app.state.engine = eng
+            driver = StudyDriver(db, eng, settings)
+            driver.start()
+            app.state.driver = driver
+        try:
+            yield
+        finally:
+            if driver is not None:
+                driver.stop(release=True)
+            if own_engine is not None:
+                own_engine.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="xbar-dse",
+        version="0.1.0",
+        description="Multi-objective design-space exploration of ReRAM crossbar accelerators.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    app.include_router(dashboard.router)
+    install_metrics(app)
+    return app

@@ -1,0 +1,198 @@
+"""Study and trial queries and the study-creation use case."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.errors import NotFoundError
+from app.models import Study, Trial, TrialResult
+from app.problems import resolve
+from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
+from app.schemas.trial import ParetoPoint, ParetoPublic, TrialPublic, TrialsPublic
+from app.services.events import emit
+from app.services.pagination import decode_cursor, encode_cursor
+
+MAX_PAGE = 500
+
+
+def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) -> Study:
+    """Validate and store a new study in state ``created`` (a driver starts it).
+
+    Raises:
+        ValidationFailed: a semantic error in the definition; nothing is stored.
+    """
+    resolved = resolve(body)
+    study = Study(
+        name=body.name,
+        owner_key_id=owner_key_id,
+        state="created",
+        definition={**body.model_dump(mode="json"), "evaluator": resolved.evaluator},
+        objectives=[asdict(o) for o in resolved.objectives],
+        search_space=resolved.search_space,
+        ref_point=resolved.reference_point,
+        method=resolved.method,
+        seed=body.seed,
+        parallelism=body.parallelism,
+        max_trials=body.budget.max_trials,
+        max_cost_s=body.budget.max_cost_s,
+        max_wall_s=body.budget.max_wall_s,
+        next_number=0,
+        n_completed=0,
+        n_failed=0,
+        total_cost_s=0.0,
+        pareto_version=0,
+    )
+    session.add(study)
+    session.flush()
+    emit(session, study.id, "study.state", {"from": None, "to": "created"})
+    return study
+
+
+def get_study(session: Session, study_id: int) -> Study:
+    """Raises:
+        NotFoundError: no study with that id.
+    """
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFoundError(f"No study with id {study_id}.")
+    return study
+
+
+def study_public(study: Study) -> StudyPublic:
+    d = study.definition
+    return StudyPublic(
+        id=study.id,
+        name=study.name,
+        state=study.state,
+        problem={k: v for k, v in d["problem"].items() if v not in (None, {}, [])},
+        objectives=study.objectives,
+        reference_point=study.ref_point,
+        method=study.method,
+        optimizer_options=d.get("optimizer", {}).get("options", {}),
+        search_space=study.search_space,
+        budget=d["budget"],
+        parallelism=study.parallelism,
+        seed=study.seed,
+        n_trials=study.next_number,
+        n_completed=study.n_completed,
+        n_failed=study.n_failed,
+        total_cost_s=study.total_cost_s,
+        hypervolume=study.hypervolume,
+        pareto_version=study.pareto_version,
+        error=study.error,
+        created_at=study.created_at,
+        started_at=study.started_at,
+        finished_at=study.finished_at,
+    )
+
+
+def list_studies(
+    session: Session, owner_key_id: int | None, auth_on: bool, limit: int, cursor: str | None,
+    state: str | None = None,
+) -> StudiesPublic:
+    after = decode_cursor(cursor)
+    q = select(Study).order_by(Study.id).limit(limit + 1)
+    if auth_on:
+        q = q.where(Study.owner_key_id == owner_key_id)
+    if after is not None:
+        q = q.where(Study.id > after)
+    if state:
+        q = q.where(Study.state == state)
+    rows = list(session.scalars(q))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return StudiesPublic(
+        data=[study_public(s) for s in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
+    )
+
+
+def _trial_public(t: Trial, r: TrialResult | None, with_details: bool) -> TrialPublic:
+    return TrialPublic(
+        id=t.id,
+        study_id=t.study_id,
+        number=t.number,
+        state=t.state,
+        params=t.params,
+        fidelity=t.fidelity,
+        attempt=t.attempt,
+        values=r.values if r else None,
+        cost_s=r.cost_s if r else None,
+        info_gain_per_cost=t.info_gain_per_cost,
+        is_pareto=t.is_pareto,
+        worker=t.worker,
+        error=t.error,
+        details=(r.details if r and with_details else None),
+        created_at=t.created_at,
+        started_at=t.started_at,
+        completed_at=t.completed_at,
+    )
+
+
+def list_trials(
+    session: Session,
+    study_id: int,
+    limit: int,
+    cursor: str | None,
+    state: str | None = None,
+    min_fidelity: float | None = None,
+    with_details: bool = False,
+) -> TrialsPublic:
+    """Trials ordered by ``number``; the cursor is the last number seen, so pages stay stable
+    while new trials (with higher numbers) are added."""
+    after = decode_cursor(cursor)
+    q = (
+        select(Trial, TrialResult)
+        .outerjoin(TrialResult, TrialResult.trial_id == Trial.id)
+        .where(Trial.study_id == study_id)
+        .order_by(Trial.number)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        q = q.where(Trial.number > after)
+    if state:
+        q = q.where(Trial.state == state)
+    if min_fidelity is not None:
+        q = q.where(Trial.fidelity >= min_fidelity)
+    rows = session.execute(q).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TrialsPublic(
+        data=[_trial_public(t, r, with_details) for t, r in rows],
+        next_cursor=encode_cursor(rows[-1][0].number) if more else None,
+    )
+
+
+def get_trial(session: Session, study_id: int, number: int) -> TrialPublic:
+    row = session.execute(
+        select(Trial, TrialResult)
+        .outerjoin(TrialResult, TrialResult.trial_id == Trial.id)
+        .where(Trial.study_id == study_id, Trial.number == number)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"Study {study_id} has no trial number {number}.")
+    return _trial_public(row[0], row[1], True)
+
+
+def pareto_front(session: Session, study: Study) -> ParetoPublic:
+    rows = session.execute(
+        select(Trial, TrialResult)
+        .join(TrialResult, TrialResult.trial_id == Trial.id)
+        .where(Trial.study_id == study.id, Trial.is_pareto.is_(True))
+        .order_by(Trial.number)
+    ).all()
+    return ParetoPublic(
+        study_id=study.id,
+        pareto_version=study.pareto_version,
+        objectives=study.objectives,
+        reference_point=study.ref_point,
+        hypervolume=study.hypervolume,
+        points=[
+            ParetoPoint(trial_id=t.id, number=t.number, params=t.params, values=r.values,
+                        cost_s=r.cost_s)
+            for t, r in rows
+        ],
+    )

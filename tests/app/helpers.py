@@ -1,0 +1,41 @@
+"""Test helpers: make studies and trials directly in the database."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app.core.db import Database
+from app.models import Study, Trial
+from app.schemas.study import StudyCreate
+from app.services.studies import create_study
+from tests.app.conftest import BRANIN
+
+
+def new_study(db: Database, **overrides: Any) -> int:
+    with db.session() as s:
+        study = create_study(s, StudyCreate(**{**BRANIN, **overrides}), None)
+        study.state = "running"
+        return study.id
+
+
+def add_trial(db: Database, study_id: int, params: dict | None = None, fidelity: float = 1.0,
+              state: str = "queued") -> int:
+    with db.session() as s:
+        study = s.get(Study, study_id)
+        assert study is not None
+        n = study.next_number
+        study.next_number += 1
+        t = Trial(study_id=study_id, number=n, state=state, params=params or {"x0": 0.5, "x1": 0.5},
+                  fidelity=fidelity, seed=n, attempt=0, is_pareto=False)
+        s.add(t)
+        s.flush()
+        return t.id
+
+
+def wait_for(pred, timeout: float = 60.0, interval: float = 0.1) -> None:
+    t0 = time.monotonic()
+    while not pred():
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError("condition not met in time")
+        time.sleep(interval)

@@ -1,0 +1,117 @@
+"""End to end: `xbar serve` in a subprocess with a real LocalCluster of worker processes, the
+CLI against it, as a user would run it (the README's acceptance path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from app.cli.main import app as cli
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    port = _free_port()
+    env = {**os.environ, "XBAR_DATABASE_URL": f"sqlite:///{tmp_path / 'xbar.db'}",
+           "XBAR_PORT": str(port), "XBAR_DASK_WORKERS": "2", "XBAR_AUTH": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() - t0 > 120:
+            proc.kill()
+            raise RuntimeError("server did not start:\n" + (proc.stdout.read() or ""))
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_branin_currin_study_via_rest_and_cli(server: str, tmp_path: Path) -> None:
+    """20 trials, parallelism 2: completes; the front has points and a hypervolume; its ETag
+    gives 304; `xbar study show/export` read it back."""
+    body = {"name": "acceptance", "problem": {"name": "branin-currin"},
+            "optimizer": {"method": "sobol"}, "budget": {"max_trials": 20}, "parallelism": 2}
+    r = httpx.post(f"{server}/api/v1/studies", json=body)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    t0 = time.monotonic()
+    while (s := httpx.get(f"{server}/api/v1/studies/{sid}").json())["state"] != "completed":
+        assert s["state"] in ("created", "running"), s
+        assert time.monotonic() - t0 < 180
+        time.sleep(0.5)
+    assert s["n_completed"] == 20
+    p = httpx.get(f"{server}/api/v1/studies/{sid}/pareto")
+    assert p.status_code == 200 and p.json()["points"] and p.json()["hypervolume"] > 0
+    assert httpx.get(f"{server}/api/v1/studies/{sid}/pareto",
+                     headers={"If-None-Match": p.headers["etag"]}).status_code == 304
+    workers = {t["worker"] for t in
+               httpx.get(f"{server}/api/v1/studies/{sid}/trials").json()["data"]}
+    assert all(w for w in workers)
+
+    runner = CliRunner()
+    out = runner.invoke(cli, ["study", "show", str(sid), "--url", server, "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["study"]["n_completed"] == 20
+    csv_path = tmp_path / "t.csv"
+    out = runner.invoke(cli, ["study", "export", str(sid), "--url", server, "--format", "csv",
+                              "-o", str(csv_path)])
+    assert out.exit_code == 0, out.output
+    lines = csv_path.read_text().splitlines()
+    assert len(lines) == 21 and "value." in lines[0]
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({**body, "name": "from-cli", "budget": {"max_trials": 4}}))
+    out = runner.invoke(cli, ["study", "create", str(f), "--url", server, "--watch"])
+    assert out.exit_code == 0, out.output
+    assert "created study" in out.stdout
+    f.write_text(yaml.safe_dump({**body, "budget": {"max_trials": -1}}))
+    out = runner.invoke(cli, ["study", "create", str(f), "--url", server])
+    assert out.exit_code == 2 and "budget.max_trials" in out.output
+
+
+def test_sweep_gates_against_server(server: str, tmp_path: Path) -> None:
+    """`xbar sweep` runs a study to completion; passing gates exit 0 with a JUnit file, a failing
+    gate exits 1 and is a <failure> in the XML."""
+    f = tmp_path / "sweep.yaml"
+    f.write_text(yaml.safe_dump({
+        "name": "ci-sweep", "problem": {"name": "zdt1"}, "optimizer": {"method": "sobol"},
+        "budget": {"max_trials": 6}, "parallelism": 2, "gates": ["front_size >= 1"]}))
+    runner = CliRunner()
+    junit = tmp_path / "ok.xml"
+    r = runner.invoke(cli, ["sweep", str(f), "--url", server, "--gate", "n_completed>=6",
+                            "--junit", str(junit), "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    assert 'failures="0"' in junit.read_text()
+    assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
+    bad = tmp_path / "bad.xml"
+    r = runner.invoke(cli, ["sweep", str(f), "--url", server, "--gate", "n_completed>=1000",
+                            "--junit", str(bad)])
+    assert r.exit_code == 1
+    assert 'failures="1"' in bad.read_text() and "n_completed" in bad.read_text()

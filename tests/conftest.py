@@ -1,0 +1,40 @@
+"""Shared fixtures: database URLs for every backend the service supports."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+POSTGRES_ADMIN_URL = os.environ.get("XBAR_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("XBAR_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_db() -> Iterator[str]:
+    if not POSTGRES_ADMIN_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("XBAR_REQUIRE_POSTGRES=1 but XBAR_TEST_POSTGRES_URL is not set")
+        pytest.skip("set XBAR_TEST_POSTGRES_URL to run the PostgreSQL backend")
+    name = f"xbar_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """An empty, migrated-to-nothing database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'xbar.db'}"
+    else:
+        yield from _postgres_db()
