@@ -1,0 +1,193 @@
+r"""Circuit blocks of a crossbar tile: area of one instance, energy and latency of one event.
+
+Conventions: F is the feature size (node); a CMOS transistor in a standard cell occupies
+``CPP·F × STD_CELL_HEIGHT_F·F`` (one NMOS/PMOS pair per ``2·CPP`` of width, as in NeuroSim's
+gate-area model); a minimum transistor has width ``2F`` and switches ``2·C_gate`` (gate plus
+drain) at ``Vdd``. Formulas follow NeuroSim [Lu2021]_ (re-implemented, cited per function).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from simulator.cost.technology import (
+    ADDER_ACTIVITY,
+    CELL_HEIGHT_F,
+    CELL_WIDTH_F,
+    CPP_F,
+    DFF_ACTIVITY,
+    DFF_TRANSISTORS,
+    FULL_ADDER_TRANSISTORS,
+    INTERCONNECT_TOGGLE,
+    STD_CELL_HEIGHT_F,
+    WIRE_CAP_F_PER_M,
+    TechnologyNode,
+)
+
+_UM2 = 1e12  # m² -> µm²
+_PJ = 1e12  # J -> pJ
+_NS = 1e9  # s -> ns
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitCost:
+    """Cost of one instance of a block."""
+
+    area_um2: float
+    """Layout area of one instance [µm²]."""
+    energy_pj: float
+    """Dynamic energy of one event (read step, conversion, addition, bit moved) [pJ]."""
+    latency_ns: float
+    """Latency of one event [ns] (0 when it overlaps other blocks)."""
+
+
+def transistor_area_m2(tech: TechnologyNode) -> float:
+    """Area of one CMOS transistor in a standard cell, ``CPP·F × 28F`` [m²]."""
+    return CPP_F * STD_CELL_HEIGHT_F * tech.feature_m**2
+
+
+def transistor_energy_j(tech: TechnologyNode) -> float:
+    """Energy to switch one minimum transistor (gate + drain, width 2F) once [J]."""
+    return 2.0 * tech.gate_cap_f_per_m * 2.0 * tech.feature_m * tech.vdd_v**2
+
+
+def cell_array(
+    tech: TechnologyNode, rows: int, cols: int, read_voltage_v: float, clock_ghz: float
+) -> UnitCost:
+    r"""A rows x cols 1T1R array (4F x 12F cells, NeuroSim ``Param.cpp``).
+
+    Energy is per *column read* with one active row: conduction ``V_r² g t`` is added by the
+    caller (it depends on the conductances), here only the bit-line charge
+    ``C_BL V_r²`` with ``C_BL = rows · 4F · 0.2 fF/µm``. Latency is one clock per read step
+    (word-line drive and bit-line settling).
+    """
+    f = tech.feature_m
+    area = rows * cols * CELL_HEIGHT_F * CELL_WIDTH_F * f * f
+    c_bl = rows * CELL_HEIGHT_F * f * WIRE_CAP_F_PER_M
+    return UnitCost(
+        area_um2=area * _UM2,
+        energy_pj=c_bl * read_voltage_v**2 * _PJ,
+        latency_ns=1.0 / clock_ghz,
+    )
+
+
+def word_line_energy_pj(tech: TechnologyNode, cols: int, read_voltage_v: float) -> float:
+    """Charging one word line across ``cols`` 12F-wide cells to ``V_r`` [pJ]."""
+    c_wl = cols * CELL_WIDTH_F * tech.feature_m * WIRE_CAP_F_PER_M
+    return c_wl * read_voltage_v**2 * _PJ
+
+
+def cell_conduction_energy_pj(g_s: float, read_voltage_v: float, clock_ghz: float) -> float:
+    """Energy dissipated in one cell of conductance ``g_s`` [S] read for one clock [pJ]."""
+    return g_s * read_voltage_v**2 / (clock_ghz * 1e9) * _PJ
+
+
+def sar_adc(
+    tech: TechnologyNode,
+    bits: int,
+    column_resistance_ohm: float,
+    read_voltage_v: float,
+    clock_ghz: float,
+) -> UnitCost:
+    r"""Successive-approximation ADC, NeuroSim's model [Lu2021]_ (``SarADC.cpp``).
+
+    * Area: ``A_T (269 + 109 (B - 1))`` NMOS plus ``A_T (209 + 73 (B - 1))`` PMOS, where a
+      single-type minimum transistor takes ``2·CPP·F × 28F``.
+    * Latency: ``B + 1`` clock cycles per conversion (NeuroSim: ``(log2 L + 1)·1 ns`` at 1 GHz).
+    * Energy: ``P·(B + 1)`` cycles with ``P = a·B + b + c·exp(-d·log10 R')`` and
+      ``R' = R_col·0.5 V / V_read`` (the fit was made at 0.5 V read voltage).
+    """
+    if bits < 1:
+        raise ValueError(f"adc_bits must be >= 1, got {bits!r}.")
+    a_single = 2.0 * CPP_F * STD_CELL_HEIGHT_F * tech.feature_m**2
+    area = a_single * ((269 + 109 * (bits - 1)) + (209 + 73 * (bits - 1)))
+    r_eff = column_resistance_ohm * 0.5 / read_voltage_v
+    power = tech.sar_power_per_bit_w * bits + tech.sar_power_offset_w
+    power += tech.sar_column_coeff_w * math.exp(-tech.sar_column_exp * math.log10(r_eff))
+    t_conv = (bits + 1) / (clock_ghz * 1e9)
+    return UnitCost(area_um2=area * _UM2, energy_pj=power * t_conv * _PJ, latency_ns=t_conv * _NS)
+
+
+def driver(tech: TechnologyNode, dac_bits: int) -> UnitCost:
+    r"""Word-line input driver of one row (energy per input cycle).
+
+    ``dac_bits = 1`` (bit-serial): a transmission-gate switch (2 T) plus an input latch
+    (DFF), like NeuroSim's word-line switch matrix. ``dac_bits > 1``: a binary-weighted
+    driver of ``2^B - 1`` unit transistor pairs plus ``B`` latches (our assumption; NeuroSim
+    only models bit-serial inputs). Latency overlaps the array read (0).
+    """
+    if dac_bits < 1:
+        raise ValueError(f"dac_bits must be >= 1, got {dac_bits!r}.")
+    units = 2 * (2**dac_bits - 1)
+    transistors = units + DFF_TRANSISTORS * dac_bits
+    energy = (units + DFF_ACTIVITY * DFF_TRANSISTORS * dac_bits) * transistor_energy_j(tech)
+    return UnitCost(
+        area_um2=transistors * transistor_area_m2(tech) * _UM2,
+        energy_pj=energy * _PJ,
+        latency_ns=0.0,
+    )
+
+
+def column_mux(tech: TechnologyNode, cols: int, cols_per_adc: int) -> UnitCost:
+    r"""Column multiplexer sharing one ADC among ``cols_per_adc`` columns (whole array).
+
+    Area: one transmission gate (2 T) per column plus a ``log2(cols_per_adc)``-to-
+    ``cols_per_adc`` decoder (4 T per output). Energy per conversion: the selected gate pair
+    and its decoder output switch. No mux (``cols_per_adc = 1``) costs nothing.
+    """
+    if cols_per_adc == 1:
+        return UnitCost(area_um2=0.0, energy_pj=0.0, latency_ns=0.0)
+    transistors = 2 * cols + 4 * cols_per_adc
+    return UnitCost(
+        area_um2=transistors * transistor_area_m2(tech) * _UM2,
+        energy_pj=(2 + 4) * transistor_energy_j(tech) * _PJ,
+        latency_ns=0.0,
+    )
+
+
+def adder_register(tech: TechnologyNode, width_bits: int, clock_ghz: float) -> UnitCost:
+    r"""A ``width_bits`` ripple adder with an output register: shift-add or accumulator.
+
+    Area: ``width·(28 + 24)`` transistors (mirror full adder + DFF). Energy per addition:
+    ``width·(δ·28 + γ·24)`` transistor switchings with NeuroSim's calibrated activities
+    δ = 0.15 and γ = 0.5. Latency: one clock.
+    """
+    transistors = width_bits * (FULL_ADDER_TRANSISTORS + DFF_TRANSISTORS)
+    switched = width_bits * (
+        ADDER_ACTIVITY * FULL_ADDER_TRANSISTORS + DFF_ACTIVITY * DFF_TRANSISTORS
+    )
+    return UnitCost(
+        area_um2=transistors * transistor_area_m2(tech) * _UM2,
+        energy_pj=switched * transistor_energy_j(tech) * _PJ,
+        latency_ns=1.0 / clock_ghz,
+    )
+
+
+def register_buffer(tech: TechnologyNode, clock_ghz: float, port_bits: int) -> UnitCost:
+    r"""Register-file buffer (NeuroSim's default ``bufferType = false``), per bit.
+
+    Area per bit: one DFF. Energy per bit moved: a write and a read of a DFF at activity γ.
+    Latency per ``port_bits``-wide transfer: one clock.
+    """
+    return UnitCost(
+        area_um2=DFF_TRANSISTORS * transistor_area_m2(tech) * _UM2,
+        energy_pj=2 * DFF_ACTIVITY * DFF_TRANSISTORS * transistor_energy_j(tech) * _PJ,
+        latency_ns=1.0 / clock_ghz / port_bits,
+    )
+
+
+def bus_wire(tech: TechnologyNode, length_m: float, clock_ghz: float, bus_bits: int) -> UnitCost:
+    r"""One bit lane of the on-chip bus of length ``length_m`` [m].
+
+    Area per lane: ``length · 2 · wire_width`` (width + spacing). Energy per bit moved:
+    ``toggle · C_wire · L · Vdd²`` with toggle 0.18 (NeuroSim ``inputtoggle``). Latency per
+    ``bus_bits``-wide transfer: one clock.
+    """
+    pitch = 2.0 * tech.wire_width_nm * 1e-9
+    energy = INTERCONNECT_TOGGLE * WIRE_CAP_F_PER_M * length_m * tech.vdd_v**2
+    return UnitCost(
+        area_um2=length_m * pitch * _UM2,
+        energy_pj=energy * _PJ,
+        latency_ns=1.0 / clock_ghz / bus_bits,
+    )

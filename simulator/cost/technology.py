@@ -1,0 +1,152 @@
+r"""Technology parameters of the hardware cost model, one table per node, each value sourced.
+
+Nodes 22/32/45/65 nm use the low-power (LP) PTM transistor models, as in the default
+configuration of DNN+NeuroSim V1.4 (``deviceroadmap = 2``). Values marked "NeuroSim" are
+re-stated from the published NeuroSim V1.4 model (its ``Technology.cpp``, ``Param.cpp`` and
+``SarADC.cpp``, documented in [Lu2021]_ and the V1.4 user manual); the formulas that use them
+are re-implemented in :mod:`simulator.cost.components`, not copied.
+
+References:
+    .. [Lu2021] A. Lu, X. Peng, W. Li, H. Jiang, S. Yu, "NeuroSim simulator for
+       compute-in-memory hardware accelerator: validation and benchmark", Frontiers in
+       Artificial Intelligence 4, 659060 (2021).
+    .. [Peng2019] X. Peng, S. Huang, Y. Luo, X. Sun, S. Yu, "DNN+NeuroSim: an end-to-end
+       benchmarking framework for compute-in-memory accelerators with versatile device
+       technologies", IEDM 2019.
+    .. [PTM] Predictive Technology Model, http://ptm.asu.edu/ (22/32/45/65 nm LP cards).
+    .. [Weste2010] N. Weste, D. Harris, "CMOS VLSI Design", 4th ed., 2010 (28-transistor
+       mirror full adder, 24-transistor transmission-gate master-slave flip-flop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CELL_HEIGHT_F",
+    "CELL_WIDTH_F",
+    "CPP_F",
+    "DFF_TRANSISTORS",
+    "FULL_ADDER_TRANSISTORS",
+    "INPUT_ACTIVITY",
+    "INTERCONNECT_BUS_BITS",
+    "INTERCONNECT_TOGGLE",
+    "NODES",
+    "STD_CELL_HEIGHT_F",
+    "TechnologyNode",
+    "WIRE_CAP_F_PER_M",
+    "ADDER_ACTIVITY",
+    "DFF_ACTIVITY",
+    "technology",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TechnologyNode:
+    """Per-node constants (LP CMOS)."""
+
+    node_nm: int
+    """Feature size F [nm]; NeuroSim uses the node name as F."""
+    vdd_v: float
+    """Logic supply [V]. PTM LP cards via NeuroSim ``Technology.cpp``."""
+    gate_cap_f_per_m: float
+    """Gate capacitance per transistor width, ideal + fringe [F/m]. PTM LP via NeuroSim."""
+    sar_power_per_bit_w: float
+    """SAR ADC power slope a in ``P = a·log2(L) + b`` [W]. NeuroSim ``SarADC.cpp`` (LP fit)."""
+    sar_power_offset_w: float
+    """SAR ADC power offset b [W]. NeuroSim ``SarADC.cpp`` (LP fit)."""
+    sar_column_coeff_w: float
+    """Column-current term c in ``c·exp(-d·log10 R_col')`` [W]. NeuroSim ``SarADC.cpp`` (LP)."""
+    sar_column_exp: float
+    """Column-current exponent d (dimensionless). NeuroSim ``SarADC.cpp`` (LP)."""
+    wire_width_nm: float
+    """Minimum metal width [nm]. NeuroSim ``Param.cpp``."""
+
+    @property
+    def feature_m(self) -> float:
+        """Feature size F [m]."""
+        return self.node_nm * 1e-9
+
+
+NODES: dict[int, TechnologyNode] = {
+    22: TechnologyNode(
+        node_nm=22,
+        vdd_v=0.85,
+        gate_cap_f_per_m=5.245e-10 + 8.004e-10,
+        sar_power_per_bit_w=0.538e-6,
+        sar_power_offset_w=4.3753e-6,
+        sar_column_coeff_w=0.072341,
+        sar_column_exp=2.303,
+        wire_width_nm=40.0,
+    ),
+    32: TechnologyNode(
+        node_nm=32,
+        vdd_v=0.9,
+        gate_cap_f_per_m=8.375279e-10 + 6.856677e-10,
+        sar_power_per_bit_w=1.1294e-6,
+        sar_power_offset_w=8.8998e-6,
+        sar_column_coeff_w=0.079449,
+        sar_column_exp=2.297,
+        wire_width_nm=56.0,
+    ),
+    45: TechnologyNode(
+        node_nm=45,
+        vdd_v=1.0,
+        gate_cap_f_per_m=8.930709e-10 + 8.849901e-10,
+        sar_power_per_bit_w=2.1691e-6,
+        sar_power_offset_w=16.693e-6,
+        sar_column_coeff_w=0.100225,
+        sar_column_exp=2.303,
+        wire_width_nm=80.0,
+    ),
+    65: TechnologyNode(
+        node_nm=65,
+        vdd_v=1.1,
+        gate_cap_f_per_m=1.1926e-9 + 9.62148e-10,
+        sar_power_per_bit_w=3.7506e-6,
+        sar_power_offset_w=25.844e-6,
+        sar_column_coeff_w=0.121272,
+        sar_column_exp=2.303,
+        wire_width_nm=105.0,
+    ),
+}
+"""Supported nodes [nm] -> constants."""
+
+CELL_HEIGHT_F = 4.0
+"""1T1R cell height in F (NeuroSim ``Param.cpp``: ``heightInFeatureSize1T1R = 4``)."""
+CELL_WIDTH_F = 12.0
+"""1T1R cell width in F (NeuroSim ``Param.cpp``: ``widthInFeatureSize1T1R = 12``)."""
+STD_CELL_HEIGHT_F = 28.0
+"""Standard-cell height in F (NeuroSim ``constant.h``: ``MAX_TRANSISTOR_HEIGHT = 28``)."""
+CPP_F = 1.0 + 2.8
+"""Contacted poly pitch in F: poly width 1 + gate-poly gap 2.8 (NeuroSim ``constant.h``)."""
+FULL_ADDER_TRANSISTORS = 28
+"""Mirror full adder [Weste2010]."""
+DFF_TRANSISTORS = 24
+"""Transmission-gate master-slave D flip-flop with local clock inverters [Weste2010]."""
+WIRE_CAP_F_PER_M = 0.2e-15 / 1e-6
+"""Wire capacitance, 0.2 fF/µm (NeuroSim ``SubArray.cpp`` row/column wires)."""
+ADDER_ACTIVITY = 0.15
+"""Switching activity of adders (NeuroSim ``Param.cpp`` calibration ``delta``)."""
+DFF_ACTIVITY = 0.5
+"""Switching activity of flip-flops in shift-add/accumulators (NeuroSim calibration
+``gamma``)."""
+INPUT_ACTIVITY = 0.5
+"""Fraction of input bits that are 1 (assumption; NeuroSim measures it on real traces)."""
+INTERCONNECT_TOGGLE = 0.18
+"""Toggle rate of data bits on the interconnect (NeuroSim ``Param.cpp`` ``inputtoggle``)."""
+INTERCONNECT_BUS_BITS = 128
+"""Width of the buffer port and of the on-chip bus [bits] (assumption, one transfer per
+clock)."""
+
+
+def technology(node_nm: int) -> TechnologyNode:
+    """Constants of a node.
+
+    Raises:
+        ValueError: If ``node_nm`` is not one of :data:`NODES`.
+    """
+    try:
+        return NODES[int(node_nm)]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"tech_node_nm must be one of {sorted(NODES)}, got {node_nm!r}.") from None
