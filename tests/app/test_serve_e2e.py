@@ -27,11 +27,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    port = _free_port()
-    env = {**os.environ, "XBAR_DATABASE_URL": f"sqlite:///{tmp_path / 'xbar.db'}",
-           "XBAR_PORT": str(port), "XBAR_DASK_WORKERS": "2", "XBAR_AUTH": "off"}
+def _start(db: Path, port: int, **env_extra: str) -> subprocess.Popen:
+    env = {**os.environ, "XBAR_DATABASE_URL": f"sqlite:///{db}", "XBAR_PORT": str(port),
+           "XBAR_DASK_WORKERS": "2", "XBAR_AUTH": "off", **env_extra}
     proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -39,19 +37,61 @@ def server(tmp_path: Path):
     while True:
         try:
             if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
+                return proc
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() - t0 > 120:
             proc.kill()
             raise RuntimeError("server did not start:\n" + (proc.stdout.read() or ""))
         time.sleep(0.5)
-    yield url
+
+
+def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(30)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    port = _free_port()
+    proc = _start(tmp_path / "xbar.db", port)
+    yield f"http://127.0.0.1:{port}"
+    _stop(proc)
+
+
+def test_killed_server_resumes_study(tmp_path: Path) -> None:
+    """SIGKILL `xbar serve` mid-study, start it again on the same database: the study resumes
+    and completes with every trial number 0..N-1 completed exactly once."""
+    port, db, n = _free_port(), tmp_path / "xbar.db", 40
+    fast = {"XBAR_LEASE_S": "2", "XBAR_DRIVER_LEASE_S": "2"}
+    proc = _start(db, port, **fast)
+    url = f"http://127.0.0.1:{port}/api/v1"
+    body = {"name": "crash", "problem": {"name": "zdt1"}, "optimizer": {"method": "random"},
+            "budget": {"max_trials": n}, "parallelism": 2}
+    sid = httpx.post(f"{url}/studies", json=body).json()["id"]
+    t0 = time.monotonic()
+    while httpx.get(f"{url}/studies/{sid}").json()["n_completed"] < 5:
+        assert time.monotonic() - t0 < 60
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(10)
+    with pytest.raises(httpx.HTTPError):  # the server is gone until the restart
+        httpx.get(f"{url}/studies/{sid}", timeout=1)
+    proc = _start(db, port, **fast)
+    try:
+        t0 = time.monotonic()
+        while (s := httpx.get(f"{url}/studies/{sid}").json())["state"] != "completed":
+            assert s["state"] == "running" and time.monotonic() - t0 < 120, s
+            time.sleep(0.3)
+        trials = httpx.get(f"{url}/studies/{sid}/trials", params={"limit": 500}).json()["data"]
+    finally:
+        _stop(proc)
+    assert [t["number"] for t in trials] == list(range(n))
+    assert all(t["state"] == "completed" for t in trials)
+    assert s["n_completed"] == n and s["n_failed"] == 0
 
 
 def test_branin_currin_study_via_rest_and_cli(server: str, tmp_path: Path) -> None:
