@@ -1,0 +1,186 @@
+r"""Surrogate models over the design and the fidelity: objective GPs and a cost model.
+
+Inputs follow ``optimizer.encoding``: ``X`` is ``n x D`` in the unit cube, with the unit fidelity
+``z`` as the last column when the space has a fidelity range (``D = d + 1``), so the target
+fidelity is ``z = 1``. Objective values ``Y`` (``n x m``) are in maximization form.
+
+Objective model
+---------------
+One independent GP per objective, batched in a single multi-output ``SingleTaskGP`` (each output
+has its own hyperparameters). The kernel is BoTorch's default ARD RBF kernel with dimension-
+scaled log-normal lengthscale priors [Hvarfner2024]_. An ARD RBF kernel over ``(x, z)`` factorizes
+as
+
+.. math::
+
+    k((x, z), (x', z')) = k_x(x, x')\, k_z(z, z'),\qquad
+    k_z(z, z') = \exp\!\left(-\frac{(z - z')^2}{2 \ell_z^2}\right),
+
+the product (design kernel) x (fidelity kernel) of the iMOCA/CF-MESMO model [Belakaria2020]_,
+with the fidelity lengthscale :math:`\ell_z` learned instead of grid-searched: a long
+:math:`\ell_z` says that cheap evaluations predict the full one well. Observation noise is
+learned per objective (accuracy is noisy; the log-normal noise prior of ``SingleTaskGP``),
+inputs pass through ``Normalize`` (the unit-cube bounds, so it documents rather than rescales)
+and outputs through ``Standardize``. Hyperparameters are fit by ``fit_gpytorch_mll`` (MAP).
+
+Cost model
+----------
+A GP on :math:`\log c` (``c`` = measured ``cost_s`` [s]) over ``(x, z)`` with a *linear* mean
+function, so that it extrapolates the dominant trend (cost growing with fidelity, e.g.
+:math:`\log c = 4.8 z` in the BoTorch multi-fidelity tutorial) instead of reverting to a constant
+away from the data. Predictions are :math:`\exp` of the posterior mean (the median cost),
+divided by ``scale``: the geometric mean of the predicted full-fidelity cost over the observed
+designs, so one *normalized cost unit* is roughly one full evaluation (as in iMOCA's
+:math:`C(z)/C(z^*)`).
+
+References:
+    .. [Hvarfner2024] C. Hvarfner, E. O. Hellsten, L. Nardi. Vanilla Bayesian optimization
+       performs great in high dimensions. ICML 2024.
+    .. [Belakaria2020] S. Belakaria, A. Deshwal, J. R. Doppa. Multi-fidelity multi-objective
+       Bayesian optimization: an output space entropy search approach. AAAI 2020.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import torch
+from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.means import LinearMean
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+from optimizer.errors import OptimizerError
+
+logger = logging.getLogger(__name__)
+
+MIN_COST = 1e-9
+"""Floor on measured costs [s] before taking the log (a zero ``cost_s`` is allowed)."""
+
+
+def _check_xy(X: Tensor, Y: Tensor, what: str) -> None:
+    if X.dim() != 2 or Y.dim() != 2 or X.shape[0] != Y.shape[0]:
+        raise OptimizerError(
+            f"{what}: X must be n x D and Y n x m with the same n, got {tuple(X.shape)} and "
+            f"{tuple(Y.shape)}."
+        )
+    if X.shape[0] < 1:
+        raise OptimizerError(f"{what}: need at least one observation to fit a model.")
+    if not torch.isfinite(X).all() or not torch.isfinite(Y).all():
+        raise OptimizerError(f"{what}: X and Y must be finite.")
+
+
+def _fit(model: SingleTaskGP) -> None:
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=OptimizationWarning)
+        warnings.simplefilter("ignore", category=InputDataWarning)
+        try:
+            fit_gpytorch_mll(mll)
+        except Exception as e:  # fall back to the initial (prior-mode) hyperparameters
+            logger.warning("GP hyperparameter fit failed (%s); using the initial values", e)
+    model.eval()
+
+
+def fit_objective_model(X: Tensor, Y: Tensor) -> SingleTaskGP:
+    r"""Fit the per-objective GP over ``(x, z)`` (see the module docstring).
+
+    Args:
+        X: ``n x D`` unit-cube inputs (fidelity last when modelled).
+        Y: ``n x m`` objective values in maximization form.
+
+    Returns:
+        A fitted ``SingleTaskGP`` with ``m`` outputs, in eval mode; ``model.posterior(X')``
+        for ``X'`` of shape ``batch x q x D`` has mean ``batch x q x m``.
+
+    Raises:
+        OptimizerError: for mismatched, empty or non-finite data.
+    """
+    _check_xy(X, Y, "fit_objective_model")
+    X, Y = X.double(), Y.double()
+    D, m = X.shape[-1], Y.shape[-1]
+    bounds = torch.stack([torch.zeros(D, dtype=X.dtype), torch.ones(D, dtype=X.dtype)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=InputDataWarning)
+        model = SingleTaskGP(X, Y, input_transform=Normalize(d=D, bounds=bounds),
+                             outcome_transform=Standardize(m=m))
+    _fit(model)
+    return model
+
+
+class CostModel:
+    r"""Predicted evaluation cost :math:`C(x, z)` in normalized units (see the module docstring).
+
+    Attributes:
+        scale: Cost [s] of one normalized unit: the geometric mean of the predicted cost at the
+            target fidelity over the training designs.
+        constant: Whether the model is a constant (fewer than 2 observations or all costs equal).
+    """
+
+    def __init__(self, X: Tensor, cost_s: Tensor, fidelity_dim: int | None) -> None:
+        r"""Fit the cost model.
+
+        Args:
+            X: ``n x D`` unit-cube inputs (fidelity in column ``fidelity_dim``).
+            cost_s: ``n`` measured costs [s], ``>= 0``.
+            fidelity_dim: Column of the unit fidelity in ``X``, or ``None``.
+
+        Raises:
+            OptimizerError: for mismatched shapes or negative / non-finite costs.
+        """
+        cost_s = torch.as_tensor(cost_s, dtype=torch.double).reshape(-1)
+        _check_xy(X, cost_s.unsqueeze(-1), "CostModel")
+        if (cost_s < 0).any():
+            raise OptimizerError("CostModel: cost_s must be >= 0.")
+        self.fidelity_dim = fidelity_dim
+        logc = cost_s.clamp_min(MIN_COST).log()
+        self._model: SingleTaskGP | None = None
+        self._const = float(logc.mean())
+        self.constant = X.shape[0] < 2 or float(logc.max() - logc.min()) < 1e-9
+        if not self.constant:
+            D = X.shape[-1]
+            bounds = torch.stack([torch.zeros(D, dtype=torch.double),
+                                  torch.ones(D, dtype=torch.double)])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=InputDataWarning)
+                self._model = SingleTaskGP(
+                    X.double(), logc.unsqueeze(-1), mean_module=LinearMean(input_size=D),
+                    input_transform=Normalize(d=D, bounds=bounds),
+                    outcome_transform=Standardize(m=1),
+                )
+            _fit(self._model)
+        X_full = X.double().clone()
+        if fidelity_dim is not None:
+            X_full[:, fidelity_dim] = 1.0
+        with torch.no_grad():
+            self.scale = math.exp(float(self.log_cost_s(X_full).mean()))
+
+    def log_cost_s(self, X: Tensor) -> Tensor:
+        r"""Predicted :math:`\log` cost [log s] (posterior mean), shape ``X.shape[:-1]``."""
+        if self._model is None:
+            return torch.full(X.shape[:-1], self._const, dtype=X.dtype)
+        return self._model.posterior(X).mean.squeeze(-1)
+
+    def __call__(self, X: Tensor) -> Tensor:
+        r"""Predicted normalized cost :math:`C(x, z)` (> 0), shape ``X.shape[:-1]``.
+
+        Args:
+            X: ``batch x q x D`` (or ``n x D``) unit-cube inputs.
+        """
+        return (self.log_cost_s(X) - math.log(self.scale)).exp()
+
+    def as_deterministic_model(self) -> object:
+        """The normalized cost as a BoTorch ``GenericDeterministicModel`` (one output), for
+        ``InverseCostWeightedUtility``."""
+        from botorch.models.deterministic import GenericDeterministicModel
+
+        return GenericDeterministicModel(lambda X: self(X).unsqueeze(-1), num_outputs=1)
+
+
+__all__ = ["CostModel", "fit_objective_model"]

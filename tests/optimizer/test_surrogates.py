@@ -1,0 +1,96 @@
+"""Tests of ``optimizer.surrogates``: the multi-fidelity objective GP and the cost model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from optimizer.errors import OptimizerError
+from optimizer.surrogates import CostModel, fit_objective_model
+
+
+def _data(n: int, seed: int, noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 3, generator=g, dtype=torch.double)
+    f0 = torch.sin(4 * X[:, 0]) + X[:, 1] * X[:, 2]
+    f1 = (X[:, :2] ** 2).sum(-1) - 0.5 * X[:, 2]
+    Y = torch.stack([f0, f1], dim=-1)
+    return X, Y + noise * torch.randn(Y.shape, generator=g, dtype=torch.double)
+
+
+def test_objective_model_interpolates_noiseless_data() -> None:
+    """On noiseless smooth data the posterior mean reproduces held-out values closely and the
+    model has one output per objective."""
+    X, Y = _data(40, 0)
+    model = fit_objective_model(X, Y)
+    Xt, Yt = _data(20, 1)
+    with torch.no_grad():
+        post = model.posterior(Xt.unsqueeze(-2))
+    assert post.mean.shape == torch.Size([20, 1, 2])
+    rmse = (post.mean.squeeze(-2) - Yt).pow(2).mean(0).sqrt()
+    assert (rmse < 0.05 * Yt.std(0)).all()
+
+
+def test_objective_model_learns_observation_noise() -> None:
+    """With Gaussian noise of std 0.2 added, the learned noise std is within a factor 2 of 0.2
+    for each objective (noise is learned, not fixed)."""
+    X, Y = _data(80, 2, noise=0.2)
+    model = fit_objective_model(X, Y)
+    Xt = torch.rand(5, 1, 3, dtype=torch.double, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        noisy = model.posterior(Xt, observation_noise=True).variance
+        latent = model.posterior(Xt).variance
+    noise_sd = (noisy - latent).sqrt()
+    assert ((noise_sd > 0.1) & (noise_sd < 0.4)).all()
+
+
+def test_fidelity_correlation_is_learned() -> None:
+    """The fidelity kernel k_z(0, 1) is learned from data: close to 1 (> 0.8) when the objective
+    ignores the fidelity column, and lower when the objective changes fast with it."""
+    g = torch.Generator().manual_seed(4)
+    X = torch.rand(40, 3, generator=g, dtype=torch.double)
+    x = torch.tensor([[0.37, 0.61, 0.0], [0.37, 0.61, 1.0]], dtype=torch.double)
+
+    def k01(Y: torch.Tensor) -> float:
+        model = fit_objective_model(X, Y)
+        with torch.no_grad():
+            K = model.covar_module(x).to_dense()
+        return float(K[..., 0, 1] / (K[..., 0, 0] * K[..., 1, 1]).sqrt())
+
+    flat = k01(torch.sin(4 * X[:, :1]) + X[:, 1:2])
+    steep = k01(torch.sin(4 * X[:, :1]) + torch.sin(9 * X[:, 2:3]))
+    assert flat > 0.8
+    assert steep < flat - 0.3
+
+
+def test_cost_model_extrapolates_exponential_fidelity_cost() -> None:
+    """Fitted to cost exp(4.8 z) on random z, the normalized prediction is ~1 at z=1 and
+    ~exp(-4.8) at z=0 (within 25%), increasing in z."""
+    g = torch.Generator().manual_seed(5)
+    X = torch.rand(25, 3, generator=g, dtype=torch.double)
+    cost = CostModel(X, torch.exp(4.8 * X[:, 2]), fidelity_dim=2)
+    assert cost.scale == pytest.approx(math.exp(4.8), rel=0.1)
+    z = torch.linspace(0, 1, 11, dtype=torch.double)
+    Xq = torch.stack([torch.full_like(z, 0.4), torch.full_like(z, 0.6), z], dim=-1)
+    with torch.no_grad():
+        c = cost(Xq)
+    assert c[-1] == pytest.approx(1.0, rel=0.25)
+    assert c[0] == pytest.approx(math.exp(-4.8), rel=0.25)
+    assert (c[1:] > c[:-1]).all()
+
+
+def test_cost_model_constant_and_bad_input() -> None:
+    """Equal costs give a constant model (1 normalized unit everywhere); a negative cost or a
+    length mismatch raises OptimizerError naming cost_s / shapes."""
+    X = torch.rand(6, 2, dtype=torch.double)
+    cost = CostModel(X, torch.full((6,), 3.0, dtype=torch.double), fidelity_dim=None)
+    assert cost.constant and cost.scale == pytest.approx(3.0)
+    assert torch.allclose(cost(X), torch.ones(6, dtype=torch.double))
+    with pytest.raises(OptimizerError, match="cost_s"):
+        CostModel(X, torch.tensor([1.0, -1.0, 1, 1, 1, 1], dtype=torch.double), None)
+    with pytest.raises(OptimizerError, match="same n"):
+        CostModel(X, torch.ones(5, dtype=torch.double), None)
+    with pytest.raises(OptimizerError, match="finite"):
+        fit_objective_model(X, torch.full((6, 1), float("nan"), dtype=torch.double))
