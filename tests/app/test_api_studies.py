@@ -143,3 +143,11 @@ def test_metrics(idle_client) -> None:
     lines = [x for x in text.splitlines() if x.startswith("xbar_http_requests_total{")]
     assert any('method="GET"' in x and '/studies/{study_id}",status="404"} 1.0' in x
                for x in lines), lines
+
+
+def test_problems_catalog(idle_client) -> None:
+    """/problems lists crossbar, the benchmark functions and the optimizer methods."""
+    body = idle_client.get(f"{API}/problems").json()
+    assert body["problems"][0] == "crossbar"
+    assert {"branin-currin", "momf-park", "dtlz2", "zdt1"} <= set(body["problems"])
+    assert {"random", "sobol"} <= set(body["methods"])
