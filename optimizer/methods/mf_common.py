@@ -1,0 +1,190 @@
+r"""Shared parts of the multi-fidelity methods (``cf-mesmo``, ``momf``, ``mf-hvkg``).
+
+- ``mf_data``: observations as ``(x, z)`` tensors, fidelity last (see ``optimizer.encoding``).
+- ``initial_design``: the cost-aware initial design. Designs are the study's scrambled Sobol
+  points (the ``sobol`` method's feasible sequence); fidelities are drawn with density
+  :math:`p(z) \propto 1/C(z)` as in BoTorch's multi-objective multi-fidelity tutorial, with
+  :math:`C(z) = e^{a + b z}` fitted by least squares to the measured costs (``b = 0``, i.e.
+  uniform :math:`z`, until two distinct fidelities have been measured). The study's very first
+  point is at the target fidelity, so the models see one full evaluation and its cost.
+- ``optimize_over_space``: maximizes a ``q = 1`` acquisition over the mixed space: feasible
+  uniform raw candidates (half of them at the target fidelity), multi-start L-BFGS-B on the
+  continuous relaxation from the best, then rounding of level columns and a feasibility check;
+  the best feasible point among the rounded optima and the raw candidates wins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.generation.gen import gen_candidates_scipy
+from torch import Tensor
+
+from optimizer.encoding import TrainingData, encode_observations
+from optimizer.methods.sobol import feasible_sobol
+from optimizer.suggest import SuggestContext
+from optimizer.types import Suggestion
+
+_EVAL_CHUNK = 512
+
+
+@dataclass(frozen=True, kw_only=True)
+class MFData:
+    """Training tensors of a multi-fidelity method.
+
+    Attributes:
+        data: Encoded observations; ``data.X`` is ``n x D`` with the unit fidelity last when
+            the space has a fidelity range.
+        d: Number of design columns.
+        fidelity_dim: ``d`` when the fidelity is modelled, else ``None``.
+    """
+
+    data: TrainingData
+    d: int
+    fidelity_dim: int | None
+
+    @property
+    def D(self) -> int:
+        return self.d + (1 if self.fidelity_dim is not None else 0)
+
+    def full_fidelity_mask(self) -> Tensor:
+        """``n`` mask of rows at the target fidelity."""
+        if self.fidelity_dim is None:
+            return torch.ones(self.data.n, dtype=torch.bool)
+        return self.data.X[:, self.fidelity_dim] >= 1.0 - 1e-9
+
+
+def mf_data(ctx: SuggestContext) -> MFData:
+    """Encode the context's observations with the unit fidelity as the last column."""
+    has_fid = ctx.space.has_fidelity
+    data = encode_observations(ctx.space, ctx.objectives, ctx.observations,
+                               with_fidelity=has_fid)
+    d = ctx.space.dim
+    return MFData(data=data, d=d, fidelity_dim=d if has_fid else None)
+
+
+def log_linear_cost_rate(fidelity_unit: Tensor, cost_s: Tensor) -> float:
+    r"""Slope ``b`` of :math:`\log C = a + b z` fitted by least squares (0 when fewer than two
+    distinct fidelities are known); ``z`` is the unit fidelity."""
+    if fidelity_unit.numel() < 2 or float(fidelity_unit.max() - fidelity_unit.min()) < 1e-6:
+        return 0.0
+    z = fidelity_unit.double()
+    y = cost_s.double().clamp_min(1e-9).log()
+    zc = z - z.mean()
+    return float((zc * (y - y.mean())).sum() / zc.pow(2).sum())
+
+
+def inverse_cost_fidelity(u: Tensor, rate: float) -> Tensor:
+    r"""Inverse CDF of :math:`p(z) \propto e^{-b z}` on ``[0, 1]`` at uniforms ``u``."""
+    if abs(rate) < 1e-9:
+        return u.clone()
+    return -torch.log1p(-u * (1.0 - math.exp(-rate))) / rate
+
+
+def initial_design(ctx: SuggestContext, mf: MFData, phase: str = "initial-design"
+                   ) -> list[Suggestion]:
+    """``ctx.n`` points of the cost-aware initial design (see the module docstring)."""
+    space = ctx.space
+    start = len(ctx.observations) + len(ctx.pending)
+    X = feasible_sobol(space, ctx.seed, start, ctx.n)
+    params = space.from_unit_batch(X)
+    if mf.fidelity_dim is None:
+        return [ctx.suggestion(p, extras={"phase": phase}) for p in params]
+    data = mf.data
+    rate = log_linear_cost_rate(data.X[:, mf.fidelity_dim], data.cost_s) if data.n else 0.0
+    u = torch.rand(ctx.n, generator=ctx.generator(0x1D), dtype=torch.double)
+    z = inverse_cost_fidelity(u, rate)
+    if start == 0:
+        z[0] = 1.0
+    fid = space.fidelity_from_unit(z)
+    return [Suggestion(params=p, fidelity=float(f), extras={"phase": phase})
+            for p, f in zip(params, fid.tolist(), strict=True)]
+
+
+def _evaluate(acq: AcquisitionFunction, X: Tensor) -> Tensor:
+    with torch.no_grad():
+        return torch.cat([acq(X[i:i + _EVAL_CHUNK].unsqueeze(-2))
+                          for i in range(0, X.shape[0], _EVAL_CHUNK)])
+
+
+def raw_candidates(ctx: SuggestContext, mf: MFData, count: int, salt: int = 0) -> Tensor:
+    """``count`` feasible candidates ``count x D``: uniform designs, half with uniform unit
+    fidelity and half at the target fidelity (all at the target without a fidelity)."""
+    g = ctx.generator(0xCA, salt)
+    X = ctx.space.sample_unit(count, g)
+    if mf.fidelity_dim is None:
+        return X
+    z = torch.rand(count, 1, generator=g, dtype=torch.double)
+    z[count // 2:] = 1.0
+    return torch.cat([X, z], dim=-1)
+
+
+def round_mf(ctx: SuggestContext, mf: MFData, X: Tensor) -> Tensor:
+    """Round the design columns of ``... x D`` points to representable values."""
+    out = X.clone()
+    out[..., :mf.d] = ctx.space.round_unit(X[..., :mf.d])
+    if mf.fidelity_dim is not None:
+        out[..., mf.fidelity_dim] = out[..., mf.fidelity_dim].clamp(0.0, 1.0)
+    return out
+
+
+def optimize_over_space(acq: AcquisitionFunction, ctx: SuggestContext, mf: MFData, *,
+                        raw_samples: int, num_restarts: int, maxiter: int = 60,
+                        salt: int = 0) -> tuple[Tensor, float]:
+    """Maximize a ``q = 1`` acquisition over the mixed space (see the module docstring).
+
+    Returns:
+        ``(x, value)``: the best feasible point (``D``, unit cube, fidelity last) and its
+        acquisition value.
+    """
+    raw = raw_candidates(ctx, mf, raw_samples, salt)
+    vals = _evaluate(acq, raw)
+    pool, pool_vals = [raw], [vals]
+    has_continuous = mf.fidelity_dim is not None or len(ctx.space.discrete_levels) < mf.d
+    if num_restarts > 0 and has_continuous:
+        k = min(num_restarts, raw.shape[0])
+        starts = raw[vals.topk(k).indices].unsqueeze(-2)  # k x 1 x D
+        D = raw.shape[-1]
+        try:
+            refined, _ = gen_candidates_scipy(
+                starts, acq, lower_bounds=torch.zeros(D, dtype=torch.double),
+                upper_bounds=torch.ones(D, dtype=torch.double), options={"maxiter": maxiter},
+            )
+            refined = round_mf(ctx, mf, refined.detach().squeeze(-2))
+            refined = refined[ctx.space.feasible_unit(refined[:, :mf.d])]
+            if refined.shape[0]:
+                pool.append(refined)
+                pool_vals.append(_evaluate(acq, refined))
+        except (RuntimeError, ValueError):  # numerical trouble: keep the raw candidates
+            pass
+    allX, allV = torch.cat(pool), torch.cat(pool_vals)
+    allV = torch.where(torch.isfinite(allV), allV, torch.full_like(allV, -math.inf))
+    i = int(allV.argmax())
+    return allX[i], float(allV[i])
+
+
+def suggestion_from_unit(ctx: SuggestContext, mf: MFData, x: Tensor, **kw: object
+                         ) -> Suggestion:
+    """A ``Suggestion`` for a ``D``-dim unit point (fidelity last when modelled)."""
+    params = ctx.space.from_unit(x[:mf.d])
+    if mf.fidelity_dim is None:
+        fid = ctx.target_fidelity
+    else:
+        fid = float(ctx.space.fidelity_from_unit(x[mf.fidelity_dim]))
+    return Suggestion(params=params, fidelity=fid, **kw)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "MFData",
+    "initial_design",
+    "inverse_cost_fidelity",
+    "log_linear_cost_rate",
+    "mf_data",
+    "optimize_over_space",
+    "raw_candidates",
+    "round_mf",
+    "suggestion_from_unit",
+]

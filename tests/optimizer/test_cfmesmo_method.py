@@ -1,0 +1,148 @@
+"""Tests of the ``cf-mesmo`` method through ``suggest()``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from optimizer.errors import OptimizerError
+from optimizer.methods.cfmesmo import kriging_believer
+from optimizer.space import SearchSpace
+from optimizer.suggest import suggest
+from optimizer.surrogates import fit_objective_model
+from optimizer.types import Objective, Observation, Suggestion
+
+OBJ = [Objective(name="a"), Objective(name="b", direction="maximize")]
+MIXED = SearchSpace.from_spec({
+    "params": [
+        {"name": "rows", "type": "ordinal", "values": [64, 128, 256, 512]},
+        {"name": "adc_bits", "type": "int", "low": 3, "high": 8},
+        {"name": "x0", "type": "float", "low": 0.0, "high": 1.0},
+        {"name": "g", "type": "float", "low": 1e-3, "high": 1.0, "log": True},
+        {"name": "enc", "type": "categorical", "choices": ["differential", "offset"]},
+        {"name": "node", "type": "fixed", "value": 22},
+    ],
+    "constraints": [{"coefficients": {"x0": 1.0, "adc_bits": 0.1}, "upper": 1.0}],
+    "fidelity_range": [0.1, 1.0],
+})
+
+
+def _mixed_values(p: dict, z: float) -> dict[str, float]:
+    a = math.log2(p["rows"]) / 9 + 0.1 * p["adc_bits"] - p["x0"] + 0.05 * (1 - z)
+    b = p["x0"] ** 2 + math.log10(p["g"]) / 3 + (0.2 if p["enc"] == "offset" else 0.0) - 0.1 * z
+    return {"a": a, "b": b}
+
+
+def _mixed_observations(n: int) -> list[Observation]:
+    pts = MIXED.sample(n, torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    zs = (0.1 + 0.9 * torch.rand(n, generator=g, dtype=torch.double)).tolist()
+    zs[0] = zs[1] = 1.0
+    return [Observation(params=p, fidelity=z, values=_mixed_values(p, z),
+                        cost_s=math.exp(3 * z)) for p, z in zip(pts, zs, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def mixed_batch() -> tuple[list[Observation], list[Suggestion], list[Suggestion]]:
+    obs = _mixed_observations(16)
+    pending = [Suggestion(params=MIXED.sample(1, torch.Generator().manual_seed(5))[0],
+                          fidelity=0.5)]
+    out = suggest(MIXED, OBJ, obs, pending, 3, "cf-mesmo", seed=7,
+                  options={"num_samples": 4, "raw_samples": 256, "num_restarts": 2})
+    return obs, pending, out
+
+
+@pytest.mark.slow
+def test_types_bounds_constraints_fidelity(mixed_batch) -> None:
+    """Every cf-mesmo suggestion in a mixed, constrained space with a fidelity range has
+    canonical typed values, satisfies the constraint, has a fidelity in [0.1, 1] and a finite
+    non-negative info_gain_per_cost."""
+    _, _, out = mixed_batch
+    assert len(out) == 3
+    for s in out:
+        p = s.params
+        assert p["rows"] in (64, 128, 256, 512) and isinstance(p["adc_bits"], int)
+        assert 3 <= p["adc_bits"] <= 8 and 0.0 <= p["x0"] <= 1.0 and 1e-3 <= p["g"] <= 1.0
+        assert p["enc"] in ("differential", "offset") and p["node"] == 22
+        assert p["x0"] + 0.1 * p["adc_bits"] <= 1.0 + 1e-9
+        assert 0.1 <= s.fidelity <= 1.0
+        assert s.info_gain_per_cost is not None and math.isfinite(s.info_gain_per_cost)
+        assert s.info_gain_per_cost >= 0.0
+        assert s.extras["phase"] == "cf-mesmo" and s.extras["predicted_cost_s"] > 0
+
+
+@pytest.mark.slow
+def test_batch_avoids_pending_and_repeats(mixed_batch) -> None:
+    """The batch's points differ from each other and from the pending point (kriging believer
+    fantasies), in (params, fidelity)."""
+    _, pending, out = mixed_batch
+    keys = [(MIXED.key(s.params), round(s.fidelity, 6)) for s in out + pending]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.slow
+def test_same_seed_same_suggestions(mixed_batch) -> None:
+    """The same inputs and seed give identical suggestions."""
+    obs, pending, out = mixed_batch
+    again = suggest(MIXED, OBJ, obs, pending, 3, "cf-mesmo", seed=7,
+                    options={"num_samples": 4, "raw_samples": 256, "num_restarts": 2})
+    assert [(s.params, s.fidelity) for s in again] == [(s.params, s.fidelity) for s in out]
+
+
+def test_kriging_believer_shrinks_variance_at_pending() -> None:
+    """Conditioning on the posterior mean at a pending point keeps the mean and cuts the
+    latent variance there by more than half."""
+    g = torch.Generator().manual_seed(2)
+    X = torch.rand(12, 2, generator=g, dtype=torch.double)
+    Y = torch.stack([torch.sin(3 * X[:, 0]), X[:, 1] ** 2], -1)
+    model = fit_objective_model(X, Y)
+    xp = torch.tensor([[0.95, 0.05]], dtype=torch.double)
+    with torch.no_grad():
+        before = model.posterior(xp)
+        after = kriging_believer(model, xp).posterior(xp)
+    assert torch.allclose(after.mean, before.mean, atol=1e-6)
+    assert (after.variance < 0.5 * before.variance).all()
+
+
+def test_initial_design_is_cost_aware() -> None:
+    """Before n_init observations the first point is at the target fidelity and later ones
+    follow p(z) ~ 1/C(z): with cost exp(4.8 z) measured, most initial fidelities are low."""
+    space = SearchSpace.from_spec({"params": [{"name": "x", "type": "float", "low": 0,
+                                               "high": 1}], "fidelity_range": [0.0, 1.0]})
+    objs = [Objective(name="a", direction="maximize")]
+    first = suggest(space, objs, [], [], 1, "cf-mesmo", seed=0)[0]
+    assert first.fidelity == 1.0
+    obs = [Observation(params={"x": 0.2}, fidelity=1.0, values={"a": 0.0},
+                       cost_s=math.exp(4.8)),
+           Observation(params={"x": 0.7}, fidelity=0.0, values={"a": 1.0}, cost_s=1.0)]
+    out = suggest(space, objs, obs, [], 40, "cf-mesmo", seed=0, options={"n_init": 50})
+    z = torch.tensor([s.fidelity for s in out])
+    assert float(z.median()) < 0.25
+    assert float(z.mean()) == pytest.approx(1 / 4.8 - math.exp(-4.8) / (1 - math.exp(-4.8)),
+                                            abs=0.07)
+
+
+def test_one_dimensional_toy_explores_uncertain_region_near_front() -> None:
+    """Objectives -(x-0.3)^2 and -(x-0.5)^2 (Pareto set [0.3, 0.5]); data leave two equally
+    wide gaps, (0.25, 0.55) around the front and (0.8, 1] far from it. The suggestion lands in
+    the gap around the front for several seeds."""
+    space = SearchSpace.from_spec([{"name": "x", "type": "float", "low": 0, "high": 1}])
+    objs = [Objective(name="a", direction="maximize"), Objective(name="b",
+                                                                 direction="maximize")]
+    xs = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8]
+    obs = [Observation(params={"x": x}, values={"a": -(x - 0.3) ** 2, "b": -(x - 0.5) ** 2})
+           for x in xs]
+    for seed in range(3):
+        s = suggest(space, objs, obs, [], 1, "cf-mesmo", seed=seed,
+                    options={"raw_samples": 128, "num_restarts": 2})[0]
+        assert 0.25 < s.params["x"] < 0.55, (seed, s.params)
+
+
+def test_bad_options() -> None:
+    """Unknown approximations and out-of-range counts are rejected with the option's name."""
+    with pytest.raises(OptimizerError, match="approx"):
+        suggest(MIXED, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"approx": "eg"})
+    with pytest.raises(OptimizerError, match="num_samples"):
+        suggest(MIXED, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"num_samples": 0})
