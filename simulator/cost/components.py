@@ -20,6 +20,7 @@ from simulator.cost.technology import (
     DFF_TRANSISTORS,
     FULL_ADDER_TRANSISTORS,
     INTERCONNECT_TOGGLE,
+    SAR_BIT_CYCLE_S,
     STD_CELL_HEIGHT_F,
     WIRE_CAP_F_PER_M,
     TechnologyNode,
@@ -57,10 +58,10 @@ def cell_array(
 ) -> UnitCost:
     r"""A rows x cols 1T1R array (4F x 12F cells, NeuroSim ``Param.cpp``).
 
-    Energy is per *column read* with one active row: conduction ``V_r² g t`` is added by the
-    caller (it depends on the conductances), here only the bit-line charge
-    ``C_BL V_r²`` with ``C_BL = rows · 4F · 0.2 fF/µm``. Latency is one clock per read step
-    (word-line drive and bit-line settling).
+    Energy is per *column read*: the bit-line charge ``C_BL V_r²`` with
+    ``C_BL = rows · 4F · 0.2 fF/µm`` (the cell current is inside the ADC's column term, see
+    :func:`sar_adc`). Latency is one clock per read step (word-line drive and bit-line
+    settling).
     """
     f = tech.feature_m
     area = rows * cols * CELL_HEIGHT_F * CELL_WIDTH_F * f * f
@@ -72,15 +73,11 @@ def cell_array(
     )
 
 
-def word_line_energy_pj(tech: TechnologyNode, cols: int, read_voltage_v: float) -> float:
-    """Charging one word line across ``cols`` 12F-wide cells to ``V_r`` [pJ]."""
+def word_line_energy_pj(tech: TechnologyNode, cols: int) -> float:
+    """Charging one word line (the access-transistor gates) across ``cols`` 12F-wide cells
+    to ``Vdd`` [pJ]; wire capacitance only, as NeuroSim's ``capRow2``."""
     c_wl = cols * CELL_WIDTH_F * tech.feature_m * WIRE_CAP_F_PER_M
-    return c_wl * read_voltage_v**2 * _PJ
-
-
-def cell_conduction_energy_pj(g_s: float, read_voltage_v: float, clock_ghz: float) -> float:
-    """Energy dissipated in one cell of conductance ``g_s`` [S] read for one clock [pJ]."""
-    return g_s * read_voltage_v**2 / (clock_ghz * 1e9) * _PJ
+    return c_wl * tech.vdd_v**2 * _PJ
 
 
 def sar_adc(
@@ -90,13 +87,15 @@ def sar_adc(
     read_voltage_v: float,
     clock_ghz: float,
 ) -> UnitCost:
-    r"""Successive-approximation ADC, NeuroSim's model [Lu2021]_ (``SarADC.cpp``).
+    r"""Current-mode successive-approximation ADC, NeuroSim's model [Lu2021]_ (``SarADC.cpp``).
 
     * Area: ``A_T (269 + 109 (B - 1))`` NMOS plus ``A_T (209 + 73 (B - 1))`` PMOS, where a
       single-type minimum transistor takes ``2·CPP·F × 28F``.
-    * Latency: ``B + 1`` clock cycles per conversion (NeuroSim: ``(log2 L + 1)·1 ns`` at 1 GHz).
-    * Energy: ``P·(B + 1)`` cycles with ``P = a·B + b + c·exp(-d·log10 R')`` and
-      ``R' = R_col·0.5 V / V_read`` (the fit was made at 0.5 V read voltage).
+    * Latency: ``B + 1`` clock cycles per conversion (NeuroSim: ``(log2 L + 1)·1 ns``).
+    * Energy: ``P·(B + 1)·1 ns`` with ``P = a·B + b + c·exp(-d·log10 R')`` and
+      ``R' = R_col·0.5 V / V_read`` (the fit was made at 0.5 V read voltage and a 1 ns bit
+      cycle). The column term is the power of the column current the ADC senses, so the
+      cells' conduction energy is counted here, not in the array.
     """
     if bits < 1:
         raise ValueError(f"adc_bits must be >= 1, got {bits!r}.")
@@ -105,8 +104,9 @@ def sar_adc(
     r_eff = column_resistance_ohm * 0.5 / read_voltage_v
     power = tech.sar_power_per_bit_w * bits + tech.sar_power_offset_w
     power += tech.sar_column_coeff_w * math.exp(-tech.sar_column_exp * math.log10(r_eff))
-    t_conv = (bits + 1) / (clock_ghz * 1e9)
-    return UnitCost(area_um2=area * _UM2, energy_pj=power * t_conv * _PJ, latency_ns=t_conv * _NS)
+    energy = power * (bits + 1) * SAR_BIT_CYCLE_S
+    latency = (bits + 1) / (clock_ghz * 1e9)
+    return UnitCost(area_um2=area * _UM2, energy_pj=energy * _PJ, latency_ns=latency * _NS)
 
 
 def driver(tech: TechnologyNode, dac_bits: int) -> UnitCost:

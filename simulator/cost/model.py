@@ -205,8 +205,7 @@ def estimate(
     mux = cmp.column_mux(tech, config.cols, config.cols_per_adc)
     sa = cmp.adder_register(tech, config.adc_bits + config.input_bits, clock)
     buf = cmp.register_buffer(tech, clock, INTERCONNECT_BUS_BITS)
-    e_wl = cmp.word_line_energy_pj(tech, config.cols, v_r)
-    e_cell = cmp.cell_conduction_energy_pj(g_avg, v_r, clock)
+    e_wl = cmp.word_line_energy_pj(tech, config.cols)
     array_periphery_um2 = (
         array.area_um2
         + config.rows * drv.area_um2
@@ -256,8 +255,7 @@ def estimate(
             "interconnect": 0.0,
         }
         le = {
-            "array": reads * m.used_cols * layer.in_features * input_activity * e_cell
-            + conversions * array.energy_pj,
+            "array": conversions * array.energy_pj,
             "adc": conversions * adc.energy_pj,
             "dac_driver": row_drives * (drv.energy_pj + input_activity * e_wl),
             "mux": conversions * mux.energy_pj,

@@ -36,6 +36,7 @@ __all__ = [
     "TechnologyNode",
     "WIRE_CAP_F_PER_M",
     "ADDER_ACTIVITY",
+    "SAR_BIT_CYCLE_S",
     "DFF_ACTIVITY",
     "technology",
 ]
@@ -131,6 +132,8 @@ ADDER_ACTIVITY = 0.15
 DFF_ACTIVITY = 0.5
 """Switching activity of flip-flops in shift-add/accumulators (NeuroSim calibration
 ``gamma``)."""
+SAR_BIT_CYCLE_S = 1e-9
+"""Duration of one SAR bit cycle in the ADC energy fit [s] (NeuroSim ``SarADC.cpp``)."""
 INPUT_ACTIVITY = 0.5
 """Fraction of input bits that are 1 (assumption; NeuroSim measures it on real traces)."""
 INTERCONNECT_TOGGLE = 0.18
