@@ -294,6 +294,14 @@ def estimate(
                 "area_mm2": sum(la.values()) * 1e-6,
                 "energy_uj": sum(le.values()) * 1e-6,
                 "latency_us": sum(lt.values()) * 1e-3,
+                "components": {
+                    key: {
+                        "area_mm2": la[key] * 1e-6,
+                        "energy_uj": le[key] * 1e-6,
+                        "latency_us": lt[key] * 1e-3,
+                    }
+                    for key in COMPONENTS
+                },
             }
         )
 
@@ -310,6 +318,8 @@ def estimate(
         latency["interconnect"] += t_ic
         entry["energy_uj"] += e_ic * 1e-6
         entry["latency_us"] += t_ic * 1e-3
+        entry["components"]["interconnect"]["energy_uj"] = e_ic * 1e-6
+        entry["components"]["interconnect"]["latency_us"] = t_ic * 1e-3
 
     total_area, total_energy, total_latency = (sum(d.values()) for d in (area, energy, latency))
     breakdown = {

@@ -94,6 +94,10 @@ def test_totals_equal_sum_of_components_and_of_layers() -> None:
     assert sum(c["energy_share"] for c in comps.values()) == pytest.approx(1.0)
     assert cost.breakdown["adc_energy_share"] == pytest.approx(comps["adc"]["energy_share"])
     assert cost.breakdown["arrays"] == sum(la["arrays"] for la in layers)
+    for key in COMPONENTS:
+        for what in ("energy_uj", "latency_us"):
+            per_layer = sum(la["components"][key][what] for la in layers)
+            assert per_layer == pytest.approx(comps[key][what])
 
 
 def test_breakdown_is_json_serializable() -> None:
