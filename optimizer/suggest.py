@@ -8,6 +8,7 @@ turns the study's method options into one.
 Guarantees of ``suggest()`` whatever the method:
 
 - inputs are validated (``ValueError`` subclasses naming the field);
+- the method runs with ``XBAR_OPTIMIZER_THREADS`` (default 1) torch threads, restored after;
 - the method runs under a torch RNG seeded from ``(seed, #observations, #pending)`` and forked
   from the caller's, so the same inputs give the same suggestions and the caller's global RNG
   is untouched;
@@ -26,7 +27,9 @@ import importlib
 import importlib.util
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -126,6 +129,32 @@ class SuggestContext:
 
 
 _REGISTRY: dict[str, MethodFactory | str] = {}
+
+THREADS_ENV = "XBAR_OPTIMIZER_THREADS"
+"""Environment variable: torch intra-op threads while a method runs (default 1). The models are
+small (hundreds of points), so extra threads buy little, while OpenMP threads spinning on a
+shared, busy machine can slow a call tenfold."""
+
+
+def _thread_limit() -> int:
+    raw = os.environ.get(THREADS_ENV, "1")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise OptimizerError(f"{THREADS_ENV} must be an integer, got {raw!r}.") from None
+    return max(value, 1)
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def register_method(name: str, factory: MethodFactory | str, *, replace: bool = False) -> None:
@@ -304,7 +333,7 @@ def suggest(
     impl = make_method(method, options)
     ctx = SuggestContext(space=space, objectives=objectives, observations=obs, pending=pend,
                          n=n, seed=seed, method=method, options=dict(options or {}))
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _torch_threads(_thread_limit()):
         torch.manual_seed(ctx.rng_seed(0x5EED))
         raw = impl.suggest(ctx)
     if len(raw) != n:

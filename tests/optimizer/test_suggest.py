@@ -109,7 +109,8 @@ def test_registry_and_unknown_method() -> None:
     """Built-ins are listed; unknown names raise UnknownMethodError (a ValueError) listing the
     available ones; a registered factory is called with the options."""
     names = available_methods()
-    assert {"random", "sobol"} <= set(names)
+    assert {"random", "sobol", "nsga2", "qnehvi", "optuna", "optuna-tpe",
+            "optuna-nsga2"} <= set(names)
     with pytest.raises(UnknownMethodError, match="unknown method 'gradient'.*random"):
         suggest(MIXED, OBJ, [], [], 1, "gradient", seed=0)
     assert issubclass(UnknownMethodError, ValueError)
@@ -177,10 +178,16 @@ def test_bad_inputs_name_the_field() -> None:
             suggest(**kw)
 
 
-def test_global_rng_untouched() -> None:
-    """suggest() forks the torch RNG: the caller's random stream is unchanged."""
+def test_global_rng_and_threads_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """suggest() forks the torch RNG and restores the thread count: the caller's random stream
+    and torch.get_num_threads() are unchanged; a bad XBAR_OPTIMIZER_THREADS is named."""
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
+    threads = torch.get_num_threads()
     suggest(MIXED, OBJ, [], [], 4, "random", seed=9)
     assert torch.equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads
+    monkeypatch.setenv("XBAR_OPTIMIZER_THREADS", "many")
+    with pytest.raises(OptimizerError, match="XBAR_OPTIMIZER_THREADS"):
+        suggest(MIXED, OBJ, [], [], 1, "random", seed=9)

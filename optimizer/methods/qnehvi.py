@@ -1,0 +1,206 @@
+r"""``qnehvi``: single-fidelity Bayesian optimization with qLogNEHVI [Daulton2021]_ [Ament2023]_.
+
+Each call fits one ``SingleTaskGP`` per objective (Matern-5/2 ARD kernel, learned homoskedastic
+noise, ``Normalize`` inputs, ``Standardize`` outputs; ``fit_gpytorch_mll`` on the sum of the
+marginal log likelihoods) to the *full-fidelity* observations only, builds
+``qLogNoisyExpectedHypervolumeImprovement`` with the observed points as the noisy baseline and
+the pending points as ``X_pending``, and maximizes it for a batch of ``n`` (sequential greedy).
+
+- Purely continuous spaces: ``optimize_acqf`` on the unit cube; linear constraints over
+  linear-scale float parameters become exact ``inequality_constraints``.
+- Spaces with int/ordinal/categorical columns, or constraints on log/discrete parameters: the
+  continuous relaxation is optimized without constraints and snapped to representable points,
+  then ``optimize_acqf_discrete`` picks the batch from those points plus ``discrete_pool``
+  feasible uniform draws, never repeating an observed or pending point.
+- Fewer than ``n_init`` (default ``2 (d + 1)``) full-fidelity observations: the study's Sobol
+  points (as the ``sobol`` method), with the reason logged and stored in ``extras``.
+
+The reference point is each objective's ``ref_point`` when given, else
+``optimizer.pareto.default_ref_point`` of the observations (nadir minus 10% of the range).
+Suggestions are always at the target fidelity.
+
+References:
+    .. [Daulton2021] S. Daulton, M. Balandat, E. Bakshy. Parallel Bayesian optimization of
+       multiple noisy objectives with expected hypervolume improvement. NeurIPS 2021.
+    .. [Ament2023] S. Ament, S. Daulton, D. Eriksson, M. Balandat, E. Bakshy. Unexpected
+       improvements to expected improvement for Bayesian optimization. NeurIPS 2023.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from optimizer.encoding import encode_observations, encode_pending, ref_point_max
+from optimizer.errors import OptimizerError
+from optimizer.methods.sobol import feasible_sobol
+from optimizer.space import FixedParam, FloatParam, SearchSpace
+from optimizer.suggest import SuggestContext
+from optimizer.types import Suggestion
+
+logger = logging.getLogger(__name__)
+
+
+def fit_model_list(X: Tensor, Y: Tensor, bounds: Tensor) -> Any:
+    """A fitted ``ModelListGP`` of one ``SingleTaskGP`` per column of ``Y``.
+
+    Args:
+        X: ``n x d`` training inputs.
+        Y: ``n x m`` training targets.
+        bounds: ``2 x d`` input bounds for ``Normalize``.
+    """
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import ModelListGP, SingleTaskGP
+    from botorch.models.transforms.input import Normalize
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import SumMarginalLogLikelihood
+
+    models = [
+        SingleTaskGP(X, Y[:, j:j + 1], input_transform=Normalize(X.shape[-1], bounds=bounds),
+                     outcome_transform=Standardize(m=1))
+        for j in range(Y.shape[-1])
+    ]
+    model = ModelListGP(*models)
+    fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+    return model
+
+
+def linear_unit_constraints(space: SearchSpace) -> list[tuple[Tensor, Tensor, float]] | None:
+    """The space's constraints as BoTorch ``inequality_constraints`` on the unit cube.
+
+    Exact only when every constrained parameter is a linear-scale float (or fixed); returns
+    ``None`` otherwise. Each ``(indices, coefficients, rhs)`` means ``sum coef * u >= rhs``.
+    """
+    cols = {p.name: i for i, p in enumerate(space.free_params)}
+    out = []
+    for c in space.constraints:
+        idx, coef, offset = [], [], 0.0
+        for name, a in c.coefficients.items():
+            p = space.param(name)
+            if isinstance(p, FixedParam):
+                offset += a * float(p.value)
+            elif isinstance(p, FloatParam) and not p.log:
+                # value = low + u (high - low)
+                offset += a * p.low
+                idx.append(cols[name])
+                coef.append(a * (p.high - p.low))
+            else:
+                return None
+        t_idx = torch.tensor(idx, dtype=torch.long)
+        t_coef = torch.tensor(coef, dtype=torch.double)
+        if c.upper is not None:  # sum coef u <= upper - offset
+            out.append((t_idx, -t_coef, float(offset - c.upper)))
+        if c.lower is not None:  # sum coef u >= lower - offset
+            out.append((t_idx, t_coef, float(c.lower - offset)))
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class QNEHVI:
+    """qLogNEHVI at full fidelity (see the module docstring).
+
+    Attributes:
+        n_init: Full-fidelity observations needed before modelling; ``None`` means
+            ``2 (d + 1)``.
+        num_restarts: Multi-start L-BFGS-B restarts of ``optimize_acqf``.
+        raw_samples: Raw samples for the restart heuristic.
+        mc_samples: Quasi-MC samples of the acquisition function.
+        maxiter: L-BFGS-B iterations per restart.
+        discrete_pool: Uniform feasible candidates added to the pool for mixed spaces.
+    """
+
+    n_init: int | None = None
+    num_restarts: int = 4
+    raw_samples: int = 128
+    mc_samples: int = 64
+    maxiter: int = 100
+    discrete_pool: int = 256
+
+    def __post_init__(self) -> None:
+        if self.n_init is not None and (not isinstance(self.n_init, int) or self.n_init < 1):
+            raise OptimizerError(f"options.n_init must be an integer >= 1, got {self.n_init!r}.")
+        for f in ("num_restarts", "raw_samples", "mc_samples", "maxiter", "discrete_pool"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise OptimizerError(f"options.{f} must be an integer >= 1, got {v!r}.")
+
+    def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
+        space = ctx.space
+        data = encode_observations(space, ctx.objectives, ctx.observations,
+                                   full_fidelity_only=True)
+        n_init = self.n_init if self.n_init is not None else 2 * (space.dim + 1)
+        if data.n < max(n_init, 2) or space.dim == 0:
+            reason = (f"{data.n} full-fidelity observations, fewer than n_init={n_init}"
+                      if space.dim else "the space has no free parameters")
+            logger.info("qnehvi: Sobol initial design (%s)", reason)
+            X = feasible_sobol(space, ctx.seed, len(ctx.observations) + len(ctx.pending), ctx.n)
+            return [ctx.suggestion(p, extras={"phase": "initial-sobol", "reason": reason})
+                    for p in space.from_unit_batch(X)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            X, values = self._optimize(ctx, data.X, data.Y)
+        for w in caught:
+            logger.debug("qnehvi: %s: %s", w.category.__name__, w.message)
+        return [ctx.suggestion(p, extras={"phase": "qnehvi", "log_acq_value": float(v)})
+                for p, v in zip(space.from_unit_batch(X), values, strict=True)]
+
+    def acquisition(self, ctx: SuggestContext, X: Tensor, Y: Tensor) -> Any:
+        """The fitted qLogNEHVI for maximization-form data ``X`` (``n x d``), ``Y`` (``n x m``)."""
+        from botorch.acquisition.multi_objective.logei import (
+            qLogNoisyExpectedHypervolumeImprovement,
+        )
+        from botorch.sampling import SobolQMCNormalSampler
+
+        space = ctx.space
+        model = fit_model_list(X, Y, space.bounds)
+        pending = encode_pending(space, ctx.pending)
+        return qLogNoisyExpectedHypervolumeImprovement(
+            model=model,
+            ref_point=ref_point_max(ctx.objectives, Y).tolist(),
+            X_baseline=X,
+            prune_baseline=True,
+            sampler=SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]),
+                                          seed=ctx.rng_seed(1)),
+            X_pending=pending if pending.shape[0] else None,
+        )
+
+    def _optimize(self, ctx: SuggestContext, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+        from botorch.optim import optimize_acqf, optimize_acqf_discrete
+
+        space = ctx.space
+        acq = self.acquisition(ctx, X, Y)
+        ineq = linear_unit_constraints(space)
+        options = {"maxiter": self.maxiter, "batch_limit": self.num_restarts}
+        if not space.discrete_levels and ineq is not None:
+            cand, _ = optimize_acqf(
+                acq, bounds=space.bounds, q=ctx.n, num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples, options=options, sequential=True,
+                inequality_constraints=ineq or None, retry_on_optimization_warning=False,
+            )
+            cand = space.round_unit(cand.detach())
+            return cand, self._values(acq, cand)
+        relaxed, _ = optimize_acqf(
+            acq, bounds=space.bounds, q=ctx.n, num_restarts=self.num_restarts,
+            raw_samples=self.raw_samples, options=options, sequential=True,
+            retry_on_optimization_warning=False,
+        )
+        pool = torch.cat([space.round_unit(relaxed.detach()),
+                          space.sample_unit(self.discrete_pool, ctx.generator(2))])
+        pool = pool[space.feasible_unit(pool)]
+        known = torch.cat([X, encode_pending(space, ctx.pending)])
+        is_new = (pool.unsqueeze(1) - known.unsqueeze(0)).abs().amax(dim=-1).min(dim=-1).values
+        fresh = torch.unique(pool[is_new > 1e-9], dim=0)
+        if fresh.shape[0] < ctx.n:
+            fresh = torch.cat([fresh, space.sample_unit(ctx.n - fresh.shape[0], ctx.generator(3))])
+        cand, _ = optimize_acqf_discrete(acq, q=ctx.n, choices=fresh, unique=True)
+        return cand, self._values(acq, cand)
+
+    @staticmethod
+    def _values(acq: Any, cand: Tensor) -> Tensor:
+        with torch.no_grad():
+            return acq(cand.unsqueeze(1)).reshape(-1)
