@@ -49,7 +49,7 @@ import warnings
 import torch
 from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
+from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.means import LinearMean
@@ -112,6 +112,19 @@ def fit_objective_model(X: Tensor, Y: Tensor) -> SingleTaskGP:
                              outcome_transform=Standardize(m=m))
     _fit(model)
     return model
+
+
+def fit_objective_model_list(X: Tensor, Y: Tensor) -> ModelListGP:
+    r"""Like ``fit_objective_model`` but as a ``ModelListGP`` of ``m`` single-output GPs (for
+    acquisition functions that require a model list, e.g. HVKG); same kernel, priors and
+    transforms, each output fitted on its own.
+
+    Args:
+        X: ``n x D`` unit-cube inputs (fidelity last when modelled).
+        Y: ``n x m`` objective values in maximization form.
+    """
+    _check_xy(X, Y, "fit_objective_model_list")
+    return ModelListGP(*[fit_objective_model(X, Y[:, j:j + 1]) for j in range(Y.shape[-1])])
 
 
 class CostModel:
@@ -183,4 +196,4 @@ class CostModel:
         return GenericDeterministicModel(lambda X: self(X).unsqueeze(-1), num_outputs=1)
 
 
-__all__ = ["CostModel", "fit_objective_model"]
+__all__ = ["CostModel", "fit_objective_model", "fit_objective_model_list"]
