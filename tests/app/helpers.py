@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -39,3 +40,10 @@ def wait_for(pred, timeout: float = 60.0, interval: float = 0.1) -> None:
         if time.monotonic() - t0 > timeout:
             raise TimeoutError("condition not met in time")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

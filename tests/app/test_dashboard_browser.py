@@ -4,7 +4,6 @@ hypervolume exactly as the API reports them."""
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 
@@ -14,21 +13,17 @@ import uvicorn
 
 from app.main import create_app
 from tests.app.conftest import BRANIN, make_settings
+from tests.app.helpers import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def live_server(migrated_url, engine):
-    port = _free_port()
+    port = free_port()
     app = create_app(make_settings(migrated_url), engine=engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

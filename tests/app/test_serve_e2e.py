@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,10 @@ import yaml
 from typer.testing import CliRunner
 
 from app.cli.main import app as cli
+from tests.app.helpers import free_port
 
 pytestmark = pytest.mark.slow
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(db: Path, port: int, **env_extra: str) -> subprocess.Popen:
@@ -56,7 +51,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def server(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     proc = _start(tmp_path / "xbar.db", port)
     yield f"http://127.0.0.1:{port}"
     _stop(proc)
@@ -65,7 +60,7 @@ def server(tmp_path: Path):
 def test_killed_server_resumes_study(tmp_path: Path) -> None:
     """SIGKILL `xbar serve` mid-study, start it again on the same database: the study resumes
     and completes with every trial number 0..N-1 completed exactly once."""
-    port, db, n = _free_port(), tmp_path / "xbar.db", 40
+    port, db, n = free_port(), tmp_path / "xbar.db", 40
     fast = {"XBAR_LEASE_S": "2", "XBAR_DRIVER_LEASE_S": "2"}
     proc = _start(db, port, **fast)
     url = f"http://127.0.0.1:{port}/api/v1"
