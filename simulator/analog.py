@@ -1,0 +1,467 @@
+r"""Analog forward pass of mapped layers, vectorized over ``S`` Monte-Carlo draws.
+
+One read of an array (:class:`AnalogLayer`):
+
+1. **Inputs** are quantized to ``input_bits`` unsigned integers with a per-layer step
+   calibrated on clean activations (signed inputs, when calibration sees any, are split into a
+   positive and a negative pass). Each integer is applied in ``ceil(input_bits / dac_bits)``
+   cycles of ``dac_bits`` bits: word-line voltage ``d · V_read / (2**dac_bits - 1)``.
+2. **Column currents** ``I = v @ G_eff`` [µA, with v in V and G in µS], where ``G_eff`` is the
+   programmed conductance (levels, programming variation, stuck-at faults: drawn once per
+   Monte-Carlo draw) seen through the IR-drop model; read noise is added per read.
+3. **ADC**: every used column and cycle is quantized to ``adc_bits`` over a per-layer range
+   ``[lo, hi]`` calibrated on the clean currents of the calibration batch (read on the nominal,
+   noise-free arrays through the same IR-drop model), clipping outside it.
+4. **Digital**: readings are converted to level units (``I / (V_unit · Δg)``), shift-added
+   over cycles and cells, differential pairs / reference columns subtracted, row-tile partial
+   sums added, then rescaled by the weight and input steps; the bias is added digitally.
+
+Draws are a leading ``S`` dimension of every tensor: ``S`` programmed chips are read with one
+batched matmul per layer. Activations between layers carry ``S`` folded into the batch
+dimension (``S·N``), so unmapped modules (ReLU, pooling, batch norm) run unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Generator, Tensor, nn
+
+from simulator.config import CrossbarConfig
+from simulator.mapping import MappedWeight, crossbar_layers, map_weight, unrolled_weight
+from simulator.nonideal import BaseNonIdeality, device_nonidealities, level_conductance
+from simulator.nonideal.ir_drop import column_currents, first_order_conductance
+
+__all__ = ["IR_DROP_MODES", "AnalogLayer", "AnalogModel", "effective_conductance"]
+
+IR_DROP_MODES: tuple[str, ...] = ("ideal", "first_order", "relaxation")
+"""IR-drop models usable in inference. ``"relaxation"`` relaxes each nominal array once and
+corrects the per-draw first-order model by the ratio (see :func:`effective_conductance`)."""
+
+RELAXATION_TOL = 1e-6
+"""Relative tolerance of the IR-drop relaxation (float32 arithmetic)."""
+
+_CHUNK_ELEMENTS = 1 << 23
+"""Largest intermediate tensor (elements) built by calibration and probing loops."""
+
+
+def _probe_conductance(g_us: Tensor, r_wire_ohm: float, method: str) -> Tensor:
+    r"""Effective conductance of arrays with wire resistance, by probing one row at a time.
+
+    The network is linear, so row ``i`` of ``G_eff`` is the column-current response to 1 V on
+    word line ``i`` alone.
+
+    Args:
+        g_us: A `... x rows x cols`-dim Tensor of conductances [µS].
+        r_wire_ohm: Wire resistance per segment [Ω].
+        method: A :func:`simulator.nonideal.ir_drop.column_currents` method.
+
+    Returns:
+        A `... x rows x cols`-dim Tensor [µS].
+    """
+    rows, cols = g_us.shape[-2:]
+    flat = g_us.reshape(-1, rows, cols)
+    out = torch.empty_like(flat)
+    step = max(1, _CHUNK_ELEMENTS // (rows * cols))
+    eye = torch.eye(rows, dtype=g_us.dtype, device=g_us.device)
+    for a in range(flat.shape[0]):
+        g_s = flat[a] * 1e-6
+        for i0 in range(0, rows, step):
+            v = eye[i0 : i0 + step]
+            kwargs = {"tol": RELAXATION_TOL} if method == "relaxation" else {}
+            out[a, i0 : i0 + step] = column_currents(v, g_s, r_wire_ohm, method, **kwargs) * 1e6
+    return out.reshape(g_us.shape)
+
+
+def effective_conductance(
+    g_us: Tensor, r_wire_ohm: float, mode: str, correction: Tensor | None = None
+) -> Tensor:
+    r"""The conductance matrix an input sees through the wires: ``I = v @ G_eff``.
+
+    Args:
+        g_us: A `... x rows x cols`-dim Tensor of programmed conductances [µS].
+        r_wire_ohm: Wire resistance per cell segment [Ω].
+        mode: One of :data:`IR_DROP_MODES`.
+        correction: For ``"relaxation"``: a `... x rows x cols`-dim Tensor (broadcast) of
+            ``G_relaxed / G_first_order`` on the nominal arrays (from
+            :func:`relaxation_correction`); ``None`` relaxes ``g_us`` itself (costly).
+
+    Returns:
+        A Tensor shaped like ``g_us`` [µS].
+    """
+    if mode not in IR_DROP_MODES:
+        raise ValueError(f"ir_drop must be one of {IR_DROP_MODES}, got {mode!r}.")
+    if mode == "ideal" or r_wire_ohm == 0.0:
+        return g_us
+    if mode == "relaxation" and correction is None:
+        return _probe_conductance(g_us, r_wire_ohm, "relaxation")
+    g_fo = first_order_conductance(g_us * 1e-6, r_wire_ohm) * 1e6
+    return g_fo if mode == "first_order" else g_fo * correction
+
+
+def relaxation_correction(g_nominal_us: Tensor, r_wire_ohm: float) -> Tensor:
+    r"""``G_relaxed / G_first_order`` of nominal arrays (same shape; 1 where ``G = 0``)."""
+    relaxed = _probe_conductance(g_nominal_us, r_wire_ohm, "relaxation")
+    first = first_order_conductance(g_nominal_us * 1e-6, r_wire_ohm) * 1e6
+    return torch.where(first > 0, relaxed / first.clamp_min(1e-30), torch.ones_like(first))
+
+
+class AnalogLayer(nn.Module):
+    """A ``nn.Linear`` or ``nn.Conv2d`` computed on crossbar tiles (see the module docstring).
+
+    Life cycle: :meth:`calibrate` (once, on clean float activations), :meth:`program` (once per
+    batch of ``S`` Monte-Carlo draws), then :meth:`forward` on `S·N x ...` inputs.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        module: nn.Linear | nn.Conv2d,
+        config: CrossbarConfig,
+        *,
+        ir_drop: str = "ideal",
+        nonidealities: list[BaseNonIdeality] | None = None,
+        adc: bool = True,
+    ) -> None:
+        """
+        Args:
+            name: Layer name (module path).
+            module: The float layer (its weight and bias are copied).
+            config: The crossbar configuration.
+            ir_drop: One of :data:`IR_DROP_MODES`.
+            nonidealities: Effects to apply (default: :func:`device_nonidealities` of
+                ``config``).
+            adc: ``False`` bypasses ADC quantization (ideal periphery; for validation).
+        """
+        super().__init__()
+        if ir_drop not in IR_DROP_MODES:
+            raise ValueError(f"ir_drop must be one of {IR_DROP_MODES}, got {ir_drop!r}.")
+        self.name = name
+        self.config = config
+        self.ir_drop = ir_drop
+        self.adc = adc
+        self.effects = nn.ModuleList(
+            device_nonidealities(config) if nonidealities is None else nonidealities
+        )
+        self.is_conv = isinstance(module, nn.Conv2d)
+        if self.is_conv:
+            self.kernel_size = module.kernel_size
+            self.stride = module.stride
+            self.padding = module.padding
+            self.dilation = module.dilation
+        self.mapped: MappedWeight = map_weight(
+            name, "conv" if self.is_conv else "linear", unrolled_weight(module), config
+        )
+        bias = None if module.bias is None else module.bias.detach().to(torch.float32).clone()
+        self.register_buffer("bias", bias)
+        self.input_scale: float | None = None
+        self.signed_inputs = False
+        self.adc_range: tuple[float, float] | None = None
+        self.g_eff: Tensor | None = None
+        self.generator: Generator | None = None
+        self._correction: Tensor | None = None
+        self.positions = 1
+        """Row vectors per sample (output positions of a convolution), set by calibrate()."""
+
+    # -- geometry ---------------------------------------------------------------------------
+
+    @property
+    def layout(self):  # -> TileLayout
+        return self.mapped.layout
+
+    @property
+    def _v_unit(self) -> float:
+        """Word-line voltage of one DAC step [V]."""
+        return self.config.read_voltage_v / (2**self.config.dac_bits - 1)
+
+    @property
+    def _dg(self) -> float:
+        """Conductance of one level step [µS]."""
+        return (self.config.g_on_us - self.config.g_off_us) / (self.config.levels - 1)
+
+    def nominal_conductance(self) -> Tensor:
+        r"""A `row_tiles x col_tiles x rows x cols`-dim Tensor of target conductances [µS]."""
+        c = self.config
+        return level_conductance(self.mapped.levels, c.g_off_us, c.g_on_us, c.levels)
+
+    def _read_view(self, g_eff: Tensor) -> Tensor:
+        r"""`S x row_tiles x rows_used x n_used` slice of `S x T_r x T_c x rows x cols` arrays."""
+        s, t_r, t_c, rows, cols = g_eff.shape
+        flat = g_eff.permute(0, 1, 3, 2, 4).reshape(s, t_r, rows, t_c * cols)
+        used = flat.index_select(-1, self.mapped.used_index.to(flat.device))
+        if t_r == 1:
+            used = used[:, :, : self.layout.in_features]
+        return used.contiguous()
+
+    def _effective(self, g: Tensor) -> Tensor:
+        if self.ir_drop == "relaxation" and self._correction is None:
+            self._correction = relaxation_correction(self.nominal_conductance(),
+                                                     self.config.wire_r_ohm)
+        return effective_conductance(g, self.config.wire_r_ohm, self.ir_drop, self._correction)
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def calibrate(self, x: Tensor) -> None:
+        r"""Set the input step and ADC range from clean float inputs.
+
+        Args:
+            x: A `N x ...`-dim Tensor of this layer's float inputs on the calibration batch.
+        """
+        qmax = 2**self.config.input_bits - 1
+        peak = float(x.abs().max()) if x.numel() else 0.0
+        self.input_scale = peak / qmax if peak > 0 else 1.0
+        self.signed_inputs = bool(x.numel()) and float(x.min()) < 0
+        g = self._read_view(self._effective(self.nominal_conductance().unsqueeze(0)))
+        x3 = self._unroll(x.to(torch.float32), 1)
+        self.positions = max(1, x3.shape[1] // max(1, x.shape[0]))
+        lo, hi = math.inf, -math.inf
+        n_used = g.shape[-1]
+        per_vector = self.layout.row_tiles * self.config.input_cycles * 2 * n_used
+        step = max(1, _CHUNK_ELEMENTS // per_vector)
+        for m0 in range(0, x3.shape[1], step):
+            currents, _, _ = self._currents(x3[:, m0 : m0 + step], g, noisy=False)
+            lo, hi = min(lo, float(currents.min())), max(hi, float(currents.max()))
+        if not math.isfinite(lo):
+            lo, hi = 0.0, 0.0
+        self.adc_range = (lo, hi)
+
+    @torch.no_grad()
+    def program(self, n_draws: int, generator: Generator | None = None) -> None:
+        """Program ``n_draws`` independent instances of the arrays (programming-time effects).
+
+        Args:
+            n_draws: Monte-Carlo draws ``S`` (1 with no effects = the nominal chip).
+            generator: Random source of the draws.
+        """
+        if n_draws < 1:
+            raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
+        g = self.nominal_conductance().unsqueeze(0).expand(n_draws, *self.mapped.levels.shape)
+        g = g.contiguous()
+        for effect in self.effects:
+            g = effect.apply_to_conductance(g, generator)
+        self.g_eff = self._read_view(self._effective(g))
+
+    # -- forward ----------------------------------------------------------------------------
+
+    def _unroll(self, x: Tensor, n_draws: int) -> Tensor:
+        """`S·N x ...` layer input -> `S x M x K` row vectors."""
+        if self.is_conv:
+            cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+            return cols.transpose(1, 2).reshape(n_draws, -1, cols.shape[1])
+        return x.reshape(n_draws, -1, x.shape[-1])
+
+    def _currents(self, x3: Tensor, g: Tensor, *, noisy: bool) -> tuple[Tensor, Tensor, Tensor]:
+        r"""Column currents of every read.
+
+        Args:
+            x3: A `S x M x K`-dim Tensor of float inputs.
+            g: A `S x row_tiles x rows_used x n_used`-dim Tensor of conductances [µS].
+            noisy: Apply read-time effects.
+
+        Returns:
+            ``(currents, cycle_weight, q_sum)``: a `S x row_tiles x P·C x M x n_used`-dim
+            Tensor [µA] (``P`` sign passes, ``C`` cycles), the `P·C`-dim shift-and-add weights,
+            and the `S x M`-dim signed sum of the integer inputs.
+        """
+        c = self.config
+        qmax = 2**c.input_bits - 1
+        low = -qmax if self.signed_inputs else 0
+        q = torch.clamp(torch.round(x3 / self.input_scale), low, qmax)
+        parts = [q.clamp_min(0), (-q).clamp_min(0)] if self.signed_inputs else [q]
+        signs = [1.0, -1.0][: len(parts)]
+        cycles = c.input_cycles
+        base = float(2**c.dac_bits)
+        digits, weights = [], []
+        for part, sign in zip(parts, signs, strict=True):
+            rest = part
+            for cycle in range(cycles):
+                digit = torch.remainder(rest, base)
+                digits.append(digit)
+                weights.append(sign * base**cycle)
+                rest = torch.div(rest - digit, base)
+        v = torch.stack(digits, dim=1) * self._v_unit  # S x PC x M x K [V]
+        s, pc, m, k = v.shape
+        t_r, rows = self.layout.row_tiles, self.config.rows
+        if t_r > 1:
+            v = F.pad(v, (0, t_r * rows - k))
+            v = v.reshape(s, pc, m, t_r, rows).permute(0, 3, 1, 2, 4)
+        else:
+            v = v.unsqueeze(1)
+        v = v.reshape(s, t_r, pc * m, v.shape[-1])  # S x T_r x PC·M x rows_used
+        currents = v @ g  # S x T_r x PC·M x n_used [µA]
+        if noisy:
+            v_norm = None
+            for effect in self.effects:
+                if type(effect).apply_to_currents is BaseNonIdeality.apply_to_currents:
+                    continue
+                if v_norm is None:
+                    v_norm = torch.linalg.vector_norm(v, dim=-1)
+                currents = effect.apply_to_currents(
+                    currents, v_norm, self.generator, inplace=True
+                )
+        cycle_weight = torch.tensor(weights, dtype=currents.dtype, device=currents.device)
+        return currents.reshape(s, t_r, pc, m, -1), cycle_weight, q.sum(-1)
+
+    def _adc_step(self) -> tuple[float, float, int]:
+        """``(lo, step, top)``: ADC offset [µA], LSB [µA] and largest code."""
+        lo, hi = self.adc_range  # type: ignore[misc]
+        top = 2**self.config.adc_bits - 1
+        return lo, ((hi - lo) / top if hi > lo else 1.0), top
+
+    def forward(self, x: Tensor) -> Tensor:
+        r"""Layer output on the programmed draws.
+
+        Args:
+            x: A `S·N x ...`-dim Tensor (``S`` = programmed draws, draw-major).
+
+        Returns:
+            A `S·N x ...`-dim Tensor, the analog counterpart of the float layer's output.
+        """
+        if self.g_eff is None or self.input_scale is None:
+            raise RuntimeError(f"layer {self.name!r}: call calibrate() and program() first.")
+        s = self.g_eff.shape[0]
+        if x.shape[0] % s:
+            raise ValueError(
+                f"layer {self.name!r}: batch {x.shape[0]} is not a multiple of {s} draws."
+            )
+        x3 = self._unroll(x.to(torch.float32), s)
+        currents, cycle_weight, q_sum = self._currents(x3, self.g_eff, noisy=True)
+        _, t_r, pc, m, n = currents.shape
+        unit = self._v_unit * self._dg  # µA per level unit
+        weight = cycle_weight.repeat(t_r)  # T_r·PC
+        if self.adc:
+            lo, step, top = self._adc_step()
+            # ADC codes in place: the currents tensor is ours.
+            codes = currents.sub_(lo).mul_(1.0 / step).round_().clamp_(0, top)
+            gain, offset = step / unit, lo / unit * float(weight.sum())
+        else:
+            codes, gain, offset = currents, 1.0 / unit, 0.0
+        # Shift-and-add over cycles and sign passes, plus row-tile partial sums (one GEMV).
+        summed = torch.matmul(weight, codes.reshape(s, t_r * pc, m * n)).reshape(s, m, n)
+        summed = summed.mul_(gain).add_(offset)
+        y = summed @ self.mapped.combine.to(summed.device)  # S x M x out
+        if self.mapped.offset:
+            y = y - self.mapped.offset * q_sum.unsqueeze(-1)
+        y = y * (self.mapped.weight_scale * self.input_scale)
+        if self.bias is not None:
+            y = y + self.bias
+        return self._fold(y, x)
+
+    def _fold(self, y: Tensor, x: Tensor) -> Tensor:
+        """`S x M x out` -> the float layer's output layout, `S·N x ...`."""
+        if not self.is_conv:
+            return y.reshape(*x.shape[:-1], y.shape[-1])
+        h, w = x.shape[-2:]
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        return y.reshape(x.shape[0], h_out * w_out, -1).transpose(1, 2).reshape(
+            x.shape[0], -1, h_out, w_out
+        )
+
+
+class AnalogModel(nn.Module):
+    r"""A copy of a float model whose ``nn.Linear``/``nn.Conv2d`` layers run on crossbars.
+
+    ``forward`` maps `N x ...` inputs to `S x N x ...` outputs, one per programmed draw.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: CrossbarConfig,
+        *,
+        ir_drop: str = "ideal",
+        nonidealities: list[BaseNonIdeality] | None = None,
+        adc: bool = True,
+    ) -> None:
+        """
+        Args:
+            model: The trained float model (not modified).
+            config: The crossbar configuration.
+            ir_drop: One of :data:`IR_DROP_MODES`.
+            nonidealities: Effects for every layer (default: those of ``config``).
+            adc: ``False`` bypasses ADC quantization.
+
+        Raises:
+            MappingError: If a layer cannot be mapped.
+        """
+        super().__init__()
+        self.float_model = copy.deepcopy(model).eval()
+        self.network = copy.deepcopy(model).eval()
+        self.layers: dict[str, AnalogLayer] = {}
+        for name, module in crossbar_layers(self.network):
+            layer = AnalogLayer(
+                name, module, config, ir_drop=ir_drop, nonidealities=nonidealities, adc=adc
+            )
+            _set_submodule(self.network, name, layer)
+            self.layers[name] = layer
+        self.n_draws = 0
+
+    @torch.no_grad()
+    def calibrate(self, x: Tensor) -> None:
+        r"""Calibrate every layer on the float model's activations for `N x ...` inputs."""
+        captured: dict[str, Tensor] = {}
+        handles = []
+        for name, module in crossbar_layers(self.float_model):
+            handles.append(module.register_forward_hook(
+                lambda mod, inp, out, name=name: captured.__setitem__(name, inp[0].detach())
+            ))
+        try:
+            self.float_model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        for name, layer in self.layers.items():
+            layer.calibrate(captured[name])
+
+    @torch.no_grad()
+    def program(self, n_draws: int, generator: Generator | None = None) -> None:
+        """Program ``n_draws`` independent chips (every layer)."""
+        for layer in self.layers.values():
+            layer.program(n_draws, generator)
+        self.n_draws = n_draws
+
+    def set_generator(self, generator: Generator | None) -> None:
+        """Random source of read-time effects."""
+        for layer in self.layers.values():
+            layer.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        r"""`N x ...` inputs -> `S x N x ...` outputs of the ``S`` programmed draws."""
+        if self.n_draws < 1:
+            raise RuntimeError("call program() before forward().")
+        s = self.n_draws
+        xs = x.unsqueeze(0).expand(s, *x.shape).reshape(s * x.shape[0], *x.shape[1:])
+        out = self.network(xs)
+        return out.reshape(s, x.shape[0], *out.shape[1:])
+
+    def elements_per_sample(self) -> int:
+        """Largest per-input read tensor of any layer divided by ``S`` (for chunking)."""
+        total = 0
+        for layer in self.layers.values():
+            if layer.g_eff is None:
+                continue
+            n_used = layer.g_eff.shape[-1]
+            reads = layer.layout.row_tiles * layer.config.input_cycles * 2
+            total = max(total, reads * n_used * layer.positions)
+        return max(total, 1)
+
+    def chunks(self, n: int, budget: int = 1 << 24) -> Iterator[slice]:
+        """Slices of ``n`` samples such that ``S x chunk`` reads stay near ``budget`` elements."""
+        per = max(1, self.n_draws) * self.elements_per_sample()
+        step = max(1, budget // per)
+        for i in range(0, n, step):
+            yield slice(i, min(n, i + step))
+
+
+def _set_submodule(root: nn.Module, path: str, new: nn.Module) -> None:
+    parent_path, _, child = path.rpartition(".")
+    parent = root.get_submodule(parent_path) if parent_path else root
+    setattr(parent, child, new)

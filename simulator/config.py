@@ -1,0 +1,269 @@
+r"""The crossbar configuration: one frozen, keyword-only dataclass, validated in one place.
+
+Each field states its unit, range and the source of its default (see :mod:`simulator.params`).
+Field constraints are declared in :data:`FIELD_CONSTRAINTS` and cross-field rules in
+:func:`_check_relations`; :meth:`CrossbarConfig.__post_init__` applies both, so a new field
+(e.g. a mitigation knob) needs one line there and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from simulator import params
+from simulator.errors import ConfigError
+
+__all__ = ["ENCODINGS", "FIELD_CONSTRAINTS", "TECH_NODES_NM", "CrossbarConfig"]
+
+ENCODINGS: tuple[str, ...] = ("differential", "offset")
+"""Signed-weight encodings: a column pair per weight slice, or offset weights with one
+reference column per array."""
+
+TECH_NODES_NM: tuple[int, ...] = (22, 32, 45, 65)
+"""Technology nodes with cost-model tables [nm]."""
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer in ``[low, high]`` (``high=None``: unbounded)."""
+
+    low: int
+    high: int | None = None
+
+    def check(self, name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an int, got {value!r}.")
+        if value < self.low or (self.high is not None and value > self.high):
+            upper = "" if self.high is None else f" and <= {self.high}"
+            raise ConfigError(f"{name} must be >= {self.low}{upper}, got {value!r}.")
+        return value
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A finite real in ``[low, high]``; ``low_open`` excludes ``low``."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+
+    def check(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name} must be a number, got {value!r}.")
+        value = float(value)
+        below = value <= self.low if self.low_open else value < self.low
+        if not math.isfinite(value) or below or value > self.high:
+            left = "(" if self.low_open else "["
+            raise ConfigError(f"{name} must be in {left}{self.low}, {self.high}], got {value!r}.")
+        return value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a fixed set of values."""
+
+    values: tuple[Any, ...]
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, bool) or value not in self.values:
+            raise ConfigError(f"{name} must be one of {list(self.values)}, got {value!r}.")
+        return value
+
+
+FIELD_CONSTRAINTS: dict[str, IntRange | FloatRange | Choice] = {
+    "rows": IntRange(32, 1024),
+    "cols": IntRange(32, 1024),
+    "cell_bits": IntRange(1, 4),
+    "weight_bits": IntRange(2, 8),
+    "input_bits": IntRange(1, 8),
+    "dac_bits": IntRange(1, 8),
+    "adc_bits": IntRange(2, 10),
+    "cols_per_adc": IntRange(1, 1024),
+    "g_on_us": FloatRange(0.0, low_open=True),
+    "g_off_us": FloatRange(0.0, low_open=True),
+    "prog_sigma": FloatRange(0.0, 1.0),
+    "read_sigma": FloatRange(0.0, 1.0),
+    "saf_sa0": FloatRange(0.0, 1.0),
+    "saf_sa1": FloatRange(0.0, 1.0),
+    "wire_r_ohm": FloatRange(0.0, 1e3),
+    "tech_node_nm": Choice(TECH_NODES_NM),
+    "clock_ghz": FloatRange(0.0, 10.0, low_open=True),
+    "encoding": Choice(ENCODINGS),
+    "read_voltage_v": FloatRange(0.0, 5.0, low_open=True),
+}
+"""Per-field constraint, applied (and ints/floats normalized) by ``__post_init__``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossbarConfig:
+    r"""A ReRAM crossbar accelerator design point and its device/circuit parameters.
+
+    Weights are quantized to ``weight_bits``, sliced over ``ceil(magnitude bits / cell_bits)``
+    cells, and tiled onto ``rows x cols`` arrays; activations are quantized to ``input_bits``
+    and applied ``dac_bits`` per read cycle; every column is digitized by a ``adc_bits`` ADC
+    shared by ``cols_per_adc`` columns. Conductance noise is relative to ``g_on - g_off``.
+
+    Raises:
+        ConfigError: (a ``ValueError``) naming the field, on any out-of-range or ill-typed
+            value or violated cross-field rule.
+    """
+
+    rows: int = params.ROWS
+    """Rows (word lines) per array, 32..1024. Default: NeuroSim (128)."""
+    cols: int = params.COLS
+    """Columns (bit lines) per array, 32..1024. Default: NeuroSim (128)."""
+    cell_bits: int = params.CELL_BITS
+    """Bits per cell, 1..4 (``2**cell_bits`` conductance levels). Default: NeuroSim (1)."""
+    weight_bits: int = params.WEIGHT_BITS
+    """Signed weight precision [bit], 2..8, symmetric per-layer quantization. Default: 8."""
+    input_bits: int = params.INPUT_BITS
+    """Activation (input) precision [bit], 1..8. Default: 8."""
+    dac_bits: int = params.DAC_BITS
+    """Input bits applied per read cycle, 1..``input_bits`` (1 = bit-serial). Default: 1."""
+    adc_bits: int = params.ADC_BITS
+    """ADC resolution [bit], 2..10. Default: NeuroSim (5)."""
+    cols_per_adc: int = params.COLS_PER_ADC
+    """Columns sharing one ADC through a column mux, >= 1, divides ``cols``. Default: 8."""
+    g_on_us: float = params.G_ON_US
+    """On (low-resistance) conductance [µS], > ``g_off_us``. Default: NeuroSim (100 kΩ)."""
+    g_off_us: float = params.G_OFF_US
+    """Off (high-resistance) conductance [µS], > 0. Default: NeuroSim (1.7 MΩ)."""
+    prog_sigma: float = params.PROG_SIGMA
+    """Programming variation σ as a fraction of ``g_on - g_off``, 0..1, drawn once per
+    programmed array. Default: 0.03 (Wan et al. 2022 fit in aihwkit)."""
+    read_sigma: float = params.READ_SIGMA
+    """Read noise σ per cell and read, fraction of ``g_on - g_off``, 0..1. Default: 0.01."""
+    saf_sa0: float = params.SAF_SA0
+    """Fraction of cells stuck at ``g_off``, 0..1, ``saf_sa0 + saf_sa1 <= 1``. Default: MNSIM."""
+    saf_sa1: float = params.SAF_SA1
+    """Fraction of cells stuck at ``g_on``, 0..1. Default: MNSIM 2.0 (0.1 %)."""
+    wire_r_ohm: float = params.WIRE_R_OHM
+    """Wire resistance per cell segment [Ω], >= 0. Default: NeuroSim wire model, 22 nm."""
+    tech_node_nm: int = params.TECH_NODE_NM
+    """CMOS technology node [nm], one of 22, 32, 45, 65. Default: NeuroSim (22)."""
+    clock_ghz: float = params.CLOCK_GHZ
+    """Periphery clock [GHz], (0, 10]. Default: NeuroSim (1 GHz)."""
+    encoding: str = params.ENCODING
+    """Signed-weight encoding, ``"differential"`` or ``"offset"``. Default: differential."""
+    read_voltage_v: float = params.READ_VOLTAGE_V
+    """Word-line read voltage [V], (0, 5]. Default: NeuroSim (0.55 V at 22 nm)."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            constraint = FIELD_CONSTRAINTS.get(f.name)
+            if constraint is not None:
+                object.__setattr__(self, f.name, constraint.check(f.name, getattr(self, f.name)))
+        _check_relations(self)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_params(
+        cls, params: dict[str, Any], base: CrossbarConfig | None = None
+    ) -> CrossbarConfig:
+        """Build a config from a flat ``{field: value}`` dict over ``base`` (default: defaults).
+
+        Integral floats (``128.0``) are accepted for int fields, as JSON and optimizers may
+        produce them.
+
+        Raises:
+            ConfigError: On an unknown key (named) or an invalid value.
+        """
+        if not isinstance(params, dict):
+            raise ConfigError(f"params must be a dict of CrossbarConfig fields, got {params!r}.")
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {} if base is None else base.to_dict()
+        for key, value in params.items():
+            if key not in names:
+                raise ConfigError(f"unknown CrossbarConfig field {key!r}.")
+            if _wants_int(FIELD_CONSTRAINTS.get(key)):
+                value = _as_int(key, value)
+            values[key] = value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a JSON-serializable dict (round-trips through :meth:`from_params`)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> CrossbarConfig:
+        """A copy with ``changes`` applied (validated)."""
+        return CrossbarConfig.from_params(changes, base=self)
+
+    # -- derived quantities ---------------------------------------------------------------
+
+    @property
+    def g_range_us(self) -> float:
+        """Programming window ``g_on - g_off`` [µS]."""
+        return self.g_on_us - self.g_off_us
+
+    @property
+    def levels(self) -> int:
+        """Conductance levels per cell, ``2**cell_bits``."""
+        return 2**self.cell_bits
+
+    @property
+    def magnitude_bits(self) -> int:
+        """Bits stored per weight across its cells: ``weight_bits - 1`` for a differential
+        pair (the sign picks the column), ``weight_bits`` for offset encoding."""
+        return self.weight_bits - 1 if self.encoding == "differential" else self.weight_bits
+
+    @property
+    def slices(self) -> int:
+        """Cells per weight (per column of a pair), ``ceil(magnitude_bits / cell_bits)``."""
+        return math.ceil(self.magnitude_bits / self.cell_bits)
+
+    @property
+    def input_cycles(self) -> int:
+        """Read cycles per input vector, ``ceil(input_bits / dac_bits)``."""
+        return math.ceil(self.input_bits / self.dac_bits)
+
+
+def _wants_int(constraint: IntRange | FloatRange | Choice | None) -> bool:
+    if isinstance(constraint, IntRange):
+        return True
+    return isinstance(constraint, Choice) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in constraint.values
+    )
+
+
+def _as_int(name: str, value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be an int, got {value!r}.") from None
+    return value
+
+
+def _check_relations(c: CrossbarConfig) -> None:
+    """Cross-field rules; each error names the field that must change."""
+    if c.g_on_us <= c.g_off_us:
+        raise ConfigError(
+            f"g_on_us must be greater than g_off_us, got g_on_us={c.g_on_us!r}, "
+            f"g_off_us={c.g_off_us!r}."
+        )
+    if c.dac_bits > c.input_bits:
+        raise ConfigError(
+            f"dac_bits must be <= input_bits, got dac_bits={c.dac_bits}, "
+            f"input_bits={c.input_bits}."
+        )
+    if c.cols % c.cols_per_adc != 0:
+        raise ConfigError(
+            f"cols_per_adc must divide cols, got cols_per_adc={c.cols_per_adc}, cols={c.cols}."
+        )
+    if c.saf_sa0 + c.saf_sa1 > 1.0:
+        raise ConfigError(
+            f"saf_sa0 + saf_sa1 must be <= 1, got saf_sa0={c.saf_sa0!r}, saf_sa1={c.saf_sa1!r}."
+        )
+    cols_per_weight = c.slices * (2 if c.encoding == "differential" else 1)
+    usable = c.cols - (0 if c.encoding == "differential" else 1)
+    if cols_per_weight > usable:
+        raise ConfigError(
+            f"cols={c.cols} cannot hold one {c.weight_bits}-bit weight ({cols_per_weight} "
+            f"columns with {c.encoding!r} encoding)."
+        )

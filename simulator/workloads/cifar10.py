@@ -1,0 +1,169 @@
+r"""CIFAR-10 with a small VGG-style CNN, read from the standard python-pickle batches.
+
+The data are not bundled: pass ``data_dir`` (or set ``XBAR_CIFAR10_DIR``) to the folder that
+holds ``data_batch_1`` .. ``data_batch_5`` and ``test_batch`` (or to its parent holding
+``cifar-10-batches-py``), as unpacked from ``cifar-10-python.tar.gz``. Each file is a pickled
+dict with ``b"data"`` (uint8, ``N x 3072``, channel-major 32x32 planes) and ``b"labels"``.
+Pixels are scaled to [0, 1] (no mean subtraction, so first-layer inputs are non-negative, as
+a crossbar's DACs expect). Training (Adam, ``epochs`` passes) runs once and is cached.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from simulator.errors import WorkloadError
+from simulator.workloads.base import (
+    CALIBRATION_SIZE,
+    TrainSpec,
+    Workload,
+    load_or_train,
+    workload_info,
+)
+
+__all__ = ["DATA_DIR_ENV", "cifar10", "load_cifar10", "vgg_small"]
+
+DATA_DIR_ENV = "XBAR_CIFAR10_DIR"
+"""Environment variable naming the CIFAR-10 batch folder."""
+
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILE = "test_batch"
+
+
+def _batch_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    raw = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+    if not raw:
+        raise WorkloadError(
+            "workload 'cifar10' needs the CIFAR-10 python batches: pass data_dir=... "
+            f"(CLI/API: workload option data_dir) or set {DATA_DIR_ENV}."
+        )
+    root = Path(raw).expanduser()
+    for folder in (root, root / "cifar-10-batches-py"):
+        if (folder / TEST_FILE).is_file():
+            return folder
+    raise WorkloadError(
+        f"data_dir {str(root)!r} holds no CIFAR-10 '{TEST_FILE}' (nor cifar-10-batches-py/"
+        f"{TEST_FILE}); unpack cifar-10-python.tar.gz there."
+    )
+
+
+def _read_batch(path: Path) -> tuple[Tensor, Tensor]:
+    try:
+        with path.open("rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except (OSError, pickle.UnpicklingError, KeyError, TypeError, EOFError) as e:
+        raise WorkloadError(f"data_dir: cannot read CIFAR-10 batch {str(path)!r}: {e}") from e
+    if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != labels.shape[0]:
+        raise WorkloadError(
+            f"data_dir: {str(path)!r} is not a CIFAR-10 batch (data {data.shape}, labels "
+            f"{labels.shape})."
+        )
+    x = torch.from_numpy(data.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
+    return x, torch.from_numpy(labels)
+
+
+def load_cifar10(
+    data_dir: str | os.PathLike[str] | None = None, train_limit: int | None = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""``(x_train, y_train, x_test, y_test)``: `N x 3 x 32 x 32` in [0, 1], int64 labels.
+
+    Training batches that are missing are skipped (at least one is required).
+
+    Raises:
+        WorkloadError: If the folder, the test batch or every training batch is missing, or a
+            file is not in the CIFAR-10 format.
+    """
+    folder = _batch_dir(data_dir)
+    parts = [_read_batch(folder / name) for name in TRAIN_FILES if (folder / name).is_file()]
+    if not parts:
+        raise WorkloadError(f"data_dir {str(folder)!r} holds no data_batch_1..5.")
+    x_train = torch.cat([p[0] for p in parts])
+    y_train = torch.cat([p[1] for p in parts])
+    if train_limit is not None:
+        x_train, y_train = x_train[:train_limit], y_train[:train_limit]
+    x_test, y_test = _read_batch(folder / TEST_FILE)
+    return x_train, y_train, x_test, y_test
+
+
+def vgg_small(num_classes: int = 10) -> nn.Module:
+    """A VGG-style CNN: three 3x3 conv/ReLU/max-pool stages (32, 64, 128 channels), one FC."""
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 32 x 16 x 16
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 64 x 8 x 8
+        nn.Conv2d(64, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 128 x 4 x 4
+        nn.Flatten(),
+        nn.Linear(128 * 4 * 4, num_classes),
+    )
+
+
+@workload_info(
+    name="cifar10",
+    description="VGG-style CNN (3 conv + 1 FC) on CIFAR-10 (user-provided python batches)",
+    dataset="cifar10",
+    input_shape=(3, 32, 32),
+    num_classes=10,
+    needs_data_dir=True,
+)
+def cifar10(
+    data_dir: str | None = None,
+    epochs: int = 8,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    cache_dir: str | None = None,
+    retrain: bool = False,
+) -> Workload:
+    """The ``cifar10`` workload.
+
+    Args:
+        data_dir: Folder of the python batches (default ``$XBAR_CIFAR10_DIR``).
+        epochs: Training epochs (Adam, lr 1e-3, batch 128).
+        train_limit: Use only the first ``train_limit`` training images.
+        test_limit: Keep only the first ``test_limit`` test images.
+        cache_dir: Model cache directory.
+        retrain: Train even if a cached model exists.
+
+    Raises:
+        WorkloadError: If the data are missing or malformed, or an option is out of range.
+    """
+    for name, value in (("epochs", epochs), ("train_limit", train_limit),
+                        ("test_limit", test_limit)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise WorkloadError(f"{name} must be a positive int, got {value!r}.")
+    x_train, y_train, x_test, y_test = load_cifar10(data_dir, train_limit)
+    if test_limit is not None:
+        x_test, y_test = x_test[:test_limit], y_test[:test_limit]
+    spec = TrainSpec(epochs=epochs, lr=1e-3, batch_size=128, weight_decay=5e-4, seed=0)
+    model, from_cache, key = load_or_train(
+        "cifar10", vgg_small, x_train, y_train, spec, directory=cache_dir, retrain=retrain
+    )
+    workload = Workload(
+        name="cifar10",
+        description=cifar10.workload_info.description,
+        dataset="cifar10",
+        model=model.requires_grad_(False),
+        x_test=x_test,
+        y_test=y_test,
+        x_calib=x_train[:CALIBRATION_SIZE],
+        x_train=x_train,
+        y_train=y_train,
+        num_classes=10,
+        needs_data_dir=True,
+        from_cache=from_cache,
+        metadata={"cache_key": key, "train": spec.__dict__, "n_train": int(x_train.shape[0])},
+    )
+    workload.metadata["clean_accuracy"] = workload.clean_accuracy()
+    return workload

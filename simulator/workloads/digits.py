@@ -1,0 +1,132 @@
+r"""Workloads on scikit-learn's bundled 8x8 handwritten digits (``load_digits``, 1797 images).
+
+Fixed split: stratified 80/20 (``train_test_split(test_size=0.2, stratify=y,
+random_state=0)``): 1437 training and 360 test images, pixels scaled from 0..16 to [0, 1].
+Both models train in a few seconds on one core and are cached (see
+:func:`simulator.workloads.base.load_or_train`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from simulator.workloads.base import (
+    CALIBRATION_SIZE,
+    TrainSpec,
+    Workload,
+    load_or_train,
+    workload_info,
+)
+
+__all__ = ["MLP_SPEC", "CNN_SPEC", "digits_cnn", "digits_mlp", "load_digits_split"]
+
+MLP_SPEC = TrainSpec(epochs=40, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0)
+"""Training of ``digits-mlp``."""
+
+CNN_SPEC = TrainSpec(epochs=30, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0)
+"""Training of ``digits-cnn``."""
+
+
+@lru_cache(maxsize=1)
+def load_digits_split() -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""``(x_train, y_train, x_test, y_test)``: `N x 1 x 8 x 8` float32 in [0, 1], int64 labels."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    x = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(data.target, dtype=torch.int64)
+    idx_train, idx_test = train_test_split(
+        torch.arange(len(y)).numpy(), test_size=0.2, stratify=y.numpy(), random_state=0
+    )
+    idx_train, idx_test = torch.as_tensor(idx_train), torch.as_tensor(idx_test)
+    return x[idx_train], y[idx_train], x[idx_test], y[idx_test]
+
+
+def _mlp() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def _cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 8 x 4 x 4
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 16 x 2 x 2
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+
+
+def _build(
+    name: str,
+    description: str,
+    build,
+    spec: TrainSpec,
+    cache_dir: str | Path | None,
+    retrain: bool,
+) -> Workload:
+    x_train, y_train, x_test, y_test = load_digits_split()
+    model, from_cache, key = load_or_train(
+        name, build, x_train, y_train, spec, directory=cache_dir, retrain=retrain
+    )
+    workload = Workload(
+        name=name,
+        description=description,
+        dataset="sklearn-digits",
+        model=model.requires_grad_(False),
+        x_test=x_test,
+        y_test=y_test,
+        x_calib=x_train[:CALIBRATION_SIZE],
+        x_train=x_train,
+        y_train=y_train,
+        num_classes=10,
+        from_cache=from_cache,
+        metadata={"cache_key": key, "train": spec.__dict__},
+    )
+    workload.metadata["clean_accuracy"] = workload.clean_accuracy()
+    return workload
+
+
+@workload_info(
+    name="digits-mlp",
+    description="64-64-10 MLP on scikit-learn's 8x8 digits",
+    dataset="sklearn-digits",
+    input_shape=(1, 8, 8),
+    num_classes=10,
+)
+def digits_mlp(cache_dir: str | None = None, retrain: bool = False) -> Workload:
+    """The ``digits-mlp`` workload (2 crossbar layers).
+
+    Args:
+        cache_dir: Model cache directory (default ``$XBAR_CACHE_DIR`` or ``~/.cache/xbar-dse``).
+        retrain: Train even if a cached model exists.
+    """
+    return _build(
+        "digits-mlp", digits_mlp.workload_info.description, _mlp, MLP_SPEC, cache_dir, retrain
+    )
+
+
+@workload_info(
+    name="digits-cnn",
+    description="2-conv + 1-FC CNN on scikit-learn's 8x8 digits",
+    dataset="sklearn-digits",
+    input_shape=(1, 8, 8),
+    num_classes=10,
+)
+def digits_cnn(cache_dir: str | None = None, retrain: bool = False) -> Workload:
+    """The ``digits-cnn`` workload (3 crossbar layers).
+
+    Args:
+        cache_dir: Model cache directory (default ``$XBAR_CACHE_DIR`` or ``~/.cache/xbar-dse``).
+        retrain: Train even if a cached model exists.
+    """
+    return _build(
+        "digits-cnn", digits_cnn.workload_info.description, _cnn, CNN_SPEC, cache_dir, retrain
+    )

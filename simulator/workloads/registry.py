@@ -1,0 +1,138 @@
+r"""Workload registry: the bundled workloads plus the ``xbar.workloads`` entry-point group.
+
+A third-party package registers a workload by declaring, in its ``pyproject.toml``::
+
+    [project.entry-points."xbar.workloads"]
+    my-net = "my_package.workloads:my_net"
+
+where ``my_net(**options) -> simulator.Workload``. Decorating it with
+:func:`simulator.workloads.workload_info` lets ``list_workloads`` describe it without loading
+it. :func:`register_workload` does the same at run time (notebooks, tests).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from simulator.errors import WorkloadError
+from simulator.workloads.base import Workload, WorkloadInfo
+from simulator.workloads.cifar10 import cifar10
+from simulator.workloads.digits import digits_cnn, digits_mlp
+
+__all__ = ["ENTRY_POINT_GROUP", "get_workload", "list_workloads", "register_workload"]
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "xbar.workloads"
+"""Entry-point group scanned for workload factories."""
+
+_BUILTIN: dict[str, Callable[..., Workload]] = {
+    "digits-mlp": digits_mlp,
+    "digits-cnn": digits_cnn,
+    "cifar10": cifar10,
+}
+_REGISTERED: dict[str, Callable[..., Workload]] = {}
+
+
+def register_workload(name: str, factory: Callable[..., Workload]) -> None:
+    """Register ``factory(**options) -> Workload`` under ``name`` for this process.
+
+    Raises:
+        WorkloadError: If ``name`` is empty or already taken by a bundled workload.
+    """
+    if not name or not isinstance(name, str):
+        raise WorkloadError(f"workload name must be a non-empty string, got {name!r}.")
+    if name in _BUILTIN:
+        raise WorkloadError(f"workload name {name!r} is taken by a bundled workload.")
+    _REGISTERED[name] = factory
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _factories() -> dict[str, Callable[..., Workload] | EntryPoint]:
+    """Name -> factory; bundled workloads win over same-named entry points."""
+    found: dict[str, Callable[..., Workload] | EntryPoint] = {}
+    for name, ep in _entry_points().items():
+        found[name] = ep
+    found.update(_REGISTERED)
+    found.update(_BUILTIN)
+    return found
+
+
+def _resolve(name: str, entry: Callable[..., Workload] | EntryPoint) -> Callable[..., Workload]:
+    if isinstance(entry, EntryPoint):
+        try:
+            return entry.load()
+        except Exception as e:  # a broken third-party plugin must not take the registry down
+            raise WorkloadError(
+                f"workload {name!r}: cannot load entry point {entry.value!r}: {e}"
+            ) from e
+    return entry
+
+
+def get_workload(name: str, **options: Any) -> Workload:
+    """Load (and, the first time, train) a workload.
+
+    Args:
+        name: A name from :func:`list_workloads`.
+        **options: Passed to the factory (e.g. ``data_dir`` for ``cifar10``).
+
+    Raises:
+        WorkloadError: (a ``ValueError``) on an unknown name (the message lists the known
+            ones), an option the factory does not take (named), or missing data.
+    """
+    factories = _factories()
+    if name not in factories:
+        raise WorkloadError(
+            f"unknown workload {name!r}; available: {', '.join(sorted(factories))}."
+        )
+    factory = _resolve(name, factories[name])
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        for key in options:
+            if key not in params:
+                raise WorkloadError(
+                    f"workload {name!r} has no option {key!r}; options: "
+                    f"{', '.join(params) or 'none'}."
+                )
+    workload = factory(**options)
+    if not isinstance(workload, Workload):
+        raise WorkloadError(
+            f"workload {name!r}: factory returned {type(workload).__name__}, not a Workload."
+        )
+    return workload
+
+
+def _describe(name: str, entry: Callable[..., Workload] | EntryPoint) -> dict[str, Any]:
+    try:
+        factory = _resolve(name, entry)
+    except WorkloadError as e:
+        logger.warning("%s", e)
+        factory = None
+    info = getattr(factory, "workload_info", None)
+    if isinstance(info, WorkloadInfo):
+        return {**info.to_dict(), "name": name}
+    doc = inspect.getdoc(factory) if factory is not None else None
+    return {
+        "name": name,
+        "description": doc.splitlines()[0] if doc else "",
+        "dataset": None,
+        "input_shape": None,
+        "num_classes": None,
+        "needs_data_dir": False,
+    }
+
+
+def list_workloads() -> list[dict[str, Any]]:
+    """Every known workload, sorted by name, without loading any: dicts with ``name``,
+    ``description``, ``dataset``, ``input_shape``, ``num_classes``, ``needs_data_dir``."""
+    return [_describe(name, entry) for name, entry in sorted(_factories().items())]
