@@ -1,0 +1,317 @@
+r"""The analytic fidelity tier: a crossbar configuration's noise referred to each layer's
+weights and outputs, propagated with :mod:`simulator.mitigation.moments`.
+
+Referral (the conventions of :mod:`simulator.mapping` and :mod:`simulator.analog`):
+
+* A weight is ``q · s_w`` with ``s_w = max|w| / (2**(weight_bits-1) - 1)``; its magnitude is
+  sliced LSB first into ``S`` cells of ``cell_bits`` bits (digit weight ``2**(s·cell_bits)``),
+  one level being ``Δg = (g_on - g_off) / (L - 1)``, ``L = 2**cell_bits``.
+* A conductance error of σ·(g_on - g_off) is ``σ (L - 1)`` levels, so the weight error has
+  variance ``s_w² σ² (L-1)² c`` with ``c = 2 Σ_s 4**(s·cell_bits)`` for a differential pair
+  (both columns noisy) and ``c = Σ_s 4**(s·cell_bits) + (Σ_s 2**(s·cell_bits))²`` for offset
+  encoding (the reference column, shared by the outputs of an array, is counted as if it
+  were independent). Programming variation gives :attr:`LayerNoise.additive_std`, read noise
+  :attr:`LayerNoise.read_std`.
+* Read noise is redrawn on every ``dac_bits``-bit input cycle, so its variance is
+  ``Σ_c base**(2c) d_c²`` per input instead of ``q²`` (``d_c`` the DAC digits of the input
+  code ``q``); :attr:`LayerNoise.read_factor` is the ratio, measured on the calibration
+  inputs.
+* Stuck-at faults: a cell holding digit ``d`` ends at level 0 with probability ``p0`` and at
+  ``L-1`` with ``p1``; the per-weight mean and variance of the resulting error give
+  :attr:`LayerNoise.weight_shift` and :attr:`LayerNoise.weight_var`.
+* Deterministic errors (input and weight quantization, ADC quantization and clipping, IR
+  drop) are measured once by running every layer of the noiseless analog model
+  (:class:`simulator.analog.AnalogModel` without device effects) on its clean float inputs:
+  their per-channel mean is :attr:`LayerNoise.output_shift`, the rest
+  :attr:`LayerNoise.output_var`.
+
+The moment model then gives every test sample's logit mean and covariance, and the accuracy
+estimate is the probability that the true logit is the largest.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from simulator.config import CrossbarConfig
+from simulator.mapping import crossbar_layers, quantize_symmetric, slice_magnitude, unrolled_weight
+from simulator.mitigation.moments import (
+    LayerNoise,
+    accuracy_from_moments,
+    propagate_moments,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AnalyticAccuracy", "analytic_accuracy", "layer_noise", "read_factor"]
+
+FULL_COVARIANCE_MAX_UNITS = 2048
+"""Largest layer (units per sample) for which ``mode="auto"`` keeps the full covariance."""
+
+_COV_ELEMENTS = 1 << 24
+"""Covariance elements held at once (batch chunking of the full mode)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalyticAccuracy:
+    """Result of :func:`analytic_accuracy`."""
+
+    accuracy: float
+    """Predicted mean accuracy under noise, in [0, 1]."""
+    accuracy_std: float
+    """Predicted standard deviation of the accuracy over noise draws (lower bound)."""
+    clean_accuracy: float
+    """Accuracy of the float model on the same samples."""
+    mode: str
+    """Covariance mode used (``"full"`` or ``"diag"``)."""
+    cost_s: float
+    """Wall time [s]."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Per-layer referred noise (JSON-serializable)."""
+
+
+def _noise_coefficients(config: CrossbarConfig, slices: int) -> float:
+    """``c`` of the module docstring: weight-integer variance per unit level variance."""
+    cb = config.cell_bits
+    sq = sum(4.0 ** (s * cb) for s in range(slices))
+    if config.encoding == "differential":
+        return 2.0 * sq
+    return sq + sum(2.0 ** (s * cb) for s in range(slices)) ** 2
+
+
+def read_factor(x: Tensor, config: CrossbarConfig) -> float:
+    r"""Read-noise variance factor ``E[Σ_c base**(2c) d_c²] / E[q²]`` of a layer's inputs.
+
+    Args:
+        x: Any-shape Tensor of the layer's float inputs (calibration batch).
+        config: Gives ``input_bits`` and ``dac_bits``.
+
+    Returns:
+        The factor in (0, 1] (1 when every input is applied in one cycle).
+    """
+    qmax = 2**config.input_bits - 1
+    peak = float(x.abs().max()) if x.numel() else 0.0
+    if peak == 0 or config.input_cycles == 1:
+        return 1.0
+    q = torch.clamp(torch.round(x.abs().double() / (peak / qmax)), 0, qmax)
+    base = float(2**config.dac_bits)
+    rest, total = q.clone(), torch.zeros((), dtype=torch.float64)
+    for cycle in range(config.input_cycles):
+        digit = torch.remainder(rest, base)
+        total = total + (base ** (2 * cycle)) * (digit * digit).sum()
+        rest = torch.div(rest - digit, base)
+    denom = float((q * q).sum())
+    return float(total) / denom if denom > 0 else 1.0
+
+
+def _saf_moments(weight: Tensor, config: CrossbarConfig) -> tuple[Tensor, Tensor]:
+    """Per-weight mean and variance of the stuck-at-fault error [weight units]."""
+    p0, p1 = config.saf_sa0, config.saf_sa1
+    flat = unrolled_weight_like(weight)
+    q, scale = quantize_symmetric(flat.float(), config.weight_bits)
+    top = config.levels - 1
+    slices, cb = config.slices, config.cell_bits
+    digit_w = 2.0 ** (torch.arange(slices, dtype=torch.float64) * cb)
+
+    def cell(d: Tensor) -> tuple[Tensor, Tensor]:
+        d = d.double()
+        m = -p0 * d + p1 * (top - d)
+        return m, p0 * d * d + p1 * (top - d) ** 2 - m * m
+
+    if config.encoding == "differential":
+        mp, vp = cell(slice_magnitude(q.clamp_min(0), slices, cb))
+        mn, vn = cell(slice_magnitude((-q).clamp_min(0), slices, cb))
+        mean = ((mp - mn) * digit_w).sum(-1)
+        var = ((vp + vn) * digit_w**2).sum(-1)
+    else:
+        offset = 2 ** (config.weight_bits - 1) - 1
+        mc, vc = cell(slice_magnitude(q + offset, slices, cb))
+        ref_m, ref_v = cell(torch.zeros(()))
+        mean = (mc * digit_w).sum(-1) - ref_m * digit_w.sum()
+        var = (vc * digit_w**2).sum(-1) + ref_v * digit_w.sum() ** 2
+    return (mean * scale).reshape(weight.shape), (var * scale**2).reshape(weight.shape)
+
+
+def unrolled_weight_like(weight: Tensor) -> Tensor:
+    """`out x in` view of a Linear/Conv2d weight tensor."""
+    return weight.detach().reshape(weight.shape[0], -1)
+
+
+def _capture(model: nn.Module, x: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+    """Float inputs and outputs of every crossbar layer on ``x``."""
+    seen: dict[str, tuple[Tensor, Tensor]] = {}
+    handles = [
+        module.register_forward_hook(
+            lambda mod, inp, out, name=name: seen.__setitem__(name, (inp[0].detach(), out.detach()))
+        )
+        for name, module in crossbar_layers(model)
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return seen
+
+
+def layer_noise(
+    config: CrossbarConfig,
+    model: nn.Module,
+    calib_x: Tensor,
+    *,
+    ir_drop: str = "ideal",
+    deterministic: bool = True,
+) -> dict[str, LayerNoise]:
+    r"""Refer ``config``'s noise to every crossbar layer of ``model`` (module docstring).
+
+    Args:
+        config: The crossbar configuration.
+        model: The float model (not modified).
+        calib_x: A `N x *in_shape`-dim Tensor of calibration inputs (input steps, ADC ranges,
+            read factors and the deterministic errors are measured on it).
+        ir_drop: IR-drop model of the noiseless analog run (``simulator.analog`` modes).
+        deterministic: Measure the deterministic errors with the noiseless analog model
+            (``False``: only the stochastic device noise is referred).
+
+    Returns:
+        A :class:`LayerNoise` per crossbar layer, keyed by module name.
+    """
+    from simulator.analog import AnalogModel
+
+    window_levels = config.levels - 1
+    captured = _capture(model, calib_x)
+    analog = None
+    if deterministic:
+        analog = AnalogModel(model, config, ir_drop=ir_drop, nonidealities=[], adc=True)
+        analog.calibrate(calib_x)
+        analog.program(1)
+    out: dict[str, LayerNoise] = {}
+    for name, module in crossbar_layers(model):
+        x_in, y_float = captured[name]
+        w = unrolled_weight(module)
+        _, s_w = quantize_symmetric(w.float(), config.weight_bits)
+        coeff = _noise_coefficients(config, config.slices)
+        level_std = s_w * window_levels * math.sqrt(coeff)
+        shift = var = None
+        if config.saf_sa0 > 0 or config.saf_sa1 > 0:
+            shift, var = _saf_moments(module.weight, config)
+        output_shift, output_var = None, 0.0
+        if analog is not None:
+            with torch.no_grad():
+                err = (analog.layers[name](x_in) - y_float).double()
+            dims = [d for d in range(err.dim()) if d != 1]
+            output_shift = err.mean(dim=dims)
+            view = (1, -1) + (1,) * (err.dim() - 2)
+            output_var = float(((err - output_shift.view(view)) ** 2).mean())
+        out[name] = LayerNoise(
+            additive_std=level_std * config.prog_sigma,
+            read_std=level_std * config.read_sigma,
+            read_factor=read_factor(x_in, config),
+            output_var=output_var,
+            weight_var=var,
+            weight_shift=shift,
+            output_shift=output_shift,
+        )
+    return out
+
+
+def _max_units(model: nn.Module, x: Tensor) -> int:
+    sizes = [math.prod(x.shape[1:])]
+    handles = [
+        m.register_forward_hook(lambda mod, inp, out: sizes.append(math.prod(out.shape[1:])))
+        for m in model.modules()
+        if not list(m.children())
+    ]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    return max(sizes)
+
+
+def analytic_accuracy(
+    config: CrossbarConfig,
+    model: nn.Module,
+    x: Tensor,
+    labels: Tensor,
+    *,
+    calib_x: Tensor | None = None,
+    ir_drop: str = "ideal",
+    mode: str = "auto",
+    noise: dict[str, LayerNoise] | None = None,
+    n_samples: int = 256,
+    seed: int = 0,
+) -> AnalyticAccuracy:
+    r"""Accuracy of ``model`` on ``config`` predicted by moment propagation (no Monte-Carlo).
+
+    Args:
+        config: The crossbar configuration.
+        model: The trained float model (leaf modules in execution order, see
+            :func:`~simulator.mitigation.moments.propagate_moments`).
+        x: A `N x *in_shape`-dim Tensor of test inputs.
+        labels: A `N`-dim integer Tensor of their classes.
+        calib_x: Calibration inputs (default: ``x``).
+        ir_drop: IR-drop model of the deterministic-error run.
+        mode: ``"full"``, ``"diag"`` or ``"auto"`` (full covariance when every layer has at
+            most :data:`FULL_COVARIANCE_MAX_UNITS` units).
+        noise: Pre-computed referred noise (default: :func:`layer_noise`).
+        n_samples: Logit draws per test sample.
+        seed: Seed of the logit draws.
+
+    Returns:
+        An :class:`AnalyticAccuracy`.
+
+    Raises:
+        ValueError: On an unknown ``mode`` or mismatched ``x``/``labels``.
+    """
+    if mode not in ("auto", "full", "diag"):
+        raise ValueError(f"mode must be 'auto', 'full' or 'diag', got {mode!r}.")
+    if x.shape[0] != labels.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} samples but labels has {labels.shape[0]}.")
+    start = time.perf_counter()
+    model = model.eval()
+    if noise is None:
+        noise = layer_noise(config, model, x if calib_x is None else calib_x, ir_drop=ir_drop)
+    units = _max_units(model, x)
+    if mode == "auto":
+        mode = "full" if units <= FULL_COVARIANCE_MAX_UNITS else "diag"
+    chunk = max(1, _COV_ELEMENTS // (units * units)) if mode == "full" else x.shape[0]
+    means, covs = [], []
+    for i in range(0, x.shape[0], chunk):
+        trace = propagate_moments(model, x[i : i + chunk], noise, mode=mode)
+        means.append(trace.logit_mean)
+        covs.append(trace.logit_cov)
+    mean, cov = torch.cat(means), torch.cat(covs)
+    acc, std, _ = accuracy_from_moments(mean, cov, labels, n_samples=n_samples, seed=seed)
+    with torch.no_grad():
+        clean = float((model(x).argmax(-1) == labels).float().mean())
+    details = {
+        name: {
+            "additive_std": n.additive_std,
+            "read_std": n.read_std,
+            "read_factor": n.read_factor,
+            "output_var": n.output_var,
+        }
+        for name, n in noise.items()
+    }
+    return AnalyticAccuracy(
+        accuracy=acc,
+        accuracy_std=std,
+        clean_accuracy=clean,
+        mode=mode,
+        cost_s=time.perf_counter() - start,
+        details={"layers": details, "max_units": units},
+    )
