@@ -45,6 +45,10 @@ corrects the per-draw first-order model by the ratio (see :func:`effective_condu
 RELAXATION_TOL = 1e-6
 """Relative tolerance of the IR-drop relaxation (float32 arithmetic)."""
 
+CALIBRATION_VECTORS = 4096
+"""Most input row vectors (samples x positions) read to calibrate a layer's ADC range; more
+are subsampled evenly."""
+
 _CHUNK_ELEMENTS = 1 << 23
 """Largest intermediate tensor (elements) built by calibration and probing loops."""
 
@@ -219,6 +223,9 @@ class AnalogLayer(nn.Module):
         g = self._read_view(self._effective(self.nominal_conductance().unsqueeze(0)))
         x3 = self._unroll(x.to(torch.float32), 1)
         self.positions = max(1, x3.shape[1] // max(1, x.shape[0]))
+        if x3.shape[1] > CALIBRATION_VECTORS:
+            pick = torch.linspace(0, x3.shape[1] - 1, CALIBRATION_VECTORS).round().long()
+            x3 = x3[:, pick]
         lo, hi = math.inf, -math.inf
         n_used = g.shape[-1]
         per_vector = self.layout.row_tiles * self.config.input_cycles * 2 * n_used

@@ -122,7 +122,7 @@ def cifar10(
     data_dir: str | None = None,
     epochs: int = 8,
     train_limit: int | None = None,
-    test_limit: int | None = None,
+    test_limit: int | None = 1000,
     cache_dir: str | None = None,
     retrain: bool = False,
 ) -> Workload:
@@ -132,7 +132,9 @@ def cifar10(
         data_dir: Folder of the python batches (default ``$XBAR_CIFAR10_DIR``).
         epochs: Training epochs (Adam, lr 1e-3, batch 128).
         train_limit: Use only the first ``train_limit`` training images.
-        test_limit: Keep only the first ``test_limit`` test images.
+        test_limit: Keep only the first ``test_limit`` test images (default 1000: one
+            analog read of this network costs ~14 M column conversions per image and draw;
+            ``None`` keeps all 10000).
         cache_dir: Model cache directory.
         retrain: Train even if a cached model exists.
 

@@ -24,10 +24,10 @@ from simulator.workloads.base import (
 
 __all__ = ["MLP_SPEC", "CNN_SPEC", "digits_cnn", "digits_mlp", "load_digits_split"]
 
-MLP_SPEC = TrainSpec(epochs=40, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0)
+MLP_SPEC = TrainSpec(epochs=15, lr=5e-3, batch_size=64, weight_decay=1e-4, seed=0)
 """Training of ``digits-mlp``."""
 
-CNN_SPEC = TrainSpec(epochs=30, lr=3e-3, batch_size=64, weight_decay=1e-4, seed=0)
+CNN_SPEC = TrainSpec(epochs=25, lr=5e-3, batch_size=128, weight_decay=1e-4, seed=0)
 """Training of ``digits-cnn``."""
 
 

@@ -1,0 +1,147 @@
+"""Workloads: digits accuracy and cache, CIFAR-10 batch reader, registry and entry points."""
+
+from __future__ import annotations
+
+import pickle
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from simulator import (
+    CrossbarConfig,
+    Workload,
+    WorkloadError,
+    evaluate,
+    get_workload,
+    list_workloads,
+    workload_info,
+)
+from simulator.workloads import registry
+
+
+def test_digits_workloads_are_accurate(digits_mlp: Workload, digits_cnn: Workload) -> None:
+    """Both digits models reach >= 95 % clean test accuracy on the fixed 360-image split."""
+    for w in (digits_mlp, digits_cnn):
+        assert w.x_test.shape == torch.Size([360, 1, 8, 8]) and w.input_shape == (1, 8, 8)
+        assert w.clean_accuracy() >= 0.95
+        assert torch.bincount(w.y_test).tolist() == [36, 36, 35, 37, 36, 37, 36, 36, 35, 36]
+        assert not w.model.training
+
+
+def test_digits_cache_is_reused(model_cache: Path, digits_mlp: Workload) -> None:
+    """A second load comes from the cache (no retraining, file untouched, same weights);
+    retrain=True trains again to the same weights (deterministic training)."""
+    files = sorted(model_cache.glob("digits-mlp-*.pt"))
+    assert len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+    again = get_workload("digits-mlp")
+    assert again.from_cache and files[0].stat().st_mtime_ns == mtime
+    for a, b in zip(again.model.state_dict().values(), digits_mlp.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    fresh = get_workload("digits-mlp", retrain=True, cache_dir=str(model_cache / "other"))
+    assert not fresh.from_cache
+    for a, b in zip(fresh.model.state_dict().values(), digits_mlp.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+
+
+def _write_cifar(folder: Path, n_train: int = 60, n_test: int = 30) -> None:
+    """CIFAR-10-format pickles whose class is visible in the mean colour (learnable)."""
+    rng = np.random.default_rng(0)
+    palette = rng.integers(0, 256, size=(10, 3))
+
+    def batch(n: int) -> dict:
+        labels = rng.integers(0, 10, size=n)
+        img = palette[labels][:, :, None] + rng.normal(0, 10, size=(n, 3, 1024))
+        data = np.clip(img, 0, 255).astype(np.uint8).reshape(n, 3072)
+        return {b"data": data, b"labels": labels.tolist(), b"batch_label": b"synthetic"}
+
+    folder.mkdir(parents=True)
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch(n_train)))
+    (folder / "test_batch").write_bytes(pickle.dumps(batch(n_test)))
+
+
+@pytest.mark.slow
+def test_cifar10_reads_batches_and_evaluates(tmp_path: Path, model_cache: Path) -> None:
+    """The reader accepts the batch folder or its parent, trains the VGG-style model on the
+    300 generated images, learns the colour-coded classes, and runs through evaluate()."""
+    _write_cifar(tmp_path / "cifar-10-batches-py")
+    w = get_workload("cifar10", data_dir=str(tmp_path), epochs=10, test_limit=12)
+    assert w.x_test.shape == torch.Size([12, 3, 32, 32]) and w.metadata["n_train"] == 300
+    assert float(w.x_test.min()) >= 0 and float(w.x_test.max()) <= 1
+    assert w.clean_accuracy() >= 0.5
+    cheap = CrossbarConfig(rows=256, cols=256, cell_bits=4, weight_bits=5, input_bits=4,
+                           dac_bits=4, adc_bits=8)
+    ev = evaluate(cheap, w, 0.0, seed=0)
+    assert ev.details["n_test"] == 12 and len(ev.details["layers"]) == 4
+    assert 0 <= ev.accuracy <= 1
+
+
+def test_cifar10_missing_data_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    """No data_dir (and no env var), an empty folder or a malformed batch raise WorkloadError."""
+    monkeypatch.delenv("XBAR_CIFAR10_DIR", raising=False)
+    with pytest.raises(WorkloadError, match="XBAR_CIFAR10_DIR"):
+        get_workload("cifar10")
+    with pytest.raises(WorkloadError, match="test_batch"):
+        get_workload("cifar10", data_dir=str(tmp_path))
+    (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 5), np.uint8),
+                                                       b"labels": [0, 1]}))
+    (tmp_path / "data_batch_1").write_bytes(b"not a pickle")
+    with pytest.raises(WorkloadError, match="data_batch_1"):
+        get_workload("cifar10", data_dir=str(tmp_path))
+
+
+def test_list_workloads_describes_without_loading() -> None:
+    """The bundled workloads are listed with their metadata, sorted by name."""
+    listed = {w["name"]: w for w in list_workloads()}
+    assert {"digits-mlp", "digits-cnn", "cifar10"} <= set(listed)
+    assert listed["cifar10"]["needs_data_dir"] is True
+    assert listed["digits-cnn"] == {
+        "name": "digits-cnn", "description": listed["digits-cnn"]["description"],
+        "dataset": "sklearn-digits", "input_shape": [1, 8, 8], "num_classes": 10,
+        "needs_data_dir": False,
+    }
+
+
+def test_unknown_name_and_option_are_named() -> None:
+    """Unknown workloads list the known ones; unknown options are named."""
+    with pytest.raises(WorkloadError, match="'nope'.*digits-cnn"):
+        get_workload("nope")
+    with pytest.raises(WorkloadError, match="'colour'"):
+        get_workload("digits-mlp", colour="red")
+
+
+@workload_info(name="toy", description="a toy linear model", dataset="random",
+               input_shape=(4,), num_classes=2)
+def toy_workload(scale: float = 1.0) -> Workload:
+    """A third-party-style factory used through a fake entry point."""
+    torch.manual_seed(0)
+    x = torch.rand(50, 4) * scale
+    y = (x.sum(-1) > 2 * scale).long()
+    model = nn.Sequential(nn.Linear(4, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[-1.0] * 4, [1.0] * 4]))
+        model[0].bias.copy_(torch.tensor([2.0 * scale, -2.0 * scale]))
+    return Workload(name="toy", description="toy", dataset="random", model=model.eval(),
+                    x_test=x, y_test=y, x_calib=x, num_classes=2)
+
+
+def test_entry_point_workloads(monkeypatch) -> None:
+    """Factories declared in the xbar.workloads entry-point group are listed and loadable,
+    and run through evaluate()."""
+    ep = EntryPoint(name="toy", value="tests.simulator.test_workloads:toy_workload",
+                    group="xbar.workloads")
+    monkeypatch.setattr(registry, "_entry_points", lambda: {"toy": ep})
+    listed = {w["name"]: w for w in list_workloads()}
+    assert listed["toy"]["description"] == "a toy linear model"
+    assert listed["toy"]["input_shape"] == [4]
+    w = get_workload("toy", scale=2.0)
+    assert float(w.x_test.max()) > 1.0
+    ev = evaluate(CrossbarConfig(adc_bits=8), w, 0.0, seed=0)
+    assert ev.accuracy >= 0.9
