@@ -38,3 +38,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'xbar.db'}"
     else:
         yield from _postgres_db()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One fresh ``XBAR_CACHE_DIR`` for the whole run: trained workload models are built once
+    per test session and never read from (or written to) the user's cache."""
+    path = str(tmp_path_factory.mktemp("xbar-model-cache"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XBAR_CACHE_DIR", path)
+        yield path

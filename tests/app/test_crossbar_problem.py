@@ -1,0 +1,88 @@
+"""The `crossbar` problem in the service: catalog endpoints, validation against
+CrossbarConfig, and a small study evaluated by the simulator on Dask workers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.helpers import wait_for
+
+API = "/api/v1"
+
+SMALL = {
+    "name": "xbar-small",
+    "problem": {
+        "name": "crossbar",
+        "workload": "digits-mlp",
+        "search_space": {
+            "params": [{"name": "adc_bits", "type": "int", "low": 3, "high": 6},
+                       {"name": "cols_per_adc", "type": "ordinal", "values": [4, 8]}],
+            "fidelity_range": [0.0, 0.02],  # the analytic tier: a quick screening sweep
+        },
+        "fixed": {"rows": 64, "cols": 64},
+    },
+    "optimizer": {"method": "sobol"},
+    "budget": {"max_trials": 4},
+    "parallelism": 2,
+}
+
+
+def test_catalog(idle_client) -> None:
+    """/workloads lists the bundled workloads; /search-spaces/default returns parameter specs
+    whose names are CrossbarConfig fields, plus the four default objectives."""
+    import simulator
+
+    names = {w["name"] for w in idle_client.get(f"{API}/workloads").json()["data"]}
+    assert {"digits-mlp", "digits-cnn", "cifar10"} <= names
+    space = idle_client.get(f"{API}/search-spaces/default").json()
+    fields = set(simulator.CrossbarConfig.__dataclass_fields__)
+    assert space["params"] and {p["name"] for p in space["params"]} <= fields
+    assert [o["name"] for o in space["objectives"]] == ["accuracy", "area_mm2", "latency_us",
+                                                         "energy_uj"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"search_space": []}, "problem.search_space"),
+        ({"workload": "imagenet-resnet"}, "problem.workload"),
+        ({"fixed": {"adc_bits": 42}}, "problem.fixed"),
+        ({"search_space": [{"name": "flux_capacitor", "type": "int", "low": 1, "high": 2}]},
+         "problem.search_space.0.name"),
+        ({"search_space": [{"name": "adc_bits", "type": "int", "low": 6, "high": 3}]},
+         "problem.search_space"),
+    ],
+    ids=["empty space", "unknown workload", "bad fixed", "unknown field", "low>high"],
+)
+def test_crossbar_validation(idle_client, patch, field) -> None:
+    """Each bad crossbar definition is a 422 naming the field; nothing is stored."""
+    body = {**SMALL, "problem": {**SMALL["problem"], **patch}}
+    r = idle_client.post(f"{API}/studies", json=body)
+    assert r.status_code == 422, r.text
+    locs = [".".join(str(p) for p in e["loc"][1:]) for e in r.json()["errors"]]
+    assert field in locs, locs
+    assert idle_client.get(f"{API}/studies").json()["data"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # storage is covered elsewhere
+def test_small_crossbar_study(client) -> None:
+    """Four designs of digits-mlp evaluated by the simulator: completed with accuracy in
+    (0, 1], positive area/latency/energy, and the configured parameters applied."""
+    r = client.post(f"{API}/studies", json=SMALL)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    wait_for(lambda: client.get(f"{API}/studies/{sid}").json()["state"] in
+             ("completed", "failed"), timeout=600, interval=0.5)
+    s = client.get(f"{API}/studies/{sid}").json()
+    assert s["state"] == "completed", s["error"]
+    trials = client.get(f"{API}/studies/{sid}/trials", params={"details": True}).json()["data"]
+    assert len(trials) == 4
+    for t in trials:
+        v = t["values"]
+        assert 0.0 < v["accuracy"] <= 1.0
+        assert v["area_mm2"] > 0 and v["latency_us"] > 0 and v["energy_uj"] > 0
+        assert t["fidelity"] == pytest.approx(0.02)
+        assert 3 <= t["params"]["adc_bits"] <= 6 and t["params"]["cols_per_adc"] in (4, 8)
+    front = client.get(f"{API}/studies/{sid}/pareto").json()
+    assert front["points"]
