@@ -21,7 +21,8 @@ with the fidelity lengthscale :math:`\ell_z` learned instead of grid-searched: a
 :math:`\ell_z` says that cheap evaluations predict the full one well. Observation noise is
 learned per objective (accuracy is noisy; the log-normal noise prior of ``SingleTaskGP``),
 inputs pass through ``Normalize`` (the unit-cube bounds, so it documents rather than rescales)
-and outputs through ``Standardize``. Hyperparameters are fit by ``fit_gpytorch_mll`` (MAP).
+and outputs through ``Standardize``. Hyperparameters are fit by ``fit_gpytorch_mll`` (MAP,
+at most ``FIT_MAXITER`` L-BFGS-B iterations).
 
 Cost model
 ----------
@@ -60,6 +61,10 @@ from optimizer.errors import OptimizerError
 
 logger = logging.getLogger(__name__)
 
+FIT_MAXITER = 100
+"""L-BFGS-B iterations of the hyperparameter fit: the MAP estimate is usually reached well
+before; the cap bounds the time of a ``suggest()`` call (the fit dominates it)."""
+
 MIN_COST = 1e-9
 """Floor on measured costs [s] before taking the log (a zero ``cost_s`` is allowed)."""
 
@@ -82,7 +87,7 @@ def _fit(model: SingleTaskGP) -> None:
         warnings.simplefilter("ignore", category=OptimizationWarning)
         warnings.simplefilter("ignore", category=InputDataWarning)
         try:
-            fit_gpytorch_mll(mll)
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": FIT_MAXITER}})
         except Exception as e:  # fall back to the initial (prior-mode) hyperparameters
             logger.warning("GP hyperparameter fit failed (%s); using the initial values", e)
     model.eval()

@@ -1,0 +1,69 @@
+"""``xbar bench optimizer``: the optimizer benchmark (``optimizer.benchmarking``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Benchmarks that write JSON + PNG results.", no_args_is_help=True)
+out = Console()
+
+
+@app.callback()
+def main() -> None:
+    """Benchmarks that write JSON + PNG results (never run by the tests)."""
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v for item in values for v in item.split(",") if v]
+
+
+@app.command()
+def optimizer(
+    quick: Annotated[bool, typer.Option(help="A few-minute run: 2 seeds, small budgets.")] = False,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per problem and method.")] = None,
+    methods: Annotated[list[str] | None, typer.Option(
+        help="Methods (repeat or comma-separate); default: all eight.")] = None,
+    problems: Annotated[list[str] | None, typer.Option(
+        help="Problems (repeat or comma-separate); default: branin-currin, momf-park.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("bench/results"),
+    name: Annotated[str, typer.Option(help="Base name of the JSON and PNG files.")] = "optimizer",
+) -> None:
+    """Hypervolume vs cumulative cost (median, IQR) of every method, and suggest() timing."""
+    from optimizer.benchmarking import BenchSettings, run_benchmark
+    from optimizer.problems import available_problems
+    from optimizer.suggest import available_methods
+
+    kw: dict = {"workers": workers}
+    if seeds is not None:
+        if seeds < 1:
+            raise typer.BadParameter("must be >= 1", param_hint="--seeds")
+        kw["seeds"] = seeds
+    if (m := _split(methods)) is not None:
+        unknown = sorted(set(m) - set(available_methods()))
+        if unknown:
+            raise typer.BadParameter(f"unknown method(s) {unknown}", param_hint="--methods")
+        kw["methods"] = m
+    if (p := _split(problems)) is not None:
+        unknown = sorted(set(p) - set(available_problems()))
+        if unknown:
+            raise typer.BadParameter(f"unknown problem(s) {unknown}", param_hint="--problems")
+        kw["problems"] = p
+    settings = BenchSettings.quick(**kw) if quick else BenchSettings(**kw)
+    logging.basicConfig(level=logging.WARNING)
+    results = run_benchmark(settings, out_dir, name=name, progress=out.print)
+    out.print(f"wrote {out_dir / (name + '.json')} and {out_dir / (name + '.png')} "
+              f"in {results['wall_s']:.0f} s")
+    for prob, s in results["summary"].items():
+        out.print(f"[bold]{prob}[/bold] (max HV {s['max_hv']:.4f})")
+        for method, ms in s["methods"].items():
+            out.print(f"  {method:12s} cost->95% (inference) {ms['cost_to_95_inference']}  "
+                      f"final HV evaluated {ms['final_hv_evaluated_median']}  "
+                      f"suggest {ms['suggest_s_median']}")

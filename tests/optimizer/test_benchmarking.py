@@ -1,0 +1,114 @@
+"""Tests of ``optimizer.benchmarking`` (the runner; the benchmark itself is never run here)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from optimizer.benchmarking import (
+    _cost_to_reach,
+    _step_values,
+    goals,
+    inference_hv,
+    run_study,
+    summarize,
+)
+from optimizer.problems import get_problem
+from optimizer.types import Observation
+
+
+def test_run_study_accounts_cost_and_hypervolume() -> None:
+    """A random-search run on Branin-Currin charges exp(4.8)/exp(4.8) = 1 unit per full
+    evaluation, stops at the budget, and its evaluated HV is non-decreasing and equals the
+    problem's HV of the points it saw."""
+    rec = run_study("branin-currin", "random", 0, budget_units=5.0, max_evals=50)
+    assert rec.error is None and rec.stopped_by == "budget"
+    assert rec.cost == pytest.approx([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert all(b >= a for a, b in zip(rec.hv_evaluated, rec.hv_evaluated[1:], strict=False))
+    assert rec.checkpoints[-1] == [pytest.approx(5.0), pytest.approx(rec.hv_evaluated[-1])]
+    assert 0.0 < rec.hv_evaluated[-1] < get_problem("branin-currin").max_hv
+
+
+@pytest.mark.slow
+def test_inference_hv_uses_the_posterior_front() -> None:
+    """With 30 full-fidelity observations of Branin-Currin the front identified under the
+    posterior mean recovers most of the maximum HV (> 75%), more than the observed points'."""
+    prob = get_problem("branin-currin")
+    pts = prob.space.sample(30, torch.Generator().manual_seed(0))
+    obs = []
+    for p in pts:
+        values, cost = prob.evaluate(p, 1.0)
+        obs.append(Observation(params=p, fidelity=1.0, values=values, cost_s=cost))
+    hv_inf = inference_hv(prob, obs)
+    hv_obs = prob.hypervolume(torch.tensor([[o.values["f0"], o.values["f1"]] for o in obs]))
+    assert 0.75 * prob.max_hv < hv_inf <= prob.max_hv + 1e-9
+    assert hv_inf > hv_obs
+
+
+def test_step_curves_and_cost_to_reach() -> None:
+    """Step curves hold the last value at or before each grid cost, the 'before' value
+    earlier and NaN past the run's spend; the cost to reach a level is the first crossing."""
+    grid = np.array([0.5, 1.0, 1.5, 3.0, 5.0])
+    v = _step_values([1.0, 2.0, 4.0], [0.1, 0.2, 0.4], grid, before=0.0)
+    assert v[:4].tolist() == [0.0, 0.1, 0.1, 0.2] and math.isnan(v[4])
+    assert _cost_to_reach([1.0, 2.0, 4.0], [0.1, 0.2, 0.4], 0.2) == 2.0
+    assert _cost_to_reach([1.0, 2.0], [0.1, 0.2], 0.3) == math.inf
+
+
+def _record(method: str, seed: int, cost: list[float], hv: list[float]) -> dict:
+    return {"problem": "p", "method": method, "seed": seed, "cost": cost,
+            "fidelity": [1.0] * len(cost), "hv_evaluated": hv,
+            "checkpoints": [[c, h] for c, h in zip(cost, hv, strict=True)],
+            "suggest_s": [0.1] * len(cost), "phase": ["x"] * len(cost), "stopped_by": "evals",
+            "error": None}
+
+
+def test_summary_and_goals_from_synthetic_runs() -> None:
+    """Medians over seeds, the 95% cost (median over seeds; None when the median seed never
+    gets there), and the NSGA-II ratio goal (cost to NSGA-II's final HV / NSGA-II's own cost)
+    follow from hand-made traces."""
+    recs = [
+        _record("nsga2", 0, [1, 2, 10, 20], [0.1, 0.2, 0.5, 0.6]),
+        _record("nsga2", 1, [1, 2, 10, 20], [0.1, 0.3, 0.6, 0.6]),
+        _record("cf-mesmo", 0, [0.5, 1.0, 1.5], [0.2, 0.6, 0.96]),
+        _record("cf-mesmo", 1, [0.5, 1.0, 1.5], [0.2, 0.5, 0.97]),
+        _record("qnehvi", 0, [1, 2], [0.5, 0.7]),
+        _record("qnehvi", 1, [1, 2], [0.5, 0.7]),
+    ]
+    summary = summarize(recs, {"p": 1.0}, grid_points=8)
+    ms = summary["p"]["methods"]
+    assert ms["cf-mesmo"]["cost_to_95_inference"] == pytest.approx(1.5)
+    assert ms["qnehvi"]["cost_to_95_inference"] is None
+    assert ms["nsga2"]["final_hv_evaluated_median"] == pytest.approx(0.6)
+    g = goals(recs, summary, {"cf-mesmo": {"200": 1.0}, "qnehvi": {"200": 2.0},
+                              "mf-hvkg": {"200": 30.0}})
+    ns = g["p"]["vs_nsga2_evaluated"]
+    # NSGA-II reaches its final 0.6 at cost 20 (seed 0) and 10 (seed 1): median 15;
+    # cf-mesmo reaches 0.6 at 1.0 (seed 0) and 1.5 (seed 1): median 1.25.
+    assert ns["nsga2_cost"] == pytest.approx(15.0) and ns["cf-mesmo_cost"] == pytest.approx(1.25)
+    assert ns["ratio"] == pytest.approx(1.25 / 15.0) and ns["met"]
+    assert g["p"]["cost_to_95_vs_qnehvi"]["met"]
+    assert g["suggest_speed"]["vs_mf-hvkg"]["speedup"] == pytest.approx(30.0)
+    assert g["suggest_speed"]["vs_qnehvi"]["met"]
+
+
+@pytest.mark.slow
+def test_cli_quick_writes_json_and_png(tmp_path) -> None:
+    """`bench optimizer --quick` with one cheap method, problem and seed writes the JSON (with
+    a summary for the problem) and the PNG."""
+    from app.cli.bench import app
+
+    res = CliRunner().invoke(app, ["optimizer", "--quick", "--seeds", "1", "--methods",
+                                   "random", "--problems", "branin-currin", "--workers", "1",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "optimizer.json").read_text())
+    assert data["summary"]["branin-currin"]["methods"]["random"]["seeds"] == 1
+    assert (tmp_path / "optimizer.png").stat().st_size > 1000
+    bad = CliRunner().invoke(app, ["optimizer", "--methods", "nope", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "nope" in bad.output
