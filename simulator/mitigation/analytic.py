@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["AnalyticAccuracy", "analytic_accuracy", "layer_noise", "read_factor"]
 
-FULL_COVARIANCE_MAX_UNITS = 2048
+FULL_COVARIANCE_MAX_UNITS = 256
 """Largest layer (units per sample) for which ``mode="auto"`` keeps the full covariance."""
 
 _COV_ELEMENTS = 1 << 24

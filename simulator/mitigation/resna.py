@@ -34,7 +34,7 @@ from torch import Generator, Tensor, nn
 from torch.func import functional_call
 
 from simulator.config import CrossbarConfig
-from simulator.mapping import crossbar_layers
+from simulator.mitigation.moments import analog_layers
 from simulator.nonideal import ProgrammingVariation, ReadNoise
 
 __all__ = [
@@ -159,6 +159,8 @@ def noise_aware_finetune(
         seed: Seed of the shuffling and the noise.
         injector: Noise model (default: :class:`CrossbarNoiseInjector`).
         extra_loss: Optional callable ``model -> Tensor`` added to the loss (regularizers).
+            Only parameters with ``requires_grad`` are trained (freeze the rest to train
+            compensators alone).
 
     Returns:
         A :class:`FinetuneResult`.
@@ -173,9 +175,9 @@ def noise_aware_finetune(
     start = time.perf_counter()
     tuned = copy.deepcopy(model)
     inj = injector if injector is not None else CrossbarNoiseInjector(config, noise_scale)
-    layers = dict(crossbar_layers(tuned))
+    layers = dict(analog_layers(tuned))
     gen = Generator().manual_seed(seed)
-    opt = torch.optim.Adam(tuned.parameters(), lr=lr)
+    opt = torch.optim.Adam([p for p in tuned.parameters() if p.requires_grad], lr=lr)
     losses: list[float] = []
 
     def hook(name: str):

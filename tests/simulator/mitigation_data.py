@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 
-import pytest
 import torch
 from sklearn.datasets import load_digits
 from torch import Tensor, nn
@@ -71,12 +69,3 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
     """Clean top-1 accuracy."""
     with torch.no_grad():
         return float((model(x).argmax(-1) == y).float().mean())
-
-
-@pytest.fixture(autouse=False)
-def one_thread() -> Iterator[None]:
-    """Run a test on one torch thread (the test machine has two shared cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)

@@ -18,10 +18,7 @@ from simulator.mitigation.moments import (
     propagate_moments,
     relu_moments,
 )
-from tests.simulator.mitigation_data import digits, one_thread, trained
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
+from tests.simulator.mitigation_data import digits, trained
 
 
 def _small_cnn() -> nn.Sequential:

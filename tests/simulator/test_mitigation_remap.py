@@ -15,10 +15,7 @@ from simulator.mitigation.remap import (
     srs_placement,
     weight_sensitivity,
 )
-from tests.simulator.mitigation_data import digits, one_thread, trained
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
+from tests.simulator.mitigation_data import digits, trained
 
 _CFG = CrossbarConfig(
     rows=64, cols=64, wire_r_ohm=3.0, prog_sigma=0.0, read_sigma=0.0, saf_sa0=0.0, saf_sa1=0.0

@@ -12,10 +12,7 @@ from simulator.mitigation.resna import (
     epochs_for_fidelity,
     noise_aware_finetune,
 )
-from tests.simulator.mitigation_data import digits, one_thread, trained
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
+from tests.simulator.mitigation_data import digits, trained
 
 
 def test_injected_weight_noise_has_the_configured_sigma() -> None:
