@@ -93,6 +93,17 @@ FIELD_CONSTRAINTS: dict[str, IntRange | FloatRange | Choice] = {
     "clock_ghz": FloatRange(0.0, 10.0, low_open=True),
     "encoding": Choice(ENCODINGS),
     "read_voltage_v": FloatRange(0.0, 5.0, low_open=True),
+    # Mitigation knobs (simulator.mitigation.apply); the defaults switch every one off.
+    "resna_epochs": IntRange(0, 100),
+    "resna_noise_scale": FloatRange(0.0, 10.0),
+    "lipschitz_lambda": FloatRange(0.0, 100.0),
+    "compensation": Choice(("none", "all", "search")),
+    "adc_policy": Choice(("uniform", "robust")),
+    "remap": Choice(("none", "srs", "drs")),
+    "fault_mitigation": Choice(("none", "remap", "rvw", "both")),
+    "rvw_tolerance": FloatRange(0.0, 10.0, low_open=True),
+    "rvw_max_pulses": IntRange(1, 100),
+    "analytic_below": FloatRange(0.0, 1.0),
 }
 """Per-field constraint, applied (and ints/floats normalized) by ``__post_init__``."""
 
@@ -150,6 +161,34 @@ class CrossbarConfig:
     """Signed-weight encoding, ``"differential"`` or ``"offset"``. Default: differential."""
     read_voltage_v: float = params.READ_VOLTAGE_V
     """Word-line read voltage [V], (0, 5]. Default: NeuroSim (0.55 V at 22 nm)."""
+
+    # -- mitigation knobs (simulator.mitigation; defaults: off) ------------------------------
+    resna_epochs: int = 0
+    """Noise-aware (ReSNA) fine-tuning epochs at fidelity 1, 0..100 (0 = off); fidelity ``z``
+    trains ``max(1, round(z · resna_epochs))`` epochs."""
+    resna_noise_scale: float = 1.0
+    """Multiplier of the crossbar noise injected during that fine-tuning, 0..10."""
+    lipschitz_lambda: float = 0.0
+    """CorrectNet+ Lipschitz penalty ``λ Σ σ_max(W)²`` in the fine-tuning loss, 0..100
+    (acts only while ``resna_epochs > 0``)."""
+    compensation: str = "none"
+    """CorrectNet+ error compensation: ``"none"``, ``"all"`` crossbar layers, or ``"search"``
+    (layers chosen by a subset search)."""
+    adc_policy: str = "uniform"
+    """``"uniform"`` (``adc_bits`` everywhere) or ``"robust"`` (per-layer bits <= ``adc_bits``
+    chosen for ADC energy at 99 % of the predicted accuracy)."""
+    remap: str = "none"
+    """IR-drop re-mapping of rows/columns by sensitivity: ``"none"``, ``"srs"`` or ``"drs"``."""
+    fault_mitigation: str = "none"
+    """``"none"``, ``"remap"`` (fault-aware row assignment), ``"rvw"`` (read-verify-write) or
+    ``"both"``."""
+    rvw_tolerance: float = 1.0
+    """Read-verify-write acceptance window [σ of one write], (0, 10]."""
+    rvw_max_pulses: int = 8
+    """Read-verify-write pulse budget per cell, 1..100."""
+    analytic_below: float = 0.0
+    """Fidelities below this value estimate accuracy by analytic moment propagation instead
+    of Monte-Carlo, 0..1 (0 = never). Suggested: 0.05."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

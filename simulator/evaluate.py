@@ -27,6 +27,7 @@ from simulator.analog import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.errors import ConfigError
 from simulator.mapping import layer_shapes
+from simulator.mitigation import apply as mitigation
 from simulator.workloads import Workload, get_workload, stratified_order
 
 __all__ = [
@@ -71,7 +72,8 @@ class FidelityPlan:
     """``"screen"`` (ideal wires), ``"standard"`` (first-order IR drop) or ``"full"``
     (first-order IR drop corrected by relaxation)."""
     estimator: str
-    """Accuracy estimator: ``"montecarlo"`` (a key of ``ESTIMATORS``)."""
+    """Accuracy estimator: ``"moments"`` (analytic moment propagation) below the
+    ``analytic_below`` fidelity, else ``"montecarlo"`` (a key of ``ESTIMATORS``)."""
     n_draws: int
     """Monte-Carlo draws ``S``, MIN_DRAWS..MAX_DRAWS."""
     test_fraction: float
@@ -85,14 +87,16 @@ class FidelityPlan:
         return min(n_available, wanted)
 
 
-def fidelity_plan(fidelity: float) -> FidelityPlan:
+def fidelity_plan(fidelity: float, analytic_below: float = 0.0) -> FidelityPlan:
     """The evaluation plan for ``fidelity`` in [0, 1].
 
     Draws grow linearly from :data:`MIN_DRAWS` to :data:`MAX_DRAWS` and the test subset from
     :data:`MIN_TEST_FRACTION` to the whole split; IR drop is ideal below
     :data:`FIRST_ORDER_FROM`, first-order up to :data:`RELAXATION_FROM`, relaxation-corrected
     above. A cheaper estimator (e.g. analytic moment propagation) plugs in here by returning
-    another ``estimator`` at the bottom of the range and registering it in ``ESTIMATORS``.
+    another ``estimator`` at the bottom of the range and registering it in ``ESTIMATORS``:
+    fidelities below ``analytic_below`` (``CrossbarConfig.analytic_below``, default 0 = never)
+    use ``"moments"``, the analytic moment model of :mod:`simulator.mitigation`.
 
     Raises:
         ConfigError: If ``fidelity`` is not a number in [0, 1].
@@ -111,7 +115,7 @@ def fidelity_plan(fidelity: float) -> FidelityPlan:
     return FidelityPlan(
         fidelity=z,
         tier=tier,
-        estimator="montecarlo",
+        estimator="moments" if z < analytic_below else "montecarlo",
         n_draws=MIN_DRAWS + round(z * (MAX_DRAWS - MIN_DRAWS)),
         test_fraction=MIN_TEST_FRACTION + z * (1.0 - MIN_TEST_FRACTION),
         ir_drop=ir_drop,
@@ -159,7 +163,9 @@ def _monte_carlo(
     n_test = plan.test_size(workload.y_test.shape[0])
     idx = stratified_order(workload.y_test)[:n_test]
     x, y = workload.x_test[idx], workload.y_test[idx]
-    analog = AnalogModel(workload.model, config, ir_drop=plan.ir_drop)
+    prepared = mitigation.prepare(config, workload, plan.fidelity, seed)
+    analog = AnalogModel(prepared.model, config, ir_drop=plan.ir_drop)
+    mitigation.configure_analog(analog, config, prepared)
     analog.calibrate(workload.x_calib)
     gen = torch.Generator().manual_seed(seed)
     analog.program(plan.n_draws, gen)
@@ -184,13 +190,17 @@ def _monte_carlo(
     return AccuracyEstimate(
         per_draw=(correct / n_test).tolist(),
         n_test=n_test,
-        details={"software_accuracy": software, "layers": layers},
+        details={
+            "software_accuracy": software,
+            "layers": layers,
+            "mitigation": mitigation.overhead(config, workload, prepared),
+        },
     )
 
 
 ESTIMATORS: dict[
     str, Callable[[CrossbarConfig, Workload, FidelityPlan, int], AccuracyEstimate]
-] = {"montecarlo": _monte_carlo}
+] = {"montecarlo": _monte_carlo, "moments": mitigation.analytic_estimate}
 """Accuracy estimators by name (see :attr:`FidelityPlan.estimator`)."""
 
 
@@ -218,7 +228,7 @@ def evaluate(
         raise ConfigError(f"config must be a CrossbarConfig, got {type(config).__name__}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an int >= 0, got {seed!r}.")
-    plan = fidelity_plan(fidelity)
+    plan = fidelity_plan(fidelity, config.analytic_below)
     if isinstance(workload, str):
         workload = get_workload(workload)
     estimate = ESTIMATORS[plan.estimator](config, workload, plan, seed)
@@ -259,7 +269,7 @@ def evaluate(
         accuracy_stderr=stderr,
         area_mm2=float(hardware.area_mm2),
         latency_us=float(hardware.latency_us),
-        energy_uj=float(hardware.energy_uj),
+        energy_uj=float(hardware.energy_uj) + details.get("mitigation", {}).get("energy_uj", 0.0),
         cost_s=time.perf_counter() - start,
         details=details,
     )
