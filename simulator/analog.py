@@ -168,6 +168,7 @@ class AnalogLayer(nn.Module):
         self.g_eff: Tensor | None = None
         self.generator: Generator | None = None
         self._correction: Tensor | None = None
+        self._workspace: dict[str, Tensor] = {}
         self.positions = 1
         """Row vectors per sample (output positions of a convolution), set by calibrate()."""
 
@@ -300,7 +301,11 @@ class AnalogLayer(nn.Module):
         else:
             v = v.unsqueeze(1)
         v = v.reshape(s, t_r, pc * m, v.shape[-1])  # S x T_r x PC·M x rows_used
-        currents = v @ g  # S x T_r x PC·M x n_used [µA]
+        shape = (*torch.broadcast_shapes(v.shape[:-2], g.shape[:-2]), v.shape[-2], g.shape[-1])
+        if noisy:  # inference: reuse one output buffer across chunks (no fresh pages per call)
+            currents = torch.matmul(v, g, out=self._buffer("currents", shape, g))
+        else:
+            currents = v @ g  # S x T_r x PC·M x n_used [µA]
         if noisy:
             v_norm = None
             for effect in self.effects:
@@ -313,6 +318,14 @@ class AnalogLayer(nn.Module):
                 )
         cycle_weight = torch.tensor(weights, dtype=currents.dtype, device=currents.device)
         return currents.reshape(s, t_r, pc, m, -1), cycle_weight, q.sum(-1)
+
+    def _buffer(self, key: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """A reusable scratch tensor (reallocated when the shape changes)."""
+        buf = self._workspace.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != like.dtype:
+            buf = torch.empty(shape, dtype=like.dtype, device=like.device)
+            self._workspace[key] = buf
+        return buf
 
     def _adc_step(self) -> tuple[float, float, int]:
         """``(lo, step, top)``: ADC offset [µA], LSB [µA] and largest code."""

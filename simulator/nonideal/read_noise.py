@@ -31,6 +31,7 @@ class ReadNoise(BaseNonIdeality):
         if not sigma_us >= 0:
             raise ValueError(f"sigma_us must be >= 0, got {sigma_us!r}.")
         self.sigma_us = float(sigma_us)
+        self._eps: Tensor | None = None
 
     @property
     def active(self) -> bool:
@@ -46,10 +47,13 @@ class ReadNoise(BaseNonIdeality):
     ) -> Tensor:
         if not self.active:
             return currents
+        scale = (self.sigma_us * v_norm).unsqueeze(-1)
+        if inplace:  # reuse the noise buffer across calls of the same shape
+            if self._eps is None or self._eps.shape != currents.shape:
+                self._eps = torch.empty_like(currents)
+            eps = torch.randn(currents.shape, generator=generator, out=self._eps)
+            return currents.addcmul_(eps, scale)
         eps = torch.randn(
             currents.shape, generator=generator, dtype=currents.dtype, device=currents.device
         )
-        scale = (self.sigma_us * v_norm).unsqueeze(-1)
-        if inplace:
-            return currents.addcmul_(eps, scale)
         return torch.addcmul(currents, eps, scale)
