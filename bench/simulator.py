@@ -8,7 +8,8 @@ Writes ``bench/results/simulator.json`` and ``bench/results/simulator.png``.
 * **Accuracy vs noise**: ``evaluate()`` while sweeping read-noise σ, programming σ, the
   stuck-at rate (SA0 = SA1) and ADC bits, every other parameter at its default.
 
-Usage: ``python bench/simulator.py [--quick]`` (``--quick``: fewer images and sweep points).
+Usage: ``python bench/simulator.py [--quick] [--plot-only]`` (``--quick``: fewer images and
+sweep points; ``--plot-only``: redraw the PNG from the JSON).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def throughput(workload, n_images: int, repeats: int) -> dict[str, Any]:
 SWEEPS: dict[str, tuple[str, list[float]]] = {
     "read_sigma": ("read_sigma", [0.0, 0.02, 0.05, 0.1, 0.2, 0.3]),
     "prog_sigma": ("prog_sigma", [0.0, 0.02, 0.05, 0.1, 0.2, 0.3]),
-    "saf_rate": ("saf_sa0+saf_sa1", [0.0, 0.002, 0.01, 0.02, 0.05, 0.1]),
+    "saf_rate": ("saf_sa0 = saf_sa1", [0.0, 0.002, 0.01, 0.02, 0.05, 0.1]),
     "adc_bits": ("adc_bits", [3, 4, 5, 6, 7, 8]),
 }
 
@@ -136,7 +137,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and sweep points")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw simulator.png from the existing simulator.json")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads((RESULTS / "simulator.json").read_text()), RESULTS / "simulator.png")
+        return
     torch.set_num_threads(args.threads)
     workload = get_workload("digits-cnn")
     n_images, repeats, fidelity = (100, 1, 0.3) if args.quick else (360, 3, 0.5)
