@@ -9,12 +9,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.cli import study
+from app.cli import bench, study
+from app.cli import eval as eval_cli
 from app.cli.sweep import sweep
 
 app = typer.Typer(help="xbar-dse: design-space exploration of ReRAM crossbar accelerators.",
                   no_args_is_help=True)
 app.add_typer(study.app, name="study")
+app.add_typer(eval_cli.app, name="eval")
+app.add_typer(bench.app, name="bench")
 keys_app = typer.Typer(help="API keys (used when XBAR_AUTH=on).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.command()(sweep)
