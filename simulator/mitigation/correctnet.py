@@ -390,19 +390,25 @@ def train_compensators(
     """
     from simulator.mitigation.resna import noise_aware_finetune
 
-    base = copy.deepcopy(model)
-    for p in base.parameters():
-        p.requires_grad_(False)
-    insert_compensators(base, names)
+    base = insert_compensators(copy.deepcopy(model), names)
     if names:
+        owners = {n for n, m in base.named_modules() if isinstance(m, Compensator)}
         base = noise_aware_finetune(
-            base, x, y, config, epochs=epochs, noise_scale=noise_scale, lr=lr, seed=seed
+            base,
+            x,
+            y,
+            config,
+            epochs=epochs,
+            noise_scale=noise_scale,
+            lr=lr,
+            seed=seed,
+            trainable=lambda pname: (
+                pname.rpartition(".")[0] in owners and pname.rpartition(".")[2] in ("a", "c")
+            ),
         ).model
     for module in base.modules():
         if isinstance(module, Compensator):
             module.freeze()
-    for p in base.parameters():
-        p.requires_grad_(True)
     return base.eval()
 
 

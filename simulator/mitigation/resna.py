@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -144,6 +145,7 @@ def noise_aware_finetune(
     seed: int = 0,
     injector: NoiseInjector | None = None,
     extra_loss: object | None = None,
+    trainable: Callable[[str], bool] | None = None,
 ) -> FinetuneResult:
     r"""Fine-tune a copy of ``model`` with crossbar noise injected in every forward pass.
 
@@ -159,8 +161,8 @@ def noise_aware_finetune(
         seed: Seed of the shuffling and the noise.
         injector: Noise model (default: :class:`CrossbarNoiseInjector`).
         extra_loss: Optional callable ``model -> Tensor`` added to the loss (regularizers).
-            Only parameters with ``requires_grad`` are trained (freeze the rest to train
-            compensators alone).
+        trainable: Optional predicate on parameter names; only those it accepts are trained
+            (default: all), e.g. compensators alone.
 
     Returns:
         A :class:`FinetuneResult`.
@@ -177,7 +179,13 @@ def noise_aware_finetune(
     inj = injector if injector is not None else CrossbarNoiseInjector(config, noise_scale)
     layers = dict(analog_layers(tuned))
     gen = Generator().manual_seed(seed)
-    opt = torch.optim.Adam([p for p in tuned.parameters() if p.requires_grad], lr=lr)
+    params = []
+    for pname, p in tuned.named_parameters():
+        train = trainable is None or trainable(pname)
+        p.requires_grad_(train)
+        if train:
+            params.append(p)
+    opt = torch.optim.Adam(params, lr=lr)
     losses: list[float] = []
 
     def hook(name: str):
