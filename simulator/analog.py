@@ -53,7 +53,9 @@ _CHUNK_ELEMENTS = 1 << 23
 """Largest intermediate tensor (elements) built by calibration and probing loops."""
 
 
-def _probe_conductance(g_us: Tensor, r_wire_ohm: float, method: str) -> Tensor:
+def _probe_conductance(
+    g_us: Tensor, r_wire_ohm: float, method: str, active_rows: int | None = None
+) -> Tensor:
     r"""Effective conductance of arrays with wire resistance, by probing one row at a time.
 
     The network is linear, so row ``i`` of ``G_eff`` is the column-current response to 1 V on
@@ -63,21 +65,26 @@ def _probe_conductance(g_us: Tensor, r_wire_ohm: float, method: str) -> Tensor:
         g_us: A `... x rows x cols`-dim Tensor of conductances [µS].
         r_wire_ohm: Wire resistance per segment [Ω].
         method: A :func:`simulator.nonideal.ir_drop.column_currents` method.
+        active_rows: Probe only word lines ``0..active_rows-1`` (the ones inputs drive); the
+            other rows of the result are 0.
 
     Returns:
         A `... x rows x cols`-dim Tensor [µS].
     """
     rows, cols = g_us.shape[-2:]
+    active = rows if active_rows is None else min(rows, active_rows)
     flat = g_us.reshape(-1, rows, cols)
-    out = torch.empty_like(flat)
+    out = torch.zeros_like(flat)
     step = max(1, _CHUNK_ELEMENTS // (rows * cols))
     eye = torch.eye(rows, dtype=g_us.dtype, device=g_us.device)
     for a in range(flat.shape[0]):
         g_s = flat[a] * 1e-6
-        for i0 in range(0, rows, step):
-            v = eye[i0 : i0 + step]
+        for i0 in range(0, active, step):
+            v = eye[i0 : min(i0 + step, active)]
             kwargs = {"tol": RELAXATION_TOL} if method == "relaxation" else {}
-            out[a, i0 : i0 + step] = column_currents(v, g_s, r_wire_ohm, method, **kwargs) * 1e6
+            out[a, i0 : i0 + v.shape[0]] = (
+                column_currents(v, g_s, r_wire_ohm, method, **kwargs) * 1e6
+            )
     return out.reshape(g_us.shape)
 
 
@@ -107,11 +114,23 @@ def effective_conductance(
     return g_fo if mode == "first_order" else g_fo * correction
 
 
-def relaxation_correction(g_nominal_us: Tensor, r_wire_ohm: float) -> Tensor:
-    r"""``G_relaxed / G_first_order`` of nominal arrays (same shape; 1 where ``G = 0``)."""
-    relaxed = _probe_conductance(g_nominal_us, r_wire_ohm, "relaxation")
+def relaxation_correction(
+    g_nominal_us: Tensor, r_wire_ohm: float, active_rows: int | None = None
+) -> Tensor:
+    r"""``G_relaxed / G_first_order`` of nominal arrays (same shape).
+
+    Args:
+        g_nominal_us: A `... x rows x cols`-dim Tensor of nominal conductances [µS].
+        r_wire_ohm: Wire resistance per cell segment [Ω].
+        active_rows: Word lines that inputs drive (the ratio is 1 on the others, which never
+            carry input and whose ``G_eff`` rows are never read).
+    """
+    relaxed = _probe_conductance(g_nominal_us, r_wire_ohm, "relaxation", active_rows)
     first = first_order_conductance(g_nominal_us * 1e-6, r_wire_ohm) * 1e6
-    return torch.where(first > 0, relaxed / first.clamp_min(1e-30), torch.ones_like(first))
+    ratio = torch.where(first > 0, relaxed / first.clamp_min(1e-30), torch.ones_like(first))
+    if active_rows is not None and active_rows < ratio.shape[-2]:
+        ratio[..., active_rows:, :] = 1.0
+    return ratio
 
 
 class AnalogLayer(nn.Module):
@@ -204,8 +223,11 @@ class AnalogLayer(nn.Module):
 
     def _effective(self, g: Tensor) -> Tensor:
         if self.ir_drop == "relaxation" and self._correction is None:
-            self._correction = relaxation_correction(self.nominal_conductance(),
-                                                     self.config.wire_r_ohm)
+            self._correction = relaxation_correction(
+                self.nominal_conductance(),
+                self.config.wire_r_ohm,
+                min(self.config.rows, self.layout.in_features),
+            )
         return effective_conductance(g, self.config.wire_r_ohm, self.ir_drop, self._correction)
 
     # -- life cycle -------------------------------------------------------------------------

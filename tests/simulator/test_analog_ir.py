@@ -74,3 +74,13 @@ def test_wire_resistance_degrades_outputs() -> None:
     assert errors[0] < errors[1] < errors[2]
     a, b = run(5.0, "first_order"), run(5.0, "relaxation")
     assert float((a - b).norm() / ref.norm()) < 0.02
+
+
+def test_correction_probes_only_driven_rows() -> None:
+    """Restricting the probes to the driven word lines leaves their correction unchanged
+    and sets the ratio of undriven rows to 1."""
+    g = _arrays(7)
+    full = relaxation_correction(g, 5.0)
+    part = relaxation_correction(g, 5.0, active_rows=10)
+    torch.testing.assert_close(part[..., :10, :], full[..., :10, :])
+    assert bool((part[..., 10:, :] == 1.0).all())
