@@ -131,7 +131,7 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
         train_knobs,
         k["adc_policy"],
         k["remap"],
-        config.to_dict()
+        tuple(sorted(config.to_dict().items()))
         if k["adc_policy"] != "uniform" or k["remap"] != "none"
         else tuple(getattr(config, f) for f in device_fields),
         seed,

@@ -109,10 +109,11 @@ def weight_sensitivity(
     """
     if kind not in SENSITIVITIES:
         raise ValueError(f"kind must be one of {SENSITIVITIES}, got {kind!r}.")
+    model = copy.deepcopy(model).eval()  # frozen workload models included
+    for p in model.parameters():
+        p.requires_grad_(True)
     layers = crossbar_layers(model)
     acc = {name: torch.zeros_like(unrolled_weight(m)) for name, m in layers}
-    was_training = model.training
-    model.eval()
     n_batches = 0
     for i in range(0, x.shape[0], batch_size):
         model.zero_grad(set_to_none=True)
@@ -122,8 +123,6 @@ def weight_sensitivity(
             w = unrolled_weight(module)
             acc[name] += g * w if kind == "taylor" else (g * g) * (w * w)
         n_batches += 1
-    model.zero_grad(set_to_none=True)
-    model.train(was_training)
     return {name: (a / n_batches).abs() for name, a in acc.items()}
 
 
