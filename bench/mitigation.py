@@ -134,6 +134,19 @@ def bench_resna(w: Any, seeds: int, epochs: int) -> dict[str, Any]:
     return {"epochs": epochs, "rows": rows}
 
 
+def ir_logit_error(model: torch.nn.Module, cfg: CrossbarConfig, w: Any) -> float:
+    """Mean squared logit error of first-order IR drop against ideal wires, noiseless chips
+    with ideal periphery (isolates the wires)."""
+    outs = []
+    for mode in ("ideal", "first_order"):
+        analog = AnalogModel(model, cfg, ir_drop=mode, nonidealities=[], adc=False)
+        analog.calibrate(w.x_calib)
+        analog.program(1)
+        with torch.no_grad():
+            outs.append(analog(w.x_test)[0])
+    return float(((outs[1] - outs[0]) ** 2).mean())
+
+
 def bench_remap(w: Any, seeds: int) -> dict[str, Any]:
     rows = []
     sens = remap.weight_sensitivity(w.model, w.x_train, w.y_train)
@@ -146,9 +159,13 @@ def bench_remap(w: Any, seeds: int) -> dict[str, Any]:
             t_map = time.perf_counter() - t0
             row[scheme] = mc_accuracy(model, cfg, w, seeds, ir_drop="first_order")
             row[scheme]["remap_time_s"] = t_map
+            row[scheme]["logit_mse"] = ir_logit_error(model, cfg, w)
         ideal = mc_accuracy(w.model, cfg, w, seeds, ir_drop="ideal")
         row["ideal_wires"] = ideal
         rows.append(row)
+        print(
+            "remap logit MSE: " + " ".join(f"{k} {row[k]['logit_mse']:.4f}" for k in remap.SCHEMES)
+        )
         print(
             f"remap r={r_wire}: ideal {ideal['mean']:.3f} none {row['none']['mean']:.3f} "
             f"srs {row['srs']['mean']:.3f} drs {row['drs']['mean']:.3f}"

@@ -50,7 +50,13 @@ from simulator.mitigation.moments import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AnalyticAccuracy", "analytic_accuracy", "layer_noise", "read_factor"]
+__all__ = [
+    "AnalyticAccuracy",
+    "analytic_accuracy",
+    "layer_noise",
+    "noise_coefficient",
+    "read_factor",
+]
 
 FULL_COVARIANCE_MAX_UNITS = 256
 """Largest layer (units per sample) for which ``mode="auto"`` keeps the full covariance."""
@@ -77,8 +83,9 @@ class AnalyticAccuracy:
     """Per-layer referred noise (JSON-serializable)."""
 
 
-def _noise_coefficients(config: CrossbarConfig, slices: int) -> float:
+def noise_coefficient(config: CrossbarConfig) -> float:
     """``c`` of the module docstring: weight-integer variance per unit level variance."""
+    slices = config.slices
     cb = config.cell_bits
     sq = sum(4.0 ** (s * cb) for s in range(slices))
     if config.encoding == "differential":
@@ -201,7 +208,7 @@ def layer_noise(
         x_in, y_float = captured[name]
         w = unrolled_weight(module)
         _, s_w = quantize_symmetric(w.float(), config.weight_bits)
-        coeff = _noise_coefficients(config, config.slices)
+        coeff = noise_coefficient(config)
         level_std = s_w * window_levels * math.sqrt(coeff)
         shift = var = None
         if config.saf_sa0 > 0 or config.saf_sa1 > 0:

@@ -7,7 +7,9 @@ back as ``w_max (G+ - G-)/(g_on - g_off)``, and the layer output receives the si
 :class:`~simulator.nonideal.ReadNoise` on both columns of every pair (``σ_r ||x||`` per
 output and read). The noise enters as a constant offset (straight-through): gradients flow to
 the clean weights, so the network learns weights whose loss is low *under* noise. All σ are
-scaled by the ``noise_scale`` knob.
+scaled by the ``noise_scale`` knob, and by :func:`mapping_factor` so that the injected
+weight error equals that of the config's bit-sliced mapping (the analytic referral of
+:mod:`simulator.mitigation.analytic`).
 
 Knobs (``CrossbarConfig`` fields once wired, see :mod:`simulator.mitigation.knobs`):
 ``resna_enabled``, ``resna_noise_scale``, ``resna_epochs``; lower fidelities train fewer
@@ -43,6 +45,7 @@ __all__ = [
     "FinetuneResult",
     "NoiseInjector",
     "epochs_for_fidelity",
+    "mapping_factor",
     "noise_aware_finetune",
 ]
 
@@ -61,22 +64,42 @@ class NoiseInjector(Protocol):
         ...
 
 
+def mapping_factor(config: CrossbarConfig) -> float:
+    r"""Weight-error σ of the simulator's mapping relative to one analog differential pair.
+
+    A pair spanning ``max|w|`` gives ``σ·sqrt(2)·max|w|``; the bit-sliced mapping gives
+    ``s_w (L-1) σ sqrt(c)`` with ``s_w = max|w| / (2**(weight_bits-1) - 1)`` and ``c`` as in
+    :mod:`simulator.mitigation.analytic`, so the factor is ``(L-1) sqrt(c/2) / (2**(b-1)-1)``.
+    """
+    from simulator.mitigation.analytic import noise_coefficient
+
+    q_max = 2 ** (config.weight_bits - 1) - 1
+    return (config.levels - 1) * math.sqrt(noise_coefficient(config) / 2.0) / q_max
+
+
 class CrossbarNoiseInjector:
     """Programming variation and read noise of a :class:`CrossbarConfig`, through the
     simulator's noise modules (see the module docstring)."""
 
-    def __init__(self, config: CrossbarConfig, noise_scale: float = 1.0) -> None:
+    def __init__(
+        self, config: CrossbarConfig, noise_scale: float = 1.0, *, match_mapping: bool = True
+    ) -> None:
         """
         Args:
-            config: Gives ``g_on_us``, ``g_off_us``, ``prog_sigma``, ``read_sigma``.
+            config: Gives ``g_on_us``, ``g_off_us``, ``prog_sigma``, ``read_sigma`` and the
+                mapping fields.
             noise_scale: Multiplier of both σ, >= 0.
+            match_mapping: Scale σ so that the weight error equals that of the simulator's
+                bit-sliced mapping of ``config`` (:func:`mapping_factor`); ``False``: one
+                analog differential pair per weight.
         """
         if not (math.isfinite(noise_scale) and noise_scale >= 0):
             raise ValueError(f"noise_scale must be a finite value >= 0, got {noise_scale!r}.")
         self.window = config.g_on_us - config.g_off_us
         self.g_off = config.g_off_us
-        self.programming = ProgrammingVariation(noise_scale * config.prog_sigma * self.window)
-        self.read = ReadNoise(noise_scale * config.read_sigma * self.window)
+        scale = noise_scale * (mapping_factor(config) if match_mapping else 1.0)
+        self.programming = ProgrammingVariation(scale * config.prog_sigma * self.window)
+        self.read = ReadNoise(scale * config.read_sigma * self.window)
 
     def weight(self, name: str, w: Tensor, generator: Generator) -> Tensor:
         w_max = w.detach().abs().max().clamp_min(1e-12)
