@@ -92,8 +92,21 @@ def hypervolume(values: Tensor, directions: Sequence[str], ref_point: Sequence[f
     Y = Y[(Y > ref).all(dim=-1)]
     if Y.shape[0] == 0:
         return 0.0
-    Y = Y[is_non_dominated(Y)]
+    Y = _front_2d(Y) if Y.shape[-1] == 2 else Y[is_non_dominated(Y)]
     return float(DominatedPartitioning(ref_point=ref, Y=Y).compute_hypervolume())
+
+
+def _front_2d(Y: Tensor) -> Tensor:
+    """Non-dominated rows of an ``n x 2`` maximization tensor in O(n log n), one per
+    duplicate: sort by the first column (then the second) descending and keep each row whose
+    second value beats every row before it."""
+    order = torch.argsort(Y[:, 1], descending=True, stable=True)
+    order = order[torch.argsort(Y[order, 0], descending=True, stable=True)]
+    Ys = Y[order]
+    best = torch.cummax(Ys[:, 1], dim=0).values
+    keep = torch.ones(Ys.shape[0], dtype=torch.bool)
+    keep[1:] = Ys[1:, 1] > best[:-1]
+    return Ys[keep]
 
 
 def default_ref_point(values: Tensor, directions: Sequence[str],

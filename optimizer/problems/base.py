@@ -24,11 +24,13 @@ class BenchmarkProblem:
         objectives: Objectives (names ``f0``, ``f1``, ...) with direction and ``ref_point``
             taken from the BoTorch problem.
         max_hv: Hypervolume of the true Pareto front w.r.t. the objectives' reference point, at
-            full fidelity (from BoTorch), or ``None`` when unknown.
+            full fidelity, or ``None`` when unknown: BoTorch's analytic value for DTLZ2/ZDT1,
+            a numerical estimate for the MOMF problems (see ``optimizer.problems.reference``).
         function: ``n x (d + 1)`` tensor (unit-cube design, then fidelity in ``[0, 1]``) to
             ``n x m`` raw objective values (each in its own direction).
         cost_function: ``n`` fidelities to ``n`` synthetic costs [s-equivalent].
         description: One line for listings.
+        botorch_max_hv: BoTorch's stored maximum hypervolume of the problem, for reference.
     """
 
     name: str
@@ -38,6 +40,7 @@ class BenchmarkProblem:
     function: Callable[[Tensor], Tensor]
     cost_function: Callable[[Tensor], Tensor]
     description: str = ""
+    botorch_max_hv: float | None = None
 
     @property
     def directions(self) -> list[str]:

@@ -74,3 +74,17 @@ def test_bad_inputs_raise() -> None:
         hypervolume(POINTS, MIN2, [1.0])
     with pytest.raises(OptimizerError, match="values"):
         default_ref_point(torch.empty(0, 2, dtype=torch.double), MIN2)
+
+
+def test_two_objective_fast_path_matches_botorch() -> None:
+    """The O(n log n) 2-D front used by hypervolume gives the same volume as BoTorch's
+    generic non-dominated filter, ties and duplicates included."""
+    from botorch.utils.multi_objective.box_decompositions.dominated import (
+        DominatedPartitioning,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    Y = torch.rand(400, 2, generator=g, dtype=torch.double).mul(10).round()  # many ties
+    ref = torch.tensor([-1.0, -1.0], dtype=torch.double)
+    expected = DominatedPartitioning(ref_point=ref, Y=Y).compute_hypervolume().item()
+    assert hypervolume(Y, ["maximize"] * 2, [-1.0, -1.0]) == pytest.approx(expected)
