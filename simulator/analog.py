@@ -324,7 +324,8 @@ class AnalogLayer(nn.Module):
             v = v.unsqueeze(1)
         v = v.reshape(s, t_r, pc * m, v.shape[-1])  # S x T_r x PC·M x rows_used
         shape = (*torch.broadcast_shapes(v.shape[:-2], g.shape[:-2]), v.shape[-2], g.shape[-1])
-        if noisy:  # inference: reuse one output buffer across chunks (no fresh pages per call)
+        if noisy and not (v.requires_grad or g.requires_grad):
+            # Inference: reuse one output buffer across chunks (no fresh pages per call).
             currents = torch.matmul(v, g, out=self._buffer("currents", shape, g))
         else:
             currents = v @ g  # S x T_r x PC·M x n_used [µA]
