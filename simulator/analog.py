@@ -32,7 +32,13 @@ import torch.nn.functional as F
 from torch import Generator, Tensor, nn
 
 from simulator.config import CrossbarConfig
-from simulator.mapping import MappedWeight, crossbar_layers, map_weight, unrolled_weight
+from simulator.mapping import (
+    MappedWeight,
+    TileLayout,
+    crossbar_layers,
+    map_weight,
+    unrolled_weight,
+)
 from simulator.nonideal import BaseNonIdeality, device_nonidealities, level_conductance
 from simulator.nonideal.ir_drop import column_currents, first_order_conductance
 
@@ -194,7 +200,8 @@ class AnalogLayer(nn.Module):
     # -- geometry ---------------------------------------------------------------------------
 
     @property
-    def layout(self):  # -> TileLayout
+    def layout(self) -> TileLayout:
+        """Geometry of the layer on the arrays."""
         return self.mapped.layout
 
     @property
