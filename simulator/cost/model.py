@@ -123,8 +123,11 @@ class _Mapping:
 
 def map_layer(config: CrossbarLike, layer: LayerShape) -> _Mapping:
     """Tile counts of a layer (see the module docstring)."""
-    slices = math.ceil(config.weight_bits / config.cell_bits)
     differential = config.encoding == "differential"
+    # as CrossbarConfig.magnitude_bits: a differential pair's sign picks the column, so each
+    # column stores weight_bits - 1 magnitude bits; offset encoding stores all weight_bits
+    magnitude_bits = config.weight_bits - 1 if differential else config.weight_bits
+    slices = math.ceil(magnitude_bits / config.cell_bits)
     cols_per_weight = slices * (2 if differential else 1)
     ref_cols = 0 if differential else 1
     usable = config.cols - ref_cols

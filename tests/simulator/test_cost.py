@@ -141,15 +141,16 @@ def test_larger_arrays_need_fewer_tiles() -> None:
 
 
 def test_weight_slicing_and_encoding_set_columns_per_weight() -> None:
-    """8-bit weights: 4 two-bit cells; differential doubles them; offset adds a reference
-    column per array; 1-bit cells need twice the columns of 2-bit cells."""
+    """8-bit weights: 4 two-bit cells; differential doubles them (7 magnitude bits per column,
+    the pair carries the sign); offset adds a reference column per array; 1-bit cells need 7
+    cells per column of a differential pair."""
     layer = LayerShape("fc", "linear", 100, 30)
     diff = map_layer(Cfg(), layer)
     off = map_layer(Cfg(encoding="offset"), layer)
     assert diff.cols_per_weight == 8 and diff.used_cols == 240 and diff.col_tiles == 2
     assert off.cols_per_weight == 4 and off.col_tiles == 1 and off.used_cols == 121
     one_bit = map_layer(Cfg(cell_bits=1), layer)
-    assert one_bit.cols_per_weight == 16
+    assert one_bit.cols_per_weight == 14
     assert _cost(encoding="offset").breakdown["arrays"] < _cost().breakdown["arrays"]
 
 
@@ -201,3 +202,16 @@ def test_bad_layers_are_rejected() -> None:
         LayerShape("x", "conv", 4, 4, 0)
     with pytest.raises(ValueError, match="input_activity"):
         estimate(Cfg(), NET, input_activity=0.0)
+
+
+@pytest.mark.parametrize("encoding", ["differential", "offset"])
+@pytest.mark.parametrize(("weight_bits", "cell_bits"), [(8, 1), (8, 2), (7, 2), (5, 4), (3, 2)])
+def test_cost_slices_match_the_mapping(encoding: str, weight_bits: int, cell_bits: int) -> None:
+    """The cost model charges exactly the cells per weight that the mapping programs
+    (CrossbarConfig.slices), for both encodings."""
+    from simulator.config import CrossbarConfig
+    from simulator.cost.model import map_layer
+
+    cfg = CrossbarConfig(weight_bits=weight_bits, cell_bits=cell_bits, encoding=encoding)
+    m = map_layer(cfg, LayerShape("fc", "linear", 100, 10))
+    assert m.slices == cfg.slices
