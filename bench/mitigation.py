@@ -13,7 +13,7 @@ the training time it adds and the hardware overhead the cost model charges:
 * faults: none / fault-aware rows / read-verify-write / both under stuck-at faults, plus the
   programming energy and time of read-verify-write.
 
-Usage: ``python -m bench.mitigation [--quick] [--cifar10-dir DIR]``
+Usage: ``python -m bench.mitigation [--quick] [--cifar10-dir DIR] [--only SECTION ...]``
 -> ``bench/results/mitigation.json`` + ``.png``.
 """
 
@@ -150,7 +150,7 @@ def ir_logit_error(model: torch.nn.Module, cfg: CrossbarConfig, w: Any) -> float
 def bench_remap(w: Any, seeds: int) -> dict[str, Any]:
     rows = []
     sens = remap.weight_sensitivity(w.model, w.x_train, w.y_train)
-    for r_wire in (2.0, 5.0, 10.0):
+    for r_wire in (2.0, 5.0, 10.0, 30.0, 60.0):
         cfg = _config(0.03, wire_r_ohm=r_wire)
         row: dict[str, Any] = {"wire_r_ohm": r_wire}
         for scheme in remap.SCHEMES:
@@ -374,11 +374,27 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+SECTIONS: dict[str, Any] = {
+    "moments": bench_moments,
+    "resna": bench_resna,
+    "remap": bench_remap,
+    "correctnet": bench_correctnet,
+    "faults": bench_faults,
+}
+"""Benchmark sections in run order."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs (smoke run)")
     parser.add_argument("--seeds", type=int, default=5, help="programmed chips per point")
     parser.add_argument("--cifar10-dir", default=None, help="CIFAR-10 python batches")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(SECTIONS),
+        help="recompute only these sections, keeping the others of the existing JSON",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     epochs = 1 if args.quick else 3
@@ -388,22 +404,28 @@ def main() -> None:
     for name, options in workloads:
         w = get_workload(name, **options)
         start = time.perf_counter()
-        results: dict[str, Any] = {
-            "workload": name,
-            "seeds": args.seeds,
-            "machine": platform.platform(),
-            "torch": torch.__version__,
-        }
+        suffix = "" if name == "digits-cnn" else f"_{name}"
+        path = RESULTS / f"mitigation{suffix}.json"
+        results: dict[str, Any] = json.loads(path.read_text()) if args.only else {}
+        results.update(
+            {
+                "workload": name,
+                "seeds": args.seeds,
+                "machine": platform.platform(),
+                "torch": torch.__version__,
+            }
+        )
         with torch.no_grad():
             clean = (w.model(w.x_test).argmax(-1) == w.y_test).float().mean()
         results["software_accuracy"] = float(clean)
-        results["moments"] = bench_moments(w, args.seeds)
-        results["resna"] = bench_resna(w, args.seeds, epochs)
-        results["remap"] = bench_remap(w, args.seeds)
-        results["correctnet"] = bench_correctnet(w, args.seeds, epochs)
-        results["faults"] = bench_faults(w, args.seeds)
+        for section, run in SECTIONS.items():
+            if args.only and section not in args.only:
+                continue
+            if section in ("resna", "correctnet"):
+                results[section] = run(w, args.seeds, epochs)
+            else:
+                results[section] = run(w, args.seeds)
         results["wall_time_s"] = time.perf_counter() - start
-        suffix = "" if name == "digits-cnn" else f"_{name}"
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"mitigation{suffix}.json").write_text(json.dumps(results, indent=2))
         plot(results, RESULTS / f"mitigation{suffix}.png")
