@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from simulator import cost
 from simulator.config import CrossbarConfig
 from simulator.mapping import layer_shapes, layout_for
 from simulator.mitigation import correctnet, faults, remap, resna
@@ -284,7 +285,8 @@ def overhead(config: CrossbarConfig, workload: Any, prepared: Prepared) -> dict[
     r"""What the mitigations cost beyond the plain design.
 
     Returns:
-        ``{"energy_uj": per-inference extra energy [µJ] (compensation MACs),
+        ``{"energy_uj": per-inference energy change [µJ] (compensation MACs, per-layer
+        ADC bits), "latency_us": latency change [µs] (per-layer ADC bits),
         "compensation": {...}, "programming": {...}, "train_time_s": ...}``; the
         programming entry gives the one-time write energy [µJ] and time [µs] of the chip with
         plain single-pulse programming and with the chosen scheme.
@@ -316,8 +318,20 @@ def overhead(config: CrossbarConfig, workload: Any, prepared: Prepared) -> dict[
             max_pulses=k["rvw_max_pulses"],
             stuck_fraction=config.saf_sa0 + config.saf_sa1,
         )
+    adc = {"energy_uj": 0.0, "latency_us": 0.0}
+    if prepared.adc_bits:
+        for shape in shapes:
+            bits = prepared.adc_bits.get(shape.name, config.adc_bits)
+            if bits == config.adc_bits:
+                continue
+            low = cost.estimate(config.replace(adc_bits=bits), [shape])
+            full = cost.estimate(config, [shape])
+            adc["energy_uj"] += low.energy_uj - full.energy_uj
+            adc["latency_us"] += low.latency_us - full.latency_us
     return {
-        "energy_uj": comp["energy_uj"],
+        "energy_uj": comp["energy_uj"] + adc["energy_uj"],
+        "latency_us": adc["latency_us"],
+        "per_layer_adc": adc,
         "compensation": comp,
         "programming": {"plain": plain.to_dict(), "chosen": chosen.to_dict()},
         "train_time_s": prepared.train_time_s,

@@ -58,3 +58,17 @@ def test_rvw_and_compensation_are_charged(digits_cnn: Workload) -> None:
     extra = comp.details["mitigation"]["compensation"]["energy_uj"]
     assert extra > 0 and comp.energy_uj == pytest.approx(base.energy_uj + extra)
     assert comp.details["mitigation"]["compensation"]["macs"] == 64 * 64 + 16 * 256 + 100
+
+
+@pytest.mark.slow
+def test_robust_adc_policy_lowers_charged_energy(digits_cnn: Workload) -> None:
+    """adc_policy="robust" from 7-bit ADCs picks fewer bits somewhere and the evaluation's
+    energy falls by the cost model's per-layer ADC difference (latency does not rise)."""
+    uniform = evaluate(CrossbarConfig(adc_bits=7), digits_cnn, 0.0, seed=0)
+    robust = evaluate(CrossbarConfig(adc_bits=7, adc_policy="robust"), digits_cnn, 0.0, seed=0)
+    bits = robust.details["mitigation"]["adc_bits"]
+    assert min(bits.values()) < 7
+    delta = robust.details["mitigation"]["per_layer_adc"]
+    assert delta["energy_uj"] < 0 and delta["latency_us"] <= 0
+    assert robust.energy_uj == pytest.approx(uniform.energy_uj + delta["energy_uj"])
+    assert robust.latency_us == pytest.approx(uniform.latency_us + delta["latency_us"])
