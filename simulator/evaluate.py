@@ -263,13 +263,14 @@ def evaluate(
         "config": config.to_dict(),
         "hardware": hardware.breakdown,
     }
+    extra = details.get("mitigation", {})  # per-inference changes charged by mitigations
     return Evaluation(
         accuracy=mean,
         accuracy_std=std,
         accuracy_stderr=stderr,
         area_mm2=float(hardware.area_mm2),
-        latency_us=float(hardware.latency_us),
-        energy_uj=float(hardware.energy_uj) + details.get("mitigation", {}).get("energy_uj", 0.0),
+        latency_us=float(hardware.latency_us) + extra.get("latency_us", 0.0),
+        energy_uj=float(hardware.energy_uj) + extra.get("energy_uj", 0.0),
         cost_s=time.perf_counter() - start,
         details=details,
     )
