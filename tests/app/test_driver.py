@@ -89,14 +89,17 @@ def test_crash_mid_study_resumes_without_loss(database, engine) -> None:
     sid = new_study(database, parallelism=3, budget={"max_trials": n})
     settings = make_settings(database.url, lease_s=1.0, driver_lease_s=1.0)
     first = StudyDriver(database, engine, settings)
-    _run(first, lambda: _study(database, sid).n_completed >= 3)
-    first.step()  # claims more trials; their futures die with this driver
+
+    def running() -> int:
+        with database.session() as s:
+            return s.scalar(select(func.count()).where(Trial.study_id == sid,
+                                                       Trial.state == "running"))
+
+    # step until some trials completed and others are claimed: then the driver "dies"
+    _run(first, lambda: _study(database, sid).n_completed >= 3 and running() >= 1)
     for f in first._trials.values():  # a crash: the results never arrive
         f.future.cancel()
-    with database.session() as s:
-        running = s.scalar(select(func.count()).where(Trial.study_id == sid,
-                                                      Trial.state == "running"))
-    assert running >= 1, "the crash should leave running trials behind"
+    assert running() >= 1, "the crash should leave running trials behind"
     second = StudyDriver(database, engine, settings)
     _run(second, lambda: _study(database, sid).state == "completed", timeout=60)
     with database.session() as s:
