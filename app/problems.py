@@ -18,6 +18,10 @@ from optimizer.types import Objective
 
 CROSSBAR = "crossbar"
 DEFAULT_WORKLOAD = "digits-cnn"
+CROSSBAR_DEFAULTS: dict[str, Any] = {"analytic_below": 0.05}
+"""CrossbarConfig fields a crossbar study holds unless its ``problem.fixed`` says otherwise:
+fidelities below 0.05 use the analytic moment model (about a second per design) as the
+cheapest tier the multi-fidelity optimizer can buy."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,9 @@ def _resolve_crossbar(
                            f"unknown workload {workload!r}; available: {', '.join(names)}"))
     if problem.options:
         errors.append(_err(["problem", "options"], "crossbar takes workload_options, not options"))
+    fixed = {**CROSSBAR_DEFAULTS, **problem.fixed}
     try:
-        simulator.CrossbarConfig.from_params(problem.fixed)
+        simulator.CrossbarConfig.from_params(fixed)
     except ValueError as e:
         errors.append(_err(["problem", "fixed"], str(e)))
     raw = problem.search_space if problem.search_space is not None else (
@@ -177,7 +182,7 @@ def _resolve_crossbar(
     defaults = [Objective(name=o["name"], direction=o["direction"],
                           ref_point=o.get("ref_point")) for o in simulator.DEFAULT_OBJECTIVES]
     evaluator = {"kind": CROSSBAR, "workload": workload,
-                 "workload_options": problem.workload_options, "fixed": problem.fixed}
+                 "workload_options": problem.workload_options, "fixed": fixed}
     return spec, defaults, evaluator
 
 

@@ -84,5 +84,7 @@ def test_small_crossbar_study(client) -> None:
         assert v["area_mm2"] > 0 and v["latency_us"] > 0 and v["energy_uj"] > 0
         assert t["fidelity"] == pytest.approx(0.02)
         assert 3 <= t["params"]["adc_bits"] <= 6 and t["params"]["cols_per_adc"] in (4, 8)
+        assert t["details"]["estimator"] == "moments"  # the service's analytic bottom tier
+        assert t["details"]["config"]["rows"] == 64
     front = client.get(f"{API}/studies/{sid}/pareto").json()
     assert front["points"]
