@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import median_time  # noqa: E402
 from simulator import CrossbarConfig, evaluate, get_workload  # noqa: E402
 from simulator.analog import AnalogModel  # noqa: E402
 
@@ -35,21 +35,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 QUIET = {"prog_sigma": 0.0, "read_sigma": 0.0, "saf_sa0": 0.0, "saf_sa1": 0.0}
 
 
-def _time(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` [s] over ``repeats`` runs (after one warm-up)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
 
 def throughput(workload, n_images: int, repeats: int) -> dict[str, Any]:
     x = workload.x_test[:n_images]
     with torch.no_grad():
-        t_float = _time(lambda: workload.model(x), repeats)
+        t_float = median_time(lambda: workload.model(x), repeats)
 
     def analog_pass(config: CrossbarConfig, draws: int) -> float:
         model = AnalogModel(workload.model, config)
@@ -63,7 +53,7 @@ def throughput(workload, n_images: int, repeats: int) -> dict[str, Any]:
                 for chunk in model.chunks(n_images):
                     model(x[chunk])
 
-        return _time(run, repeats)
+        return median_time(run, repeats)
 
     t_clean = analog_pass(CrossbarConfig(**QUIET), 1)
     rows = []

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.timing import median_time  # noqa: E402
 from simulator.nonideal.ir_drop import column_currents, first_order_conductance  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -32,15 +32,6 @@ READ_VOLTAGE_V = 0.2
 BATCH = 64
 G_MIN_US = 1.0
 
-
-def _timeit(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _inputs(size: int, gen: torch.Generator) -> torch.Tensor:
@@ -64,13 +55,13 @@ def run_case(size: int, r_wire: float, g_max_us: float, repeats: int) -> dict:
     relax = column_currents(v, g, r_wire, "relaxation", tol=1e-6)
     v32, g32 = v.float(), g.float()
     g_eff = first_order_conductance(g32, r_wire)
-    t_ideal = _timeit(lambda: v32 @ g32, repeats)
-    t_first = _timeit(lambda: column_currents(v32, g32, r_wire, "first_order"), repeats)
-    t_first_cached = _timeit(lambda: v32 @ g_eff, repeats)
-    t_relax = _timeit(
+    t_ideal = median_time(lambda: v32 @ g32, repeats)
+    t_first = median_time(lambda: column_currents(v32, g32, r_wire, "first_order"), repeats)
+    t_first_cached = median_time(lambda: v32 @ g_eff, repeats)
+    t_relax = median_time(
         lambda: column_currents(v32, g32, r_wire, "relaxation", tol=1e-6), max(1, repeats // 10)
     )
-    t_exact = _timeit(lambda: column_currents(v, g, r_wire, "exact"), 3)
+    t_exact = median_time(lambda: column_currents(v, g, r_wire, "exact"), 3)
     return {
         "size": size,
         "r_wire_ohm": r_wire,
