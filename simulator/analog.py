@@ -443,6 +443,8 @@ class AnalogModel(nn.Module):
             MappingError: If a layer cannot be mapped.
         """
         super().__init__()
+        if isinstance(model, nn.Linear | nn.Conv2d):
+            model = nn.Sequential(model)  # a bare layer as the root has no parent to swap it in
         self.float_model = copy.deepcopy(model).eval()
         self.network = copy.deepcopy(model).eval()
         self.layers: dict[str, AnalogLayer] = {}

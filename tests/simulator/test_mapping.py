@@ -156,3 +156,19 @@ def test_offset_layout_matches_cost_model(rows: int, cols: int, cell_bits: int,
         theirs.row_tiles, theirs.col_tiles, theirs.used_cols
     )
     assert 0 < mine.utilization <= 1
+
+
+def test_bare_layer_as_model_is_mapped() -> None:
+    """A bare nn.Linear given as the whole model runs on the crossbar (its output differs from
+    the float layer at 3-bit weights), not silently as the float layer."""
+    gen = torch.Generator().manual_seed(0)
+    lin = nn.Linear(40, 8)
+    x = torch.rand(16, 40, generator=gen)
+    cfg = CrossbarConfig(rows=32, cols=32, weight_bits=3, **NOISELESS)
+    analog = AnalogModel(lin, cfg, adc=False)
+    assert list(analog.layers) == ["0"]
+    analog.calibrate(x)
+    analog.program(1, gen)
+    y = analog(x)[0]
+    err = (y - lin(x)).abs().max().item()
+    assert 1e-3 < err < 0.5 * lin(x).abs().max().item()
