@@ -24,6 +24,7 @@ from botorch.generation.gen import gen_candidates_scipy
 from torch import Tensor
 
 from optimizer.encoding import TrainingData, encode_observations
+from optimizer.errors import OptimizerError
 from optimizer.methods.sobol import feasible_sobol
 from optimizer.suggest import SuggestContext
 from optimizer.types import Suggestion
@@ -55,6 +56,22 @@ class MFData:
         if self.fidelity_dim is None:
             return torch.ones(self.data.n, dtype=torch.bool)
         return self.data.X[:, self.fidelity_dim] >= 1.0 - 1e-9
+
+
+def check_int_options(options: object, minimums: dict[str, int]) -> None:
+    """Validate a method's integer options: each named attribute an int >= its minimum, and
+    ``n_init`` either ``None`` or an int >= 1.
+
+    Raises:
+        OptimizerError: naming the first bad option.
+    """
+    for name, low in minimums.items():
+        v = getattr(options, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            raise OptimizerError(f"options.{name} must be an integer >= {low}, got {v!r}.")
+    n_init = getattr(options, "n_init", None)
+    if n_init is not None and (not isinstance(n_init, int) or n_init < 1):
+        raise OptimizerError(f"options.n_init must be an integer >= 1, got {n_init!r}.")
 
 
 def mf_data(ctx: SuggestContext) -> MFData:

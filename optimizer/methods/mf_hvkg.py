@@ -44,8 +44,13 @@ from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
 from optimizer.encoding import encode_pending, ref_point_max
-from optimizer.errors import OptimizerError
-from optimizer.methods.mf_common import MFData, initial_design, mf_data, round_mf
+from optimizer.methods.mf_common import (
+    MFData,
+    check_int_options,
+    initial_design,
+    mf_data,
+    round_mf,
+)
 from optimizer.suggest import SuggestContext
 from optimizer.surrogates import CostModel, fit_objective_model_list
 from optimizer.types import Suggestion
@@ -74,13 +79,8 @@ class MFHVKGMethod:
     n_init: int | None = None
 
     def __post_init__(self) -> None:
-        for name, low in (("num_fantasies", 1), ("num_pareto", 1), ("inner_mc_samples", 1),
-                          ("raw_samples", 16), ("num_restarts", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise OptimizerError(f"options.{name} must be an integer >= {low}, got {v!r}.")
-        if self.n_init is not None and (not isinstance(self.n_init, int) or self.n_init < 1):
-            raise OptimizerError(f"options.n_init must be an integer >= 1, got {self.n_init!r}.")
+        check_int_options(self, {"num_fantasies": 1, "num_pareto": 1, "inner_mc_samples": 1,
+                                 "raw_samples": 16, "num_restarts": 1})
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)

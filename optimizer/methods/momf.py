@@ -28,8 +28,8 @@ from botorch.utils.multi_objective.box_decompositions.non_dominated import (
 )
 
 from optimizer.encoding import encode_pending, ref_point_max
-from optimizer.errors import OptimizerError
 from optimizer.methods.mf_common import (
+    check_int_options,
     initial_design,
     mf_data,
     optimize_over_space,
@@ -57,12 +57,7 @@ class MOMFMethod:
     n_init: int | None = None
 
     def __post_init__(self) -> None:
-        for name, low in (("mc_samples", 8), ("raw_samples", 16), ("num_restarts", 0)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise OptimizerError(f"options.{name} must be an integer >= {low}, got {v!r}.")
-        if self.n_init is not None and (not isinstance(self.n_init, int) or self.n_init < 1):
-            raise OptimizerError(f"options.n_init must be an integer >= 1, got {self.n_init!r}.")
+        check_int_options(self, {"mc_samples": 8, "raw_samples": 16, "num_restarts": 0})
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
