@@ -59,13 +59,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.timing import median_time  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 RAW_PATH = RESULTS / "aihwkit_raw.json"
@@ -113,15 +114,6 @@ WORKLOAD_TILE = (32, 64)
 """Small tiles so that the digits layers (64 inputs at most) span several arrays."""
 
 
-def _timeit(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn()`` [s] after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _quantize_model(model: nn.Module, bits: int) -> nn.Module:
@@ -263,13 +255,13 @@ def aihwkit_part(setup_path: Path, out_path: Path) -> dict[str, Any]:
                 entry["accuracy"][f"{periphery}/{noise[0]}/{noise[1]}"] = per_seed
         analog = _aihwkit_analog(model, case["tile"], setup["timing_noise"], "adc8")
         with torch.no_grad():
-            entry["timing"]["program_s"] = _timeit(analog.program_analog_weights,
+            entry["timing"]["program_s"] = median_time(analog.program_analog_weights,
                                                    setup["repeats"])
-            entry["timing"]["forward_s"] = _timeit(lambda a=analog, x=x: a(x), setup["repeats"])
-            entry["timing"]["clean_float_s"] = _timeit(lambda m=model, x=x: m(x),
+            entry["timing"]["forward_s"] = median_time(lambda a=analog, x=x: a(x), setup["repeats"])
+            entry["timing"]["clean_float_s"] = median_time(lambda m=model, x=x: m(x),
                                                        setup["repeats"])
         for s in setup["timing_draws"]:
-            entry["timing"][f"S={s}"] = _timeit(
+            entry["timing"][f"S={s}"] = median_time(
                 lambda a=analog, x=x, s=s: _aihwkit_draws(a, x, s), setup["repeats"]
             )
         raw["linear"][case["name"]] = entry
@@ -287,10 +279,10 @@ def aihwkit_part(setup_path: Path, out_path: Path) -> dict[str, Any]:
                 entry["accuracy"][f"{periphery}/{noise[0]}/{noise[1]}"] = per_seed
         analog = _aihwkit_analog(model, wl["tile"], setup["timing_noise"], "adc8")
         for s in setup["timing_draws"]:
-            entry["timing"][f"S={s}"] = _timeit(
+            entry["timing"][f"S={s}"] = median_time(
                 lambda a=analog, x=x, s=s: _aihwkit_draws(a, x, s), setup["repeats"]
             )
-        entry["timing"]["clean_float_s"] = _timeit(lambda m=model, x=x: m(x), setup["repeats"])
+        entry["timing"]["clean_float_s"] = median_time(lambda m=model, x=x: m(x), setup["repeats"])
         raw["workloads"][wl["name"]] = entry
     raw["load_average_end"] = list(os.getloadavg())
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -397,14 +389,14 @@ def our_part(setup: dict[str, Any]) -> dict[str, Any]:
         analog = _our_analog(model, case["tile"], setup["timing_noise"], "adc8", case["x_calib"])
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
-            entry["timing"]["program_s"] = _timeit(lambda a=analog, g=gen: a.program(1, g),
+            entry["timing"]["program_s"] = median_time(lambda a=analog, g=gen: a.program(1, g),
                                                    setup["repeats"])
             analog.set_generator(gen)
-            entry["timing"]["forward_s"] = _timeit(lambda a=analog, x=x: a(x), setup["repeats"])
-            entry["timing"]["clean_float_s"] = _timeit(lambda m=model, x=x: m(x),
+            entry["timing"]["forward_s"] = median_time(lambda a=analog, x=x: a(x), setup["repeats"])
+            entry["timing"]["clean_float_s"] = median_time(lambda m=model, x=x: m(x),
                                                        setup["repeats"])
         for s in setup["timing_draws"]:
-            entry["timing"][f"S={s}"] = _timeit(
+            entry["timing"][f"S={s}"] = median_time(
                 lambda a=analog, x=x, s=s, g=gen: _our_draws(a, x, s, g), setup["repeats"]
             )
         res["linear"][case["name"]] = entry
@@ -431,10 +423,10 @@ def our_part(setup: dict[str, Any]) -> dict[str, Any]:
         analog = _our_analog(model, wl["tile"], setup["timing_noise"], "adc8", wl["x_calib"])
         gen = torch.Generator().manual_seed(0)
         for s in setup["timing_draws"]:
-            entry["timing"][f"S={s}"] = _timeit(
+            entry["timing"][f"S={s}"] = median_time(
                 lambda a=analog, x=x, s=s, g=gen: _our_draws(a, x, s, g), setup["repeats"]
             )
-        entry["timing"]["clean_float_s"] = _timeit(lambda m=model, x=x: m(x), setup["repeats"])
+        entry["timing"]["clean_float_s"] = median_time(lambda m=model, x=x: m(x), setup["repeats"])
         res["workloads"][wl["name"]] = entry
     res["load_average_end"] = list(os.getloadavg())
     return res
