@@ -57,7 +57,7 @@ READ_PULSE_S = 10e-9
 """Verify-read pulse width [s]. NeuroSim V1.4 ``Param.cpp``: ``readPulseWidth = 10e-9``."""
 
 
-class FaultAwareStuckAt(BaseNonIdeality):
+class FaultAwareStuckAt(StuckAtFaults):
     """Stuck-at faults whose rows are re-assigned per array to minimize their error."""
 
     def __init__(
@@ -77,21 +77,10 @@ class FaultAwareStuckAt(BaseNonIdeality):
             col_significance: Optional `col_tiles x cols`-dim Tensor: the shift-and-add
                 weight of every physical column (default: all 1).
         """
-        super().__init__()
-        for name, p in (("p_sa0", p_sa0), ("p_sa1", p_sa1)):
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {p!r}.")
-        if p_sa0 + p_sa1 > 1.0:
-            raise ValueError(f"p_sa0 + p_sa1 must be <= 1, got {p_sa0 + p_sa1!r}.")
-        self.p_sa0, self.p_sa1 = float(p_sa0), float(p_sa1)
-        self.g_off_us, self.g_on_us = float(g_off_us), float(g_on_us)
+        super().__init__(p_sa0, p_sa1, g_off_us, g_on_us)
         self.col_significance = col_significance
         self.last_error_reduction: float | None = None
         """Stuck-cell error after / before re-assignment in the last call (diagnostic)."""
-
-    @property
-    def active(self) -> bool:
-        return self.p_sa0 > 0 or self.p_sa1 > 0
 
     def apply_to_conductance(self, g: Tensor, generator: Generator | None = None) -> Tensor:
         r"""Draw faults per physical cell, re-assign rows per array, apply.
