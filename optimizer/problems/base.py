@@ -63,6 +63,17 @@ class BenchmarkProblem:
             raise ValueError(f"fidelity: {self.name} has a single fidelity, 1.0.")
         return z
 
+    @property
+    def cost_kind(self) -> str:
+        """``"synthetic"``: costs come from ``cost_function``; tabulated problems say
+        ``"tabulated"`` (measured wall times recorded with the table)."""
+        return "synthetic"
+
+    def realized_fidelity(self, fidelity: float) -> float:
+        """The fidelity an evaluation requested at ``fidelity`` actually runs at: the same,
+        except for problems tabulated at a few fidelities (see ``crossbar_table``)."""
+        return float(fidelity)
+
     def evaluate_batch(self, X: Tensor) -> Tensor:
         r"""Objective values of ``n`` points.
 

@@ -9,6 +9,9 @@ r"""The benchmark problems, built from BoTorch's test functions.
 - ``momf-park``: ``MOMFPark(negate=True)`` [Irshad2021]_, 4 design dims plus the fidelity; same
   conventions and cost; max HV 0.08982 (our estimate; BoTorch's 0.08552 is exceeded by
   random points).
+- ``crossbar-digits``: 216 ReRAM crossbar designs x 4 fidelities of digits-cnn, tabulated
+  from real simulator evaluations with their measured costs (``optimizer.problems.
+  crossbar_table``); accuracy maximized, area, latency and energy minimized.
 - ``dtlz2``: ``DTLZ2(dim, num_objectives)`` [Deb2005]_, minimized, reference point 1.1 per
   objective, single fidelity, cost 1 per evaluation. Options ``dim`` (default 6) and
   ``num_objectives`` (default 2, ``< dim``).
@@ -37,6 +40,7 @@ import torch
 from torch import Tensor
 
 from optimizer.problems.base import BenchmarkProblem
+from optimizer.problems.crossbar_table import crossbar_digits
 from optimizer.problems.reference import MOMF_MAX_HV
 from optimizer.space import FloatParam, SearchSpace
 from optimizer.types import Objective
@@ -149,6 +153,7 @@ def _zdt1(**options: Any) -> BenchmarkProblem:
 
 _PROBLEMS: dict[str, Callable[..., BenchmarkProblem]] = {
     "branin-currin": _branin_currin,
+    "crossbar-digits": crossbar_digits,
     "momf-park": _momf_park,
     "dtlz2": _dtlz2,
     "zdt1": _zdt1,

@@ -88,3 +88,17 @@ def test_small_crossbar_study(client) -> None:
         assert t["details"]["config"]["rows"] == 64
     front = client.get(f"{API}/studies/{sid}/pareto").json()
     assert front["points"]
+
+
+def test_tabulated_crossbar_benchmark_reports_the_evaluated_fidelity() -> None:
+    """A trial of the ``crossbar-digits`` benchmark asked at fidelity 0.3 is served by the
+    table's 0.25 row: its details say so and the cost is the recorded (measured) wall time."""
+    from app.problems import run_evaluation
+    from optimizer.problems import get_problem
+
+    design = {"rows": 64, "cols": 128, "cell_bits": 1, "weight_bits": 6, "adc_bits": 5}
+    out = run_evaluation({"kind": "benchmark", "name": "crossbar-digits"}, design, 0.3, 0)
+    values, cost = get_problem("crossbar-digits").evaluate(design, 0.25)
+    assert out["details"]["evaluated_fidelity"] == 0.25
+    assert out["details"]["cost_kind"] == "tabulated"
+    assert out["values"] == values and out["cost_s"] == cost

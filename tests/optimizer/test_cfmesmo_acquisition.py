@@ -152,3 +152,35 @@ def test_bad_arguments() -> None:
         CFMESMO(model, torch.zeros(2, 2, dtype=torch.double), approx="eg")  # type: ignore[arg-type]
     with pytest.raises(OptimizerError, match="max_values"):
         CFMESMO(model, torch.zeros(2, dtype=torch.double))
+
+
+def test_gibbon_matches_its_formula_with_noise_from_a_second_posterior(mf_model) -> None:
+    """The GIBBON value equals -1/2 log(1 - rho^2 r (gamma + r)) summed over objectives and
+    averaged over samples, with rho^2 = cov(f(x,z), f(x,1))^2 / (var y(x,z) var f(x,1)) and
+    var y taken from a separate ``observation_noise=True`` posterior (the acquisition reads the
+    homoskedastic noise once instead)."""
+    from optimizer.acquisition.cf_mesmo import gibbon_information_gain
+
+    X, Y, model = mf_model
+    y_star = Y.max(0).values.unsqueeze(0) + torch.tensor([[0.01, 0.02], [0.03, 0.005]],
+                                                          dtype=torch.double)
+    Xq = torch.rand(7, 1, 3, dtype=torch.double, generator=torch.Generator().manual_seed(9))
+    acq = CFMESMO(model, y_star, fidelity_dim=2, approx="gibbon")
+    with torch.no_grad():
+        got = acq(Xq)
+        expected = []
+        for x in Xq:
+            xt = x.clone()
+            xt[0, 2] = 1.0
+            post = model.posterior(torch.cat([x, xt]).unsqueeze(0))
+            assert post.distribution._interleaved is False  # index: task * 2 + point
+            cov = post.distribution.covariance_matrix[0]
+            var_y = model.posterior(x.unsqueeze(0), observation_noise=True).variance[0, 0]
+            mu_t = post.mean[0, 1]
+            var_t = torch.stack([cov[1, 1], cov[3, 3]])
+            rho2 = torch.stack([cov[0, 1], cov[2, 3]]).pow(2) / (var_y * var_t)
+            gamma = (y_star - mu_t) / var_t.sqrt()
+            expected.append(gibbon_information_gain(gamma, rho2.expand_as(gamma))
+                            .mean(0).sum())
+    assert torch.allclose(got, torch.stack(expected), rtol=1e-6, atol=1e-10)
+    assert (got >= 0).all() and float(got.max()) > 1e-2

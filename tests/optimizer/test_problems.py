@@ -15,8 +15,9 @@ from optimizer.problems.reference import MOMF_MAX_HV, estimate_max_hv
 
 
 def test_available() -> None:
-    """The four benchmark problems are registered."""
-    assert set(available_problems()) == {"branin-currin", "momf-park", "dtlz2", "zdt1"}
+    """The five benchmark problems are registered."""
+    assert set(available_problems()) == {"branin-currin", "momf-park", "crossbar-digits",
+                                         "dtlz2", "zdt1"}
 
 
 def test_branin_currin_matches_botorch_and_hand_values() -> None:

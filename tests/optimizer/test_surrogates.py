@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from optimizer.errors import OptimizerError
-from optimizer.surrogates import CostModel, fit_objective_model
+from optimizer.surrogates import CostModel, fit_objective_model, fit_subset
 
 
 def _data(n: int, seed: int, noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,3 +94,33 @@ def test_cost_model_constant_and_bad_input() -> None:
         CostModel(X, torch.ones(5, dtype=torch.double), None)
     with pytest.raises(OptimizerError, match="finite"):
         fit_objective_model(X, torch.full((6, 1), float("nan"), dtype=torch.double))
+
+
+def test_fit_subset_is_deterministic_and_only_above_the_limit() -> None:
+    """Up to the limit every observation is used (None); above it, the same ``limit`` sorted,
+    distinct indices come back on every call."""
+    assert fit_subset(100, 100) is None
+    a, b = fit_subset(150, 100), fit_subset(150, 100)
+    assert a is not None and b is not None
+    assert torch.equal(a, b)
+    assert a.numel() == 100 and a.unique().numel() == 100
+    assert torch.equal(a, a.sort().values) and int(a.max()) < 150
+
+
+def test_subset_fit_uses_subset_hyperparameters_and_all_data() -> None:
+    """Above the limit the hyperparameters are those of a fit on the subset, while the
+    posterior conditions on every observation: on noiseless data its mean at the training
+    points left out of the subset is as close as at those in it."""
+    X, Y = _data(60, 7)
+    model = fit_objective_model(X, Y, fit_limit=30)
+    idx = fit_subset(60, 30)
+    assert idx is not None
+    sub = fit_objective_model(X[idx], Y[idx])
+    assert torch.allclose(model.covar_module.lengthscale, sub.covar_module.lengthscale)
+    assert model.train_inputs[0].shape[-2] == 60
+    out = torch.ones(60, dtype=torch.bool)
+    out[idx] = False
+    with torch.no_grad():
+        mean = model.posterior(X[out]).mean
+    err = (mean - Y[out]).abs().max(0).values
+    assert (err < 0.05 * Y.std(0)).all()
