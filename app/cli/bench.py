@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +18,25 @@ out = Console()
 @app.callback()
 def main() -> None:
     """Benchmarks that write JSON + PNG results (never run by the tests)."""
+
+
+def parse_option(text: str) -> tuple[str, str, Any]:
+    """``"method.key=value"`` -> ``(method, key, value)``; the value is read as JSON when it
+    parses (``4``, ``true``, ``"x"``), else kept as the string.
+
+    Raises:
+        typer.BadParameter: If the text is not of that form.
+    """
+    head, sep, raw = text.partition("=")
+    method, dot, key = head.strip().rpartition(".")
+    if not sep or not dot or not method or not key or not raw.strip():
+        raise typer.BadParameter(f"expected METHOD.KEY=VALUE, got {text!r}",
+                                 param_hint="--option")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw.strip()
+    return method, key.strip(), value
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -31,7 +52,12 @@ def optimizer(
     methods: Annotated[list[str] | None, typer.Option(
         help="Methods (repeat or comma-separate); default: all eight.")] = None,
     problems: Annotated[list[str] | None, typer.Option(
-        help="Problems (repeat or comma-separate); default: branin-currin, momf-park.")] = None,
+        help="Problems (repeat or comma-separate); default: branin-currin, momf-park, "
+             "crossbar-digits.")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="A method option, METHOD.KEY=VALUE (repeatable), on top of "
+                               "the benchmark's defaults, e.g. cf-mesmo.fidelity_filter=boca."
+    )] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("bench/results"),
     name: Annotated[str, typer.Option(help="Base name of the JSON and PNG files.")] = "optimizer",
@@ -56,6 +82,16 @@ def optimizer(
         if unknown:
             raise typer.BadParameter(f"unknown problem(s) {unknown}", param_hint="--problems")
         kw["problems"] = p
+    if option:
+        options = copy.deepcopy(BenchSettings.quick().options if quick
+                                else BenchSettings().options)
+        for text in option:
+            method, key, value = parse_option(text)
+            if method not in available_methods():
+                raise typer.BadParameter(f"unknown method {method!r} in {text!r}",
+                                         param_hint="--option")
+            options.setdefault(method, {})[key] = value
+        kw["options"] = options
     settings = BenchSettings.quick(**kw) if quick else BenchSettings(**kw)
     logging.basicConfig(level=logging.WARNING)
     results = run_benchmark(settings, out_dir, name=name, progress=out.print)

@@ -120,6 +120,7 @@ class CFMESMO(AcquisitionFunction):
         fidelity_dim: int | None = None,
         approx: Approx = "gibbon",
         target_fidelity: float = 1.0,
+        fidelity_filter: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         r"""Build the acquisition function.
 
@@ -131,6 +132,8 @@ class CFMESMO(AcquisitionFunction):
             fidelity_dim: Column of the fidelity in ``X``, or ``None`` (single fidelity).
             approx: ``"tg"`` or ``"gibbon"``.
             target_fidelity: Value of the fidelity column at the target fidelity.
+            fidelity_filter: Maps ``b x 1 x D`` inputs to ``b`` booleans; points it rejects
+                score 0 (e.g. ``optimizer.acquisition.fidelity_filter.BOCAFilter``).
 
         Raises:
             OptimizerError: for a bad ``approx`` or ``max_values`` shape.
@@ -147,6 +150,7 @@ class CFMESMO(AcquisitionFunction):
         self.fidelity_dim = fidelity_dim
         self.approx: Approx = approx
         self.target_fidelity = float(target_fidelity)
+        self.fidelity_filter = fidelity_filter
         self._noise_var: Tensor | None = None  # m, filled on first use (homoskedastic noise)
 
     def project(self, X: Tensor) -> Tensor:
@@ -219,10 +223,11 @@ class CFMESMO(AcquisitionFunction):
             A ``b``-dim Tensor of values ``>= 0`` [nats per normalized cost unit].
         """
         ig = self.information_gain(X)
-        if self.cost is None:
-            return ig
-        c = self.cost(X).reshape(ig.shape).clamp_min(1e-12)
-        return ig / c
+        if self.cost is not None:
+            ig = ig / self.cost(X).reshape(ig.shape).clamp_min(1e-12)
+        if self.fidelity_filter is not None:
+            ig = torch.where(self.fidelity_filter(X), ig, torch.zeros_like(ig))
+        return ig
 
 
 __all__ = ["CFMESMO", "gibbon_information_gain", "mesmo_information_gain"]

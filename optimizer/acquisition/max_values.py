@@ -22,9 +22,10 @@ iMOCA clamp: :math:`y^{*s}_j \leftarrow \max(y^{*s}_j,\ y^{\max}_j + 5/\sqrt{\be
 standardized units), where :math:`y^{\max}_j` is the best value observed at :math:`z^*`: a
 sampled maximum below an observed value would make that value "impossible".
 
-Discrete columns are rounded by the caller's ``round_fn`` after refinement; linear constraints
-are ignored here, so :math:`y^*` is an upper bound in constrained spaces (entropy search only
-needs it to be a plausible maximum).
+Discrete columns are rounded by the caller's ``round_fn`` after refinement. With the caller's
+``feasible_fn`` (the space's linear constraints), candidates are the feasible ones and a
+refined maximizer that leaves the feasible set falls back to its feasible starting point, so
+:math:`y^*` and the sampled fronts are those of the constrained problem.
 
 References:
     .. [Belakaria2019] S. Belakaria, A. Deshwal, J. R. Doppa. Max-value entropy search for
@@ -37,6 +38,7 @@ References:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +51,8 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from optimizer.errors import OptimizerError
+
+logger = logging.getLogger(__name__)
 
 IMOCA_BETA = 1e3
 """Noise precision of the iMOCA reference implementation; the clamp margin is
@@ -88,6 +92,7 @@ def sample_max_values(
     Y_best: Tensor | None = None,
     Y_std: Tensor | None = None,
     round_fn: Callable[[Tensor], Tensor] | None = None,
+    feasible_fn: Callable[[Tensor], Tensor] | None = None,
     refine_steps: int = 30,
     seed: int = 0,
 ) -> MaxValueSamples:
@@ -103,6 +108,9 @@ def sample_max_values(
         Y_best: ``m`` best observed value per objective at the target fidelity (clamp).
         Y_std: ``m`` standard deviation of the observed values (clamp margin scale).
         round_fn: Maps a ``... x d`` tensor to representable designs (discrete columns).
+        feasible_fn: Maps ``n x d`` designs to an ``n`` boolean mask of the feasible ones
+            (constraints); ``None`` when every design is feasible. When no candidate is
+            feasible the constraint is dropped for this draw (a warning is logged).
         refine_steps: Projected gradient-ascent steps per maximum (0 to skip).
         seed: Seed of the Sobol candidates (the path draw uses torch's global RNG).
 
@@ -119,6 +127,14 @@ def sample_max_values(
         cand = torch.cat([cand, X_observed.double().reshape(-1, dim)])
     if round_fn is not None:
         cand = round_fn(cand)
+    if feasible_fn is not None:
+        ok = feasible_fn(cand)
+        if ok.any():
+            cand = cand[ok]
+        else:
+            logger.warning("max-value search: no feasible candidate among %d; constraints "
+                           "ignored for this draw", cand.shape[0])
+            feasible_fn = None
     with torch.no_grad():
         F = paths(_with_fidelity(cand, fidelity_dim))  # S x N x m
     S, _, m = F.shape
@@ -127,6 +143,9 @@ def sample_max_values(
     X_ref = _refine(paths, X0, fidelity_dim, refine_steps) if refine_steps > 0 else X0
     if round_fn is not None:
         X_ref = round_fn(X_ref)
+    if feasible_fn is not None:
+        bad = ~feasible_fn(X_ref.reshape(-1, dim)).reshape(X_ref.shape[:-1])
+        X_ref = torch.where(bad.unsqueeze(-1), X0, X_ref)
     with torch.no_grad():
         F_ref = paths(_with_fidelity(X_ref, fidelity_dim))  # S x m x m
     diag = torch.diagonal(F_ref, dim1=-2, dim2=-1)  # S x m

@@ -33,6 +33,7 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from optimizer.acquisition.cf_mesmo import CFMESMO as CFMESMOAcquisition
+from optimizer.acquisition.fidelity_filter import BOCAFilter
 from optimizer.acquisition.max_values import sample_max_values
 from optimizer.encoding import encode_pending
 from optimizer.errors import OptimizerError
@@ -78,6 +79,9 @@ class CFMESMO:
         num_restarts: L-BFGS-B restarts from the best raw candidates, ``>= 0``.
         n_init: Size of the initial design; ``None`` for ``2 (D + 1)`` with ``D`` the number
             of design columns plus one for the fidelity.
+        fidelity_filter: ``"none"`` (default) or ``"boca"``: score 0 at lower fidelities the
+            model is already confident about
+            (``optimizer.acquisition.fidelity_filter.BOCAFilter``).
     """
 
     approx: str = "gibbon"
@@ -86,6 +90,7 @@ class CFMESMO:
     raw_samples: int = 512
     num_restarts: int = 4
     n_init: int | None = None
+    fidelity_filter: str = "none"
 
     def __post_init__(self) -> None:
         if self.approx not in ("tg", "gibbon"):
@@ -96,6 +101,9 @@ class CFMESMO:
         _positive_int("num_restarts", self.num_restarts, 0)
         if self.n_init is not None:
             _positive_int("n_init", self.n_init)
+        if self.fidelity_filter not in ("none", "boca"):
+            raise OptimizerError("options.fidelity_filter must be 'none' or 'boca', got "
+                                 f"{self.fidelity_filter!r}.")
 
     def initial_size(self, mf: MFData) -> int:
         return self.n_init if self.n_init is not None else 2 * (mf.D + 1)
@@ -113,15 +121,22 @@ class CFMESMO:
             num_candidates=self.num_candidates, X_observed=X[:, :mf.d],
             Y_best=Y[full].max(0).values if full.any() else None,
             Y_std=Y.std(0) if Y.shape[0] > 1 else None,
-            round_fn=ctx.space.round_unit, seed=ctx.rng_seed(1),
+            round_fn=ctx.space.round_unit,
+            feasible_fn=ctx.space.feasible_unit if ctx.space.constraints else None,
+            seed=ctx.rng_seed(1),
         )
         pending = encode_pending(ctx.space, ctx.pending, with_fidelity=mf.fidelity_dim
                                  is not None)
         model = kriging_believer(model, pending)
         out: list[Suggestion] = []
         for i in range(ctx.n):
+            filt = None
+            if self.fidelity_filter == "boca" and mf.fidelity_dim is not None:
+                filt = BOCAFilter.from_model(model, cost=cost, fidelity_dim=mf.fidelity_dim,
+                                             dim=mf.d)
             acq = CFMESMOAcquisition(model, samples.max_values, cost=cost,
-                                     fidelity_dim=mf.fidelity_dim, approx=self.approx)  # type: ignore[arg-type]
+                                     fidelity_dim=mf.fidelity_dim, approx=self.approx,  # type: ignore[arg-type]
+                                     fidelity_filter=filt)
             x, value = optimize_over_space(acq, ctx, mf, raw_samples=self.raw_samples,
                                            num_restarts=self.num_restarts, salt=i)
             with torch.no_grad():

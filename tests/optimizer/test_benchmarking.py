@@ -112,3 +112,18 @@ def test_cli_quick_writes_json_and_png(tmp_path) -> None:
     assert (tmp_path / "optimizer.png").stat().st_size > 1000
     bad = CliRunner().invoke(app, ["optimizer", "--methods", "nope", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "nope" in bad.output
+
+
+def test_cli_option_parsing_and_errors(tmp_path) -> None:
+    """``--option METHOD.KEY=VALUE`` reads JSON values (else strings); a malformed option or an
+    unknown method exits non-zero naming ``--option`` before anything runs."""
+    from app.cli.bench import app, parse_option
+
+    assert parse_option("cf-mesmo.num_samples=4") == ("cf-mesmo", "num_samples", 4)
+    assert parse_option("cf-mesmo.fidelity_filter=boca") == ("cf-mesmo", "fidelity_filter",
+                                                             "boca")
+    assert parse_option("momf.flag=true") == ("momf", "flag", True)
+    for text in ("cf-mesmo.num_samples", "num_samples=4", "nope.k=1"):
+        res = CliRunner().invoke(app, ["optimizer", "--option", text, "--out", str(tmp_path)])
+        assert res.exit_code != 0 and "--option" in res.output, (text, res.output)
+    assert not list(tmp_path.iterdir())

@@ -184,3 +184,22 @@ def test_gibbon_matches_its_formula_with_noise_from_a_second_posterior(mf_model)
                             .mean(0).sum())
     assert torch.allclose(got, torch.stack(expected), rtol=1e-6, atol=1e-10)
     assert (got >= 0).all() and float(got.max()) > 1e-2
+
+
+def test_max_values_respect_a_feasibility_mask() -> None:
+    """With ``feasible_fn`` (x0 + x1 <= 0.6) every sampled Pareto design is feasible and each
+    sampled maximum of objectives increasing in x0 + x1 lies below the unconstrained one."""
+    g = torch.Generator().manual_seed(5)
+    X = torch.rand(25, 2, generator=g, dtype=torch.double)
+    Y = torch.stack([X.sum(-1), X[:, 0] + 0.5 * X[:, 1]], dim=-1)
+    model = fit_objective_model(X, Y)
+
+    def feasible(Z: torch.Tensor) -> torch.Tensor:
+        return Z.sum(-1) <= 0.6
+
+    free = sample_max_values(model, dim=2, fidelity_dim=None, num_samples=4, seed=3)
+    cons = sample_max_values(model, dim=2, fidelity_dim=None, num_samples=4, seed=3,
+                             feasible_fn=feasible)
+    for designs in cons.pareto_sets:
+        assert feasible(designs).all()
+    assert (cons.max_values < free.max_values - 0.2).all()
