@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from simulator import params
+from simulator import params, tiling
 from simulator.errors import ConfigError
 
 __all__ = ["ENCODINGS", "FIELD_CONSTRAINTS", "TECH_NODES_NM", "CrossbarConfig"]
@@ -247,7 +247,7 @@ class CrossbarConfig:
     def magnitude_bits(self) -> int:
         """Bits stored per weight across its cells: ``weight_bits - 1`` for a differential
         pair (the sign picks the column), ``weight_bits`` for offset encoding."""
-        return self.weight_bits - 1 if self.encoding == "differential" else self.weight_bits
+        return tiling.magnitude_bits(self.weight_bits, self.encoding)
 
     @property
     def slices(self) -> int:
@@ -299,10 +299,10 @@ def _check_relations(c: CrossbarConfig) -> None:
         raise ConfigError(
             f"saf_sa0 + saf_sa1 must be <= 1, got saf_sa0={c.saf_sa0!r}, saf_sa1={c.saf_sa1!r}."
         )
-    cols_per_weight = c.slices * (2 if c.encoding == "differential" else 1)
-    usable = c.cols - (0 if c.encoding == "differential" else 1)
-    if cols_per_weight > usable:
+    plan = tiling.column_plan(cols=c.cols, weight_bits=c.weight_bits, cell_bits=c.cell_bits,
+                              encoding=c.encoding)
+    if not plan.fits:
         raise ConfigError(
-            f"cols={c.cols} cannot hold one {c.weight_bits}-bit weight ({cols_per_weight} "
+            f"cols={c.cols} cannot hold one {c.weight_bits}-bit weight ({plan.cols_per_weight} "
             f"columns with {c.encoding!r} encoding)."
         )

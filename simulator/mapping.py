@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from simulator.config import CrossbarConfig
 from simulator.cost import LayerShape
 from simulator.errors import MappingError
+from simulator.tiling import column_plan
 
 __all__ = [
     "LayerShape",
@@ -175,16 +176,14 @@ def layout_for(
     name: str, kind: str, in_features: int, out_features: int, config: CrossbarConfig
 ) -> TileLayout:
     """The :class:`TileLayout` of an ``in_features x out_features`` layer on ``config``."""
-    differential = config.encoding == "differential"
-    slices = config.slices
-    cols_per_weight = slices * (2 if differential else 1)
-    ref_cols = 0 if differential else 1
-    usable = config.cols - ref_cols
-    if usable < cols_per_weight:
+    plan = column_plan(cols=config.cols, weight_bits=config.weight_bits,
+                       cell_bits=config.cell_bits, encoding=config.encoding)
+    if not plan.fits:
         raise MappingError(
-            f"layer {name!r}: cols={config.cols} cannot hold one weight ({cols_per_weight} "
+            f"layer {name!r}: cols={config.cols} cannot hold one weight ({plan.cols_per_weight} "
             f"columns)."
         )
+    row_tiles, col_tiles = plan.tiles(config.rows, in_features, out_features)
     return TileLayout(
         name=name,
         kind=kind,
@@ -192,11 +191,11 @@ def layout_for(
         out_features=out_features,
         rows=config.rows,
         cols=config.cols,
-        slices=slices,
-        cols_per_weight=cols_per_weight,
-        ref_cols=ref_cols,
-        row_tiles=math.ceil(in_features / config.rows),
-        col_tiles=math.ceil(out_features * cols_per_weight / usable),
+        slices=plan.slices,
+        cols_per_weight=plan.cols_per_weight,
+        ref_cols=plan.ref_cols,
+        row_tiles=row_tiles,
+        col_tiles=col_tiles,
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from simulator.cost import components as cmp
 from simulator.cost.technology import INPUT_ACTIVITY, INTERCONNECT_BUS_BITS, technology
+from simulator.tiling import column_plan
 
 COMPONENTS: tuple[str, ...] = (
     "array",
@@ -123,23 +124,17 @@ class _Mapping:
 
 def map_layer(config: CrossbarLike, layer: LayerShape) -> _Mapping:
     """Tile counts of a layer (see the module docstring)."""
-    differential = config.encoding == "differential"
-    # as CrossbarConfig.magnitude_bits: a differential pair's sign picks the column, so each
-    # column stores weight_bits - 1 magnitude bits; offset encoding stores all weight_bits
-    magnitude_bits = config.weight_bits - 1 if differential else config.weight_bits
-    slices = math.ceil(magnitude_bits / config.cell_bits)
-    cols_per_weight = slices * (2 if differential else 1)
-    ref_cols = 0 if differential else 1
-    usable = config.cols - ref_cols
-    if usable < cols_per_weight:
+    plan = column_plan(cols=config.cols, weight_bits=config.weight_bits,
+                       cell_bits=config.cell_bits, encoding=config.encoding)
+    if not plan.fits:
         raise ValueError(
-            f"cols={config.cols} cannot hold one weight ({cols_per_weight} columns with "
+            f"cols={config.cols} cannot hold one weight ({plan.cols_per_weight} columns with "
             f"{config.encoding!r} encoding) of layer {layer.name!r}."
         )
-    row_tiles = math.ceil(layer.in_features / config.rows)
-    col_tiles = math.ceil(layer.out_features * cols_per_weight / usable)
-    used = layer.out_features * cols_per_weight + col_tiles * ref_cols
-    return _Mapping(slices, cols_per_weight, ref_cols, row_tiles, col_tiles, used)
+    row_tiles, col_tiles = plan.tiles(config.rows, layer.in_features, layer.out_features)
+    used = layer.out_features * plan.cols_per_weight + col_tiles * plan.ref_cols
+    return _Mapping(plan.slices, plan.cols_per_weight, plan.ref_cols, row_tiles, col_tiles,
+                    used)
 
 
 def _validate(config: CrossbarLike, layers: list[LayerShape]) -> None:
