@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="Study ownership lease of a driver [s]."
     )
     max_attempts: int = Field(default=3, ge=1, description="Attempts per trial before it fails.")
+    trial_timeout_s: float | None = Field(
+        default=None, gt=0,
+        description="Wall time after which an evaluation is abandoned and its trial re-queued "
+                    "(counts an attempt) [s]; unset: no limit.",
+    )
     poll_interval_s: float = Field(default=0.2, gt=0, description="Driver loop period [s].")
     run_driver: bool = Field(
         default=True, description="Run the study driver inside the API process."

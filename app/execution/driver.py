@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,8 @@ class _InFlight:
     study_id: int
     token: str
     future: Future
+    submitted: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` at submission [s], for ``Settings.trial_timeout_s``."""
 
 
 class StudyDriver:
@@ -225,8 +228,14 @@ class StudyDriver:
 
     def _collect(self, study_id: int) -> None:
         """Record finished evaluations and suggestions of one study."""
+        timeout = self.settings.trial_timeout_s
         for trial_id, f in list(self._trials.items()):
-            if f.study_id != study_id or not f.future.done():
+            if f.study_id != study_id:
+                continue
+            if not f.future.done():
+                if timeout is not None and time.monotonic() - f.submitted > timeout:
+                    del self._trials[trial_id]
+                    self._abandon(trial_id, f, timeout)
                 continue
             del self._trials[trial_id]
             self._record(trial_id, f)
@@ -256,6 +265,18 @@ class StudyDriver:
             reason = f"{name}: {exc}" if exc is not None else "evaluation cancelled"
             lifecycle.fail_attempt(s, trial_id, f.token, reason[:2000], retryable=retryable,
                                    max_attempts=self.settings.max_attempts)
+
+    def _abandon(self, trial_id: int, f: _InFlight, timeout: float) -> None:
+        """Give up on an evaluation that outlived ``timeout``: cancel its future and re-queue
+        the trial (one attempt spent; failed after ``max_attempts``). Dask cannot interrupt a
+        running Python function, so the worker thread stays busy until it returns; its late
+        result is never recorded (the token is spent)."""
+        f.future.cancel()
+        log.warning("trial %s: evaluation exceeded %.0f s, abandoned", trial_id, timeout)
+        with self.db.session() as s:
+            lifecycle.fail_attempt(s, trial_id, f.token,
+                                   f"TrialTimeout: evaluation exceeded {timeout:g} s",
+                                   retryable=True, max_attempts=self.settings.max_attempts)
 
     def _target_fidelity(self, s: Any, study_id: int) -> float:
         study = s.get(Study, study_id)

@@ -8,6 +8,7 @@ import time
 from sqlalchemy import func, select
 
 from app.execution.driver import StudyDriver
+from app.execution.tasks import evaluate_task
 from app.models import Study, Trial, TrialResult
 from tests.app.conftest import make_settings
 from tests.app.helpers import new_study, wait_for
@@ -153,3 +154,38 @@ def test_failing_evaluations_fail_the_study(database, engine) -> None:
         failed = list(s.scalars(select(Trial).where(Trial.state == "failed")))
     assert failed and all("unknown evaluator kind" in t.error for t in failed)
     assert all(t.attempt == 0 for t in failed)
+
+
+def _hang(evaluator, params, fidelity, seed):  # an evaluation that outlives the timeout
+    time.sleep(3.0)
+    return evaluate_task(evaluator, params, fidelity, seed)
+
+
+def test_trial_timeout_requeues_then_fails_hung_evaluations(database, engine,
+                                                           monkeypatch) -> None:
+    """With XBAR_TRIAL_TIMEOUT_S, an evaluation running longer is abandoned: its trial is
+    re-queued with attempt + 1 (reason stored), fails after max_attempts, and the late result
+    of an abandoned attempt is never recorded."""
+    import app.execution.driver as drv
+
+    monkeypatch.setattr(drv, "evaluate_task", _hang)
+    sid = new_study(database, parallelism=1, budget={"max_trials": 1})
+    driver = StudyDriver(database, engine, make_settings(database.url, trial_timeout_s=0.3,
+                                                         max_attempts=2))
+
+    def trial() -> Trial | None:
+        with database.session() as s:
+            return s.scalars(select(Trial).where(Trial.study_id == sid)).first()
+
+    _run(driver, lambda: (t := trial()) is not None and t.state == "failed", timeout=30)
+    t = trial()
+    assert t is not None
+    assert t.attempt == 1 and "TrialTimeout" in t.error and "0.3 s" in t.error
+    time.sleep(3.5)  # both abandoned evaluations have returned by now
+    for _ in range(5):
+        driver.step()
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(TrialResult)
+                        .join(Trial, Trial.id == TrialResult.trial_id)
+                        .where(Trial.study_id == sid)) == 0
+    assert _study(database, sid).state == "completed"
