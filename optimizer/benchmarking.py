@@ -566,13 +566,8 @@ def run_benchmark(settings: BenchSettings, out_dir: Path | str, name: str = "opt
                     "regret_every": settings.regret_every,
                     "time_limit_s": settings.run_time_limit_s,
                 })
-    timing_jobs = [{"method": m, "n_obs": n, "options": settings.options.get(m) or None}
-                   for m in (settings.timing_methods or settings.methods)
-                   for n in settings.timing_sizes]
     t0 = time.perf_counter()
     records: list[dict[str, Any]] = []
-    timing: dict[str, dict[str, float | None]] = {}
-    timing_errors: list[str] = []
     partial = out_dir / f"{name}.partial-runs.json"  # finished runs so far, removed at the end
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     os.environ.update(env)
@@ -585,18 +580,57 @@ def run_benchmark(settings: BenchSettings, out_dir: Path | str, name: str = "opt
             say(f"{res['problem']} {res['method']} seed {res['seed']}: "
                 f"{len(res['cost'])} evals, cost {res['cost'][-1] if res['cost'] else 0:.2f}"
                 f"{' ERROR ' + res['error'] if res['error'] else ''}")
-    # timing one call at a time, after the runs, so that calls do not compete for the cores
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        for j in timing_jobs:
-            res = pool.submit(_time_job, j).result()
-            timing.setdefault(res["method"], {})[str(res["n_obs"])] = res["seconds"]
-            if res["error"]:
-                timing_errors.append(f"{res['method']}@{res['n_obs']}: {res['error']}")
-            say(f"timing {res['method']} @ {res['n_obs']} obs: {res['seconds']}")
+    timing, timing_errors = _time_all(settings, say)
     results = finalize(records, timing, settings, out_dir, name=name,
                        wall_s=time.perf_counter() - t0, timing_errors=timing_errors)
     partial.unlink(missing_ok=True)
     return results
+
+
+def _time_all(settings: BenchSettings, say: Callable[[str], None]
+              ) -> tuple[dict[str, dict[str, float | None]], list[str]]:
+    """``time_suggest`` for every timed method and size, one call at a time in one worker
+    process (after the runs, so that calls do not compete for the cores)."""
+    jobs = [{"method": m, "n_obs": n, "options": settings.options.get(m) or None}
+            for m in (settings.timing_methods or settings.methods)
+            for n in settings.timing_sizes]
+    timing: dict[str, dict[str, float | None]] = {}
+    errors: list[str] = []
+    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        for j in jobs:
+            res = pool.submit(_time_job, j).result()
+            timing.setdefault(res["method"], {})[str(res["n_obs"])] = res["seconds"]
+            if res["error"]:
+                errors.append(f"{res['method']}@{res['n_obs']}: {res['error']}")
+            say(f"timing {res['method']} @ {res['n_obs']} obs: {res['seconds']}")
+    return timing, errors
+
+
+def retime(out_dir: Path | str, name: str = "optimizer",
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Re-measure the suggest() timing of an existing ``<name>.json`` (same methods, sizes and
+    options) and rewrite it and its PNG, keeping its runs: for a speed change that leaves the
+    runs' suggestions unchanged. A note in the file says when the timing was re-measured.
+
+    Raises:
+        OptimizerError: If ``<name>.json`` is missing or has no runs.
+    """
+    out_dir = Path(out_dir)
+    path = out_dir / f"{name}.json"
+    if not path.is_file():
+        raise OptimizerError(f"{path} does not exist: run the benchmark first.")
+    old = json.loads(path.read_text())
+    if not old.get("runs"):
+        raise OptimizerError(f"{path} holds no runs.")
+    fields = set(BenchSettings.__dataclass_fields__)
+    settings = BenchSettings(**{k: v for k, v in old["settings"].items() if k in fields})
+    say = progress or (lambda msg: logger.info("%s", msg))
+    timing, errors = _time_all(settings, say)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    notes = [*old.get("notes", []), f"suggest() timing re-measured on {stamp}; runs unchanged"]
+    return finalize(old["runs"], timing, settings, out_dir, name=name, wall_s=old.get("wall_s"),
+                    timing_errors=errors, notes=notes)
 
 
 def finalize(records: Sequence[dict[str, Any]], timing: dict[str, dict[str, float | None]],
@@ -642,6 +676,7 @@ __all__ = [
     "goals",
     "inference_hv",
     "plot",
+    "retime",
     "run_benchmark",
     "run_study",
     "summarize",

@@ -43,6 +43,10 @@ offered:
   A cheap fidelity that the model no longer correlates with the target (small :math:`\rho`)
   earns little, however uncertain it is; this is what lets the search move up in fidelity.
 
+The moments come from ``PairMoments`` (one Cholesky factorization per acquisition function,
+then ``O(n)`` per point and output) when the model is a batched ``SingleTaskGP``, else from
+``model.posterior``; both give the same numbers (tested to 1e-12).
+
 Both terms are non-negative in exact arithmetic; the sum is clamped at 0 before the division
 (so ``InverseCostWeightedUtility``'s sign quirk never applies).
 
@@ -71,6 +75,7 @@ from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 from torch.special import log_ndtr
 
+from optimizer.acquisition.pair_moments import PairMoments
 from optimizer.errors import OptimizerError
 
 Approx = Literal["tg", "gibbon"]
@@ -151,6 +156,7 @@ class CFMESMO(AcquisitionFunction):
         self.approx: Approx = approx
         self.target_fidelity = float(target_fidelity)
         self.fidelity_filter = fidelity_filter
+        self._pairs = PairMoments.from_model(model)  # None: use model.posterior
         self._noise_var: Tensor | None = None  # m, filled on first use (homoskedastic noise)
 
     def project(self, X: Tensor) -> Tensor:
@@ -188,11 +194,21 @@ class CFMESMO(AcquisitionFunction):
         """
         y_star = self.max_values  # S x m
         if self.approx == "tg":
-            post = self.model.posterior(X)
-            mu = post.mean[..., 0, :]  # b x m
-            sd = post.variance[..., 0, :].clamp_min(_MIN_STD**2).sqrt()
+            if self._pairs is not None:
+                mu, var = self._pairs.point(X[..., 0, :])
+            else:
+                post = self.model.posterior(X)
+                mu, var = post.mean[..., 0, :], post.variance[..., 0, :]  # b x m
+            sd = var.clamp_min(_MIN_STD**2).sqrt()
             gamma = (y_star - mu.unsqueeze(-2)) / sd.unsqueeze(-2)  # b x S x m
             ig = mesmo_information_gain(gamma)
+        elif self._pairs is not None:
+            mo = self._pairs(X[..., 0, :], self.project(X)[..., 0, :])
+            var_t = mo.var_b.clamp_min(_MIN_STD**2)  # b x m
+            var_y = (mo.var_a + mo.noise).clamp_min(_MIN_STD**2)
+            rho2 = mo.cov_ab.pow(2) / (var_y * var_t)
+            gamma = (y_star - mo.mean_b.unsqueeze(-2)) / var_t.sqrt().unsqueeze(-2)
+            ig = gibbon_information_gain(gamma, rho2.unsqueeze(-2))
         else:
             X2 = torch.cat([X, self.project(X)], dim=-2)  # b x 2 x D
             post = self.model.posterior(X2)

@@ -36,6 +36,7 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
+from optimizer.acquisition.pair_moments import PairMoments
 from optimizer.errors import OptimizerError
 
 
@@ -66,6 +67,7 @@ class BOCAFilter:
         self.fidelity_dim = fidelity_dim
         self.q = 1.0 / (dim + 3)
         self.target_fidelity = float(target_fidelity)
+        self._pairs = PairMoments.from_model(model)  # None: use model.posterior
 
     @classmethod
     def from_model(cls, model: Model, *, cost: Callable[[Tensor], Tensor], fidelity_dim: int,
@@ -101,7 +103,11 @@ class BOCAFilter:
             X: ``b x 1 x D`` points, fidelity in column ``fidelity_dim``.
         """
         with torch.no_grad():
-            sd = self.model.posterior(X).variance[..., 0, :].clamp_min(0).sqrt() / self.scale
+            if self._pairs is not None:
+                var = self._pairs.point(X[..., 0, :])[1]
+            else:
+                var = self.model.posterior(X).variance[..., 0, :]
+            sd = var.clamp_min(0).sqrt() / self.scale
             low = X[..., 0, self.fidelity_dim] < self.target_fidelity - 1e-9
             return ~low | (sd >= self.thresholds(X)).any(dim=-1)
 

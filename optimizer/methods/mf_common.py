@@ -16,10 +16,12 @@ r"""Shared parts of the multi-fidelity methods (``cf-mesmo``, ``momf``, ``mf-hvk
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.generation.gen import gen_candidates_scipy
 from torch import Tensor
 
@@ -166,10 +168,13 @@ def optimize_over_space(acq: AcquisitionFunction, ctx: SuggestContext, mf: MFDat
         starts = raw[vals.topk(k).indices].unsqueeze(-2)  # k x 1 x D
         D = raw.shape[-1]
         try:
-            refined, _ = gen_candidates_scipy(
-                starts, acq, lower_bounds=torch.zeros(D, dtype=torch.double),
-                upper_bounds=torch.ones(D, dtype=torch.double), options={"maxiter": maxiter},
-            )
+            with warnings.catch_warnings():  # an early L-BFGS-B stop still improves the start
+                warnings.simplefilter("ignore", category=OptimizationWarning)
+                refined, _ = gen_candidates_scipy(
+                    starts, acq, lower_bounds=torch.zeros(D, dtype=torch.double),
+                    upper_bounds=torch.ones(D, dtype=torch.double),
+                    options={"maxiter": maxiter},
+                )
             refined = round_mf(ctx, mf, refined.detach().squeeze(-2))
             refined = refined[ctx.space.feasible_unit(refined[:, :mf.d])]
             if refined.shape[0]:

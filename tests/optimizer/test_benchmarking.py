@@ -127,3 +127,26 @@ def test_cli_option_parsing_and_errors(tmp_path) -> None:
         res = CliRunner().invoke(app, ["optimizer", "--option", text, "--out", str(tmp_path)])
         assert res.exit_code != 0 and "--option" in res.output, (text, res.output)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_retime_keeps_runs_and_rewrites_timing(tmp_path) -> None:
+    """``--retime`` re-measures the timing of an existing result file with its own settings,
+    keeps its runs unchanged and notes the re-measurement; without a file it exits non-zero
+    naming ``--retime``."""
+    from app.cli.bench import app
+
+    missing = CliRunner().invoke(app, ["optimizer", "--retime", "--out", str(tmp_path)])
+    assert missing.exit_code != 0 and "--retime" in missing.output
+    res = CliRunner().invoke(app, ["optimizer", "--quick", "--seeds", "1", "--methods",
+                                   "random", "--problems", "branin-currin", "--workers", "1",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    before = json.loads((tmp_path / "optimizer.json").read_text())
+    again = CliRunner().invoke(app, ["optimizer", "--retime", "--out", str(tmp_path)])
+    assert again.exit_code == 0, again.output
+    after = json.loads((tmp_path / "optimizer.json").read_text())
+    assert after["runs"] == before["runs"]
+    assert set(after["timing"]["random"]) == {"50"}
+    assert after["timing"]["random"]["50"] > 0
+    assert any("re-measured" in n for n in after["notes"])
