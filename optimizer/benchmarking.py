@@ -30,8 +30,10 @@ median seconds per ``suggest()`` call, and the goal checks of ``goals()``.
 
 Timing: ``time_suggest`` measures one ``suggest()`` call at 50, 100 and 200 observations of a
 4-objective DTLZ2 (6 design dims) given a fidelity column (values ``f(x) (1 + 0.2 (1 - z))``,
-costs ``exp(4.8 z)``, a third of the observations at full fidelity), one call at a time after
-the runs (wall time, so it depends on the machine's load; compare methods within one file).
+costs ``exp(4.8 z)``, a third of the observations at full fidelity); the file reports the
+median of ``timing_repeats`` calls (seeds 0, 1, ...: data and optimizer seed) after one untimed
+warm-up call per method, one call at a time after the runs (wall time, so it depends on the
+machine's load; compare methods within one file).
 
 References:
     .. [Daulton2023] S. Daulton, M. Balandat, E. Bakshy. Hypervolume knowledge gradient: a
@@ -107,6 +109,8 @@ class BenchSettings:
             (recorded as ``stopped_by="time"``).
         timing_sizes: Observation counts of the suggest() timing.
         timing_methods: Methods timed (default: all of ``methods``).
+        timing_repeats: Calls timed per method and size (seeds 0, 1, ...); the median is
+            reported, after one untimed warm-up call per method (imports, first-call caches).
         workers: Worker processes.
         options: Method options by method name (defaults: ``DEFAULT_OPTIONS``).
     """
@@ -122,6 +126,7 @@ class BenchSettings:
     run_time_limit_s: float = 300.0
     timing_sizes: Sequence[int] = (50, 100, 200)
     timing_methods: Sequence[str] | None = None
+    timing_repeats: int = 3
     workers: int = 2
     options: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_OPTIONS))
 
@@ -132,7 +137,7 @@ class BenchSettings:
         base: dict[str, Any] = {
             "seeds": 2, "budget_units": 4.0, "model_free_budget_units": 20.0,
             "max_evals": 16, "model_free_max_evals": 20, "regret_every": 8,
-            "run_time_limit_s": 60.0, "timing_sizes": (50,),
+            "run_time_limit_s": 60.0, "timing_sizes": (50,), "timing_repeats": 1,
             "options": {
                 "mf-hvkg": {"num_fantasies": 4, "num_pareto": 4, "inner_mc_samples": 8,
                             "raw_samples": 32, "num_restarts": 1},
@@ -589,21 +594,27 @@ def run_benchmark(settings: BenchSettings, out_dir: Path | str, name: str = "opt
 
 def _time_all(settings: BenchSettings, say: Callable[[str], None]
               ) -> tuple[dict[str, dict[str, float | None]], list[str]]:
-    """``time_suggest`` for every timed method and size, one call at a time in one worker
-    process (after the runs, so that calls do not compete for the cores)."""
-    jobs = [{"method": m, "n_obs": n, "options": settings.options.get(m) or None}
-            for m in (settings.timing_methods or settings.methods)
-            for n in settings.timing_sizes]
+    """Median seconds of ``settings.timing_repeats`` ``time_suggest`` calls (seeds 0, 1, ...)
+    per timed method and size, after one untimed warm-up call per method, one call at a time
+    in one worker process per method (after the runs, so that calls do not compete for the
+    cores)."""
     timing: dict[str, dict[str, float | None]] = {}
     errors: list[str] = []
     os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        for j in jobs:
-            res = pool.submit(_time_job, j).result()
-            timing.setdefault(res["method"], {})[str(res["n_obs"])] = res["seconds"]
-            if res["error"]:
-                errors.append(f"{res['method']}@{res['n_obs']}: {res['error']}")
-            say(f"timing {res['method']} @ {res['n_obs']} obs: {res['seconds']}")
+    repeats = max(1, settings.timing_repeats)
+    for m in settings.timing_methods or settings.methods:
+        opts = settings.options.get(m) or None
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            pool.submit(_time_job, {"method": m, "n_obs": min(settings.timing_sizes),
+                                    "options": opts, "seed": 0}).result()  # warm-up
+            for n in settings.timing_sizes:
+                runs = [pool.submit(_time_job, {"method": m, "n_obs": n, "options": opts,
+                                                "seed": r}).result() for r in range(repeats)]
+                secs = [r["seconds"] for r in runs if r["seconds"] is not None]
+                timing.setdefault(m, {})[str(n)] = float(np.median(secs)) if secs else None
+                errors += [f"{m}@{n}: {r['error']}" for r in runs if r["error"]]
+                say(f"timing {m} @ {n} obs: median {timing[m][str(n)]} of {len(secs)} "
+                    f"({', '.join(f'{x:.2f}' for x in secs)} s)")
     return timing, errors
 
 
