@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import NotFoundError
 from app.models import Study, Trial, TrialResult
-from app.problems import resolve
+from app.problems import ResolvedStudy, resolve
 from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
 from app.schemas.trial import ParetoPoint, ParetoPublic, TrialPublic, TrialsPublic
 from app.services.events import emit
 from app.services.pagination import decode_cursor, encode_cursor
 
 MAX_PAGE = 500
+
+
+def _definition(body: StudyCreate, resolved: ResolvedStudy) -> dict[str, Any]:
+    """The stored definition: the request, its resolved evaluator and optimizer options."""
+    d = body.model_dump(mode="json")
+    d["optimizer"] = {**d.get("optimizer", {}), "options": resolved.options}
+    d["evaluator"] = resolved.evaluator
+    return d
 
 
 def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) -> Study:
@@ -29,7 +38,7 @@ def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) 
         name=body.name,
         owner_key_id=owner_key_id,
         state="created",
-        definition={**body.model_dump(mode="json"), "evaluator": resolved.evaluator},
+        definition=_definition(body, resolved),
         objectives=[asdict(o) for o in resolved.objectives],
         search_space=resolved.search_space,
         ref_point=resolved.reference_point,

@@ -82,6 +82,11 @@ class CFMESMO:
         fidelity_filter: ``"none"`` (default) or ``"boca"``: score 0 at lower fidelities the
             model is already confident about
             (``optimizer.acquisition.fidelity_filter.BOCAFilter``).
+        min_full_share: In ``[0, 1)``; while fewer than this share of the observations and
+            pending points are at the target fidelity, the next suggestion is searched at the
+            target fidelity only (the design of most information gain there), so that the
+            reported front, which holds full-fidelity results only, fills. 0 (default): pure
+            CF-MESMO.
     """
 
     approx: str = "gibbon"
@@ -91,6 +96,7 @@ class CFMESMO:
     num_restarts: int = 4
     n_init: int | None = None
     fidelity_filter: str = "none"
+    min_full_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.approx not in ("tg", "gibbon"):
@@ -101,6 +107,10 @@ class CFMESMO:
         _positive_int("num_restarts", self.num_restarts, 0)
         if self.n_init is not None:
             _positive_int("n_init", self.n_init)
+        share = self.min_full_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+            raise OptimizerError(f"options.min_full_share must be a number in [0, 1), got "
+                                 f"{share!r}.")
         if self.fidelity_filter not in ("none", "boca"):
             raise OptimizerError("options.fidelity_filter must be 'none' or 'boca', got "
                                  f"{self.fidelity_filter!r}.")
@@ -129,7 +139,12 @@ class CFMESMO:
                                  is not None)
         model = kriging_believer(model, pending)
         out: list[Suggestion] = []
+        n_full = int(full.sum()) + sum(
+            1 for p in ctx.pending if p.fidelity >= ctx.target_fidelity - 1e-9)
+        n_all = mf.data.n + len(ctx.pending)
         for i in range(ctx.n):
+            at_target = (mf.fidelity_dim is not None
+                         and n_full < self.min_full_share * (n_all + 1))
             filt = None
             if self.fidelity_filter == "boca" and mf.fidelity_dim is not None:
                 filt = BOCAFilter.from_model(model, cost=cost, fidelity_dim=mf.fidelity_dim,
@@ -138,12 +153,17 @@ class CFMESMO:
                                      fidelity_dim=mf.fidelity_dim, approx=self.approx,  # type: ignore[arg-type]
                                      fidelity_filter=filt)
             x, value = optimize_over_space(acq, ctx, mf, raw_samples=self.raw_samples,
-                                           num_restarts=self.num_restarts, salt=i)
+                                           num_restarts=self.num_restarts, salt=i,
+                                           fidelity=1.0 if at_target else None)
+            n_all += 1
+            n_full += int(at_target or (mf.fidelity_dim is not None
+                                        and float(x[mf.fidelity_dim]) >= 1.0 - 1e-9))
             with torch.no_grad():
                 c = float(cost(x.unsqueeze(0))[0])
             out.append(suggestion_from_unit(
                 ctx, mf, x, info_gain_per_cost=value,
-                extras={"phase": "cf-mesmo", "approx": self.approx,
+                extras={"phase": "cf-mesmo-full" if at_target else "cf-mesmo",
+                        "approx": self.approx,
                         "info_gain_nats": value * c,
                         "predicted_cost_s": c * cost.scale},
             ))

@@ -152,27 +152,31 @@ def round_mf(ctx: SuggestContext, mf: MFData, X: Tensor) -> Tensor:
 
 def optimize_over_space(acq: AcquisitionFunction, ctx: SuggestContext, mf: MFData, *,
                         raw_samples: int, num_restarts: int, maxiter: int = 60,
-                        salt: int = 0) -> tuple[Tensor, float]:
-    """Maximize a ``q = 1`` acquisition over the mixed space (see the module docstring).
+                        salt: int = 0, fidelity: float | None = None) -> tuple[Tensor, float]:
+    """Maximize a ``q = 1`` acquisition over the mixed space (see the module docstring);
+    with ``fidelity`` (a unit fidelity) only over designs at that fidelity.
 
     Returns:
         ``(x, value)``: the best feasible point (``D``, unit cube, fidelity last) and its
         acquisition value.
     """
     raw = raw_candidates(ctx, mf, raw_samples, salt)
+    lower = torch.zeros(raw.shape[-1], dtype=torch.double)
+    upper = torch.ones(raw.shape[-1], dtype=torch.double)
+    if fidelity is not None and mf.fidelity_dim is not None:
+        raw[:, mf.fidelity_dim] = fidelity
+        lower[mf.fidelity_dim] = upper[mf.fidelity_dim] = fidelity
     vals = _evaluate(acq, raw)
     pool, pool_vals = [raw], [vals]
     has_continuous = mf.fidelity_dim is not None or len(ctx.space.discrete_levels) < mf.d
     if num_restarts > 0 and has_continuous:
         k = min(num_restarts, raw.shape[0])
         starts = raw[vals.topk(k).indices].unsqueeze(-2)  # k x 1 x D
-        D = raw.shape[-1]
         try:
             with warnings.catch_warnings():  # an early L-BFGS-B stop still improves the start
                 warnings.simplefilter("ignore", category=OptimizationWarning)
                 refined, _ = gen_candidates_scipy(
-                    starts, acq, lower_bounds=torch.zeros(D, dtype=torch.double),
-                    upper_bounds=torch.ones(D, dtype=torch.double),
+                    starts, acq, lower_bounds=lower, upper_bounds=upper,
                     options={"maxiter": maxiter},
                 )
             refined = round_mf(ctx, mf, refined.detach().squeeze(-2))

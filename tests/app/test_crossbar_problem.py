@@ -102,3 +102,23 @@ def test_tabulated_crossbar_benchmark_reports_the_evaluated_fidelity() -> None:
     assert out["details"]["evaluated_fidelity"] == 0.25
     assert out["details"]["cost_kind"] == "tabulated"
     assert out["values"] == values and out["cost_s"] == cost
+
+
+def test_crossbar_cf_mesmo_studies_default_to_a_full_fidelity_share() -> None:
+    """A crossbar study optimized by cf-mesmo (its default method) holds
+    ``min_full_share: 0.2`` unless its options say otherwise; other methods and benchmark
+    problems keep exactly the options given."""
+    from app.problems import CROSSBAR_CFMESMO_OPTIONS, resolve
+    from app.schemas.study import StudyCreate
+
+    cf = {**SMALL, "optimizer": {}}
+    assert resolve(StudyCreate(**cf)).method == "cf-mesmo"
+    assert resolve(StudyCreate(**cf)).options == CROSSBAR_CFMESMO_OPTIONS == {
+        "min_full_share": 0.2}
+    own = {**SMALL, "optimizer": {"method": "cf-mesmo",
+                                  "options": {"min_full_share": 0.0, "num_samples": 4}}}
+    assert resolve(StudyCreate(**own)).options == {"min_full_share": 0.0, "num_samples": 4}
+    assert resolve(StudyCreate(**SMALL)).options == {}
+    bench = {"name": "b", "problem": {"name": "branin-currin"},
+             "optimizer": {"method": "cf-mesmo"}, "budget": {"max_trials": 4}}
+    assert resolve(StudyCreate(**bench)).options == {}

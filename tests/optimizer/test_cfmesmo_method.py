@@ -146,3 +146,20 @@ def test_bad_options() -> None:
         suggest(MIXED, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"approx": "eg"})
     with pytest.raises(OptimizerError, match="num_samples"):
         suggest(MIXED, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"num_samples": 0})
+
+
+def test_min_full_share_sends_suggestions_to_the_target_fidelity() -> None:
+    """With 2 of 16 observations at full fidelity and ``min_full_share`` 0.2, a batch of 3
+    puts its first two points at the target fidelity (2 < 3.4, then 3 < 3.6) and leaves the
+    third free (4 >= 3.8); values outside [0, 1) are rejected naming the option."""
+    obs = _mixed_observations(16)
+    assert sum(o.fidelity == 1.0 for o in obs) == 2
+    out = suggest(MIXED, OBJ, obs, [], 3, "cf-mesmo", seed=4,
+                  options={"num_samples": 4, "raw_samples": 128, "num_restarts": 1,
+                           "min_full_share": 0.2})
+    assert [s.extras["phase"] for s in out] == ["cf-mesmo-full", "cf-mesmo-full", "cf-mesmo"]
+    assert out[0].fidelity == out[1].fidelity == 1.0
+    for s in out:
+        MIXED.validate_params(s.params)
+    with pytest.raises(OptimizerError, match="min_full_share"):
+        suggest(MIXED, OBJ, obs, [], 1, "cf-mesmo", seed=0, options={"min_full_share": 1.0})
