@@ -120,6 +120,8 @@ class TabulatedCrossbarProblem(BenchmarkProblem):
         )
         object.__setattr__(self, "_values", values)
         object.__setattr__(self, "_cost", cost)
+        object.__setattr__(self, "_median_cost",
+                           cost.reshape(-1, cost.shape[-1]).median(dim=0).values)
         object.__setattr__(self, "_fids", torch.tensor(fids, dtype=torch.double))
         object.__setattr__(self, "_levels", [len(v) for v in levels])
         object.__setattr__(self, "metadata", table.get("generated", {}))
@@ -129,17 +131,22 @@ class TabulatedCrossbarProblem(BenchmarkProblem):
     def cost_kind(self) -> str:
         return "tabulated"
 
+    def _level(self, z: Tensor) -> Tensor:
+        """Index of the tabulated fidelity nearest to each ``z`` (any shape; ties go up)."""
+        d = (z.reshape(-1, 1) - self._fids).abs()
+        # the last index attaining the minimum, so a tie picks the higher fidelity
+        last = d.shape[-1] - 1 - d.flip(-1).argmin(dim=-1)
+        return last.reshape(z.shape)
+
     def realized_fidelity(self, fidelity: float) -> float:
         """The tabulated fidelity nearest to ``fidelity`` (ties go up)."""
-        d = (self._fids - float(fidelity)).abs()
-        return float(self._fids[int(torch.nonzero(d <= d.min() + 1e-12)[-1])])
+        return float(self._fids[self._level(torch.tensor(float(fidelity)))])
 
     def _index(self, X: Tensor) -> tuple[Tensor, ...]:
         """Grid indices of ``n x (d + 1)`` unit-cube points (fidelity column last)."""
         cols = [(X[:, i] * k).floor().clamp(0, k - 1).long() for i, k in
                 enumerate(self._levels)]
-        zi = (X[:, -1:] - self._fids).abs().argmin(dim=-1)
-        return (*cols, zi)
+        return (*cols, self._level(X[:, -1]))
 
     def _lookup(self, X: Tensor) -> Tensor:
         return self._values[self._index(X)]
@@ -147,8 +154,7 @@ class TabulatedCrossbarProblem(BenchmarkProblem):
     def _level_cost(self, z: Tensor) -> Tensor:
         """Median measured cost over designs at the tabulated fidelity nearest to each
         ``z`` [s] (the per-design cost is what ``evaluate`` charges)."""
-        med = self._cost.reshape(-1, self._cost.shape[-1]).median(dim=0).values
-        return med[(z.reshape(-1, 1) - self._fids).abs().argmin(dim=-1)].reshape(z.shape)
+        return self._median_cost[self._level(z)]
 
     def evaluate(self, params: Any, fidelity: float = 1.0) -> tuple[dict[str, float], float]:
         """Recorded values of ``params`` at the tabulated fidelity nearest to ``fidelity``,

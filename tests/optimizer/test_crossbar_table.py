@@ -84,6 +84,10 @@ def test_evaluate_returns_the_row_of_the_nearest_tabulated_fidelity(
     assert problem.realized_fidelity(0.3) == 0.25
     assert problem.realized_fidelity(0.1) == 0.0
     assert problem.realized_fidelity(0.75) == 1.0
+    tie_values, tie_cost = problem.evaluate(design, 0.75)  # a tie is served by the 1.0 row
+    full = _row(table, design, 1.0)
+    assert [tie_values[o.name] for o in problem.objectives] == full[K + 1:K + 5]
+    assert tie_cost == full[K + 5]
     assert problem.cost_kind == "tabulated"
     with pytest.raises(ValueError, match="fidelity"):
         problem.evaluate(design, 1.5)
