@@ -96,24 +96,25 @@ def build_table(workers: int, limit: int | None = None,
     load_before = _load_average()
     data: list[list[Any]] = []
     names = [p["name"] for p in TABLE_PARAMS]
+    k = len(names)  # row layout: design values, then COLUMNS (fidelity first)
     with ProcessPoolExecutor(max_workers=workers, initializer=_warm_up) as pool:
         futs = [pool.submit(evaluate_design, d, fidelities) for d in designs]
         for i, fut in enumerate(as_completed(futs), 1):
             rows = fut.result()
             data.extend(rows)
-            costs = ", ".join(f"{r[len(TABLE_PARAMS) + 5]:.2f}" for r in rows)
+            costs = ", ".join(f"{r[k + 5]:.2f}" for r in rows)
             design = dict(zip(names, rows[0], strict=False))
-            acc = rows[-1][len(TABLE_PARAMS) + 1]
+            acc = rows[-1][k + 1]
             print(f"[{i}/{len(designs)}] {design} acc@full {acc:.3f} cost_s {costs} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    data.sort(key=lambda r: tuple(r[:len(TABLE_PARAMS) + 1]))
+    data.sort(key=lambda r: tuple(r[:k + 1]))
     return {
         "workload": TABLE_WORKLOAD,
         "seed": TABLE_SEED,
         "fixed": TABLE_FIXED,
         "params": TABLE_PARAMS,
         "fidelities": list(fidelities),
-        "columns": [p["name"] for p in TABLE_PARAMS] + list(COLUMNS),
+        "columns": names + list(COLUMNS),
         "generated": {
             "command": "python bench/crossbar_table.py " + " ".join(sys.argv[1:]),
             "commit": _commit(),

@@ -157,7 +157,6 @@ class CFMESMO(AcquisitionFunction):
         self.target_fidelity = float(target_fidelity)
         self.fidelity_filter = fidelity_filter
         self._pairs = PairMoments.from_model(model)  # None: use model.posterior
-        self._noise_var: Tensor | None = None  # m, filled on first use (homoskedastic noise)
 
     def project(self, X: Tensor) -> Tensor:
         """``X`` with the fidelity column set to the target fidelity (same shape)."""
@@ -166,22 +165,6 @@ class CFMESMO(AcquisitionFunction):
         Xp = X.clone()
         Xp[..., self.fidelity_dim] = self.target_fidelity
         return Xp
-
-    def _observation_variance(self, X: Tensor, latent_var: Tensor) -> Tensor:
-        r"""Variance of a noisy observation at ``X`` (``b x 1 x D``) given its latent
-        variance (``b x m``): latent plus the noise variance. A homoskedastic Gaussian
-        likelihood has one noise variance per output, read once from the model at one point
-        of ``X``; any other likelihood is asked at every point."""
-        from gpytorch.likelihoods import GaussianLikelihood
-
-        if not isinstance(getattr(self.model, "likelihood", None), GaussianLikelihood):
-            return self.model.posterior(X, observation_noise=True).variance[..., 0, :]
-        if self._noise_var is None:
-            x0 = X.reshape(-1, X.shape[-1])[:1].unsqueeze(0)  # 1 x 1 x D
-            noisy = self.model.posterior(x0, observation_noise=True).variance
-            latent = self.model.posterior(x0).variance
-            self._noise_var = (noisy - latent).reshape(-1).clamp_min(0.0).detach()
-        return latent_var + self._noise_var
 
     def information_gain(self, X: Tensor) -> Tensor:
         r"""Sum over objectives of the mean over samples of :math:`\mathrm{IG}_j^s`.
@@ -220,7 +203,7 @@ class CFMESMO(AcquisitionFunction):
                 idx_z, idx_t = torch.arange(m) * 2, torch.arange(m) * 2 + 1
             var_t = cov[..., idx_t, idx_t].clamp_min(_MIN_STD**2)  # b x m
             cov_zt = cov[..., idx_z, idx_t]
-            var_y = self._observation_variance(X, cov[..., idx_z, idx_z])
+            var_y = self.model.posterior(X, observation_noise=True).variance[..., 0, :]
             rho2 = cov_zt.pow(2) / (var_y.clamp_min(_MIN_STD**2) * var_t)  # b x m
             mu_t = post.mean[..., 1, :]
             gamma = (y_star - mu_t.unsqueeze(-2)) / var_t.sqrt().unsqueeze(-2)  # b x S x m

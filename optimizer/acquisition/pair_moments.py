@@ -64,9 +64,9 @@ class PairMoments:
             c = model.mean_module(X)  # m x n
             self.alpha = torch.cholesky_solve((y - c).unsqueeze(-1), self.L)  # m x n x 1
         tf = model.outcome_transform
-        self.scale = tf.stdvs.reshape(-1)  # m
-        self.shift = tf.means.reshape(-1)
-        self.noise_std_units = noise.reshape(-1)  # observation noise variance, standardized
+        self.scale = tf.stdvs.reshape(-1, 1)  # m x 1
+        self.shift = tf.means.reshape(-1, 1)
+        self.noise = (noise * self.scale.pow(2)).reshape(-1)  # observation noise var, raw units
 
     @classmethod
     def from_model(cls, model: Model) -> PairMoments | None:
@@ -87,45 +87,30 @@ class PairMoments:
         except (RuntimeError, AttributeError):  # e.g. a Cholesky failure: use the posterior
             return None
 
-    def _cross(self, Xq: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """At transformed points ``Xq`` (``b x D``): the kernel columns ``k_{X x}`` and their
-        solve ``v = L^{-1} k_{X x}`` (``m x n x b`` each), the prior variance and the prior
-        mean (``m x b`` each)."""
-        m = self.X.shape[0]
-        Xb = Xq.unsqueeze(0).expand(m, *Xq.shape)
+    def _at(self, Xq: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """At transformed points ``Xq`` (``b x D``): ``v = L^{-1} k_{X x}`` (``m x n x b``),
+        the posterior mean and latent variance in raw units (``m x b`` each), and ``Xq``
+        expanded over the ``m`` outputs."""
+        Xb = Xq.unsqueeze(0).expand(self.X.shape[0], *Xq.shape)
         kxq = self.model.covar_module(self.X, Xb).to_dense()
         v = torch.linalg.solve_triangular(self.L, kxq, upper=False)
-        prior = self.model.covar_module(Xb, diag=True)
-        return kxq, v, prior, self.model.mean_module(Xb)
+        mean = self.model.mean_module(Xb) + kxq.transpose(-1, -2).matmul(self.alpha).squeeze(-1)
+        var = self.model.covar_module(Xb, diag=True) - v.pow(2).sum(-2)
+        return v, mean * self.scale + self.shift, var * self.scale.pow(2), Xb
 
     def point(self, Xq: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean and latent variance (raw units, ``b x m`` each) at ``Xq`` (``b x D``,
         untransformed)."""
-        k, v, prior, c = self._cross(self.model.transform_inputs(Xq))
-        scale, shift = self.scale.unsqueeze(-1), self.shift.unsqueeze(-1)
-        mean = c + k.transpose(-1, -2).matmul(self.alpha).squeeze(-1)
-        return (mean * scale + shift).T, ((prior - v.pow(2).sum(-2)) * scale.pow(2)).T
+        _, mean, var, _ = self._at(self.model.transform_inputs(Xq))
+        return mean.T, var.T
 
     def __call__(self, Xa: Tensor, Xb: Tensor) -> _Moments:
         """Posterior moments (raw units) at ``Xa`` and ``Xb`` (both ``b x D``, untransformed)
         and their covariance, each ``b x m``; ``noise`` is the observation noise variance per
         output (``m``)."""
-        Xa = self.model.transform_inputs(Xa)
-        Xb = self.model.transform_inputs(Xb)
-        ka, va, pa, ca = self._cross(Xa)
-        kb, vb, pb, cb = self._cross(Xb)
-        m = self.X.shape[0]
-        kab = self.model.covar_module(Xa.unsqueeze(0).expand(m, *Xa.shape),
-                                      Xb.unsqueeze(0).expand(m, *Xb.shape), diag=True)
-        scale, shift = self.scale.unsqueeze(-1), self.shift.unsqueeze(-1)
-        mean_a = ca + ka.transpose(-1, -2).matmul(self.alpha).squeeze(-1)
-        mean_b = cb + kb.transpose(-1, -2).matmul(self.alpha).squeeze(-1)
-        s2 = scale.pow(2)
-        return _Moments(
-            mean_a=(mean_a * scale + shift).T,
-            mean_b=(mean_b * scale + shift).T,
-            var_a=((pa - va.pow(2).sum(-2)) * s2).T,
-            var_b=((pb - vb.pow(2).sum(-2)) * s2).T,
-            cov_ab=((kab - (va * vb).sum(-2)) * s2).T,
-            noise=self.noise_std_units * self.scale.pow(2),
-        )
+        va, mean_a, var_a, Ea = self._at(self.model.transform_inputs(Xa))
+        vb, mean_b, var_b, Eb = self._at(self.model.transform_inputs(Xb))
+        kab = self.model.covar_module(Ea, Eb, diag=True)  # m x b
+        cov = (kab - (va * vb).sum(-2)) * self.scale.pow(2)
+        return _Moments(mean_a=mean_a.T, mean_b=mean_b.T, var_a=var_a.T, var_b=var_b.T,
+                        cov_ab=cov.T, noise=self.noise)
