@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.limits import RequestLimits
+from app.api.request_id import RequestId, request_id
 from app.api.router import api_router
 from app.api.routes import dashboard, health
 from app.api.routes.metrics import install_metrics
@@ -30,14 +32,21 @@ def problem_response(status: int, title: str, detail: str, request: Request,
                             "instance": str(request.url.path)}
     if errors:
         body["errors"] = errors
+    if status >= 500:
+        body["request_id"] = request_id(request.scope)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(XbarError)
     async def _xbar(request: Request, exc: XbarError) -> JSONResponse:
-        return JSONResponse(exc.problem(str(request.url.path)), status_code=exc.status,
-                            media_type=PROBLEM_JSON)
+        body = exc.problem(str(request.url.path))
+        if exc.status >= 500:
+            body["request_id"] = request_id(request.scope)
+            log.error("%s in %s %s (request %s)", type(exc).__name__, request.method,
+                      request.url.path, body["request_id"], exc_info=exc)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -53,6 +62,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             fields = f"body ({errors[0]['msg']})"
         return problem_response(422, "Validation failed", f"Invalid field(s): {fields}", request,
                                 errors, "/problems/validation")
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        rid = request_id(request.scope)
+        log.error("unhandled error in %s %s (request %s)", request.method, request.url.path,
+                  rid, exc_info=exc)
+        resp = problem_response(500, "Internal error",
+                                f"An internal error occurred; quote request id {rid}.",
+                                request, type_="/problems/internal")
+        return resp
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -117,4 +136,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> FastA
     app.include_router(api_router)
     app.include_router(dashboard.router)
     install_metrics(app)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes,
+                       max_json_depth=settings.max_json_depth)
+    app.add_middleware(RequestId)  # outermost: every response, even a 413, carries the id
     return app

@@ -6,6 +6,7 @@ Schema changes go through Alembic migrations in ``migrations/`` only.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,8 +20,42 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class StudyState(StrEnum):
+    """Lifecycle state of a study (``studies.state``); transitions in ``services.lifecycle``."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TrialState(StrEnum):
+    """Lifecycle state of a trial (``trials.state``); transitions in ``services.lifecycle``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+STUDY_ACTIVE = (StudyState.CREATED, StudyState.RUNNING, StudyState.PAUSED)
+"""Studies a driver owns and steps (everything not final)."""
+STUDY_FINAL = (StudyState.COMPLETED, StudyState.FAILED, StudyState.CANCELLED)
+TRIAL_OPEN = (TrialState.QUEUED, TrialState.RUNNING)
+"""Trials that hold a parallelism slot."""
+TRIAL_FINAL = (TrialState.COMPLETED, TrialState.FAILED)
+
+
+def state_pattern(states: type[StrEnum]) -> str:
+    """A regular expression matching exactly the values of ``states`` (for query parameters)."""
+    return "^(" + "|".join(s.value for s in states) + ")$"
 
 
 def utcnow() -> datetime:
@@ -58,6 +93,9 @@ class Study(Base):
     objectives: Mapped[list[Any]] = mapped_column(JSON)
     search_space: Mapped[dict[str, Any]] = mapped_column(JSON)
     ref_point: Mapped[list[Any] | None] = mapped_column(JSON)
+    target_fidelity: Mapped[float] = mapped_column(Float, default=1.0, server_default=text("1.0"))
+    """Fidelity of a full evaluation (top of the space's fidelity range, 1.0 without one):
+    only results at it join the front; ask ``services.pareto.is_full_fidelity``."""
     method: Mapped[str] = mapped_column(String(32))
     seed: Mapped[int] = mapped_column(Integer)
     parallelism: Mapped[int] = mapped_column(Integer)

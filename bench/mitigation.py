@@ -35,10 +35,12 @@ import torch  # noqa: E402
 from simulator import cost  # noqa: E402
 from simulator.analog import AnalogModel  # noqa: E402
 from simulator.config import CrossbarConfig  # noqa: E402
-from simulator.mapping import layer_shapes  # noqa: E402
+from simulator.estimators.analytic import analytic_accuracy  # noqa: E402
+from simulator.estimators.moment_sampling import monte_carlo_moments  # noqa: E402
+from simulator.estimators.moments import propagate_moments  # noqa: E402
+from simulator.estimators.referral import layer_noise  # noqa: E402
+from simulator.mapping import crossbar_layers, layer_shapes  # noqa: E402
 from simulator.mitigation import apply, correctnet, faults, remap, resna  # noqa: E402
-from simulator.mitigation.analytic import analytic_accuracy, layer_noise  # noqa: E402
-from simulator.mitigation.moments import monte_carlo_moments, propagate_moments  # noqa: E402
 from simulator.workloads import get_workload  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -175,7 +177,7 @@ def bench_remap(w: Any, seeds: int) -> dict[str, Any]:
 
 def bench_correctnet(w: Any, seeds: int, epochs: int) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": []}
-    names = [n for n, _ in correctnet.analog_layers(w.model)]
+    names = [n for n, _ in crossbar_layers(w.model)]
     for sigma in SIGMAS:
         cfg = _config(sigma)
         row: dict[str, Any] = {"prog_sigma": sigma, "off": mc_accuracy(w.model, cfg, w, seeds)}

@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python bench/optimizer.py [--quick] [--seeds N] [--methods a,b] [--problems p]
 
 Writes ``bench/results/optimizer.json`` and ``bench/results/optimizer.png`` (see
-``optimizer.benchmarking`` for the protocol and metrics). Same as ``xbar bench optimizer``.
+``bench.harness`` for the protocol and metrics). Same as ``xbar bench optimizer``.
 """
 
 from __future__ import annotations

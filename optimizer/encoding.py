@@ -4,7 +4,8 @@ Conventions (shared by every model-based method):
 
 - ``X``: ``n x d`` double, the unit-cube encoding of ``SearchSpace`` (see ``optimizer.space``);
   with ``with_fidelity=True`` a last column holds the fidelity mapped to ``[0, 1]`` by
-  ``space.fidelity_to_unit`` (so the target fidelity is 1.0), giving ``n x (d + 1)``.
+  ``space.fidelity_to_unit`` (so the target fidelity is ``optimizer.space.UNIT_TARGET``,
+  1.0), giving ``n x (d + 1)``.
 - ``Y``: ``n x m`` double in *maximization* form: each objective column multiplied by its
   ``Objective.sign`` (+1 maximize, -1 minimize), columns in ``objectives`` order.
 - Rows with a non-finite objective value are dropped (logged), never imputed.
@@ -67,11 +68,10 @@ def encode_observations(
         full_fidelity_only: Keep only observations at the space's target fidelity.
         with_fidelity: Append the unit fidelity as the last column of ``X``.
     """
-    target = space.target_fidelity
     rows_x, rows_y, fids, costs = [], [], [], []
     dropped = 0
     for ob in observations:
-        if full_fidelity_only and ob.fidelity < target - 1e-9:
+        if full_fidelity_only and not space.is_target(ob.fidelity):
             continue
         y = [float(ob.values[o.name]) * o.sign for o in objectives]
         if not all(math.isfinite(v) for v in y):

@@ -25,3 +25,18 @@ class InfeasibleSpaceError(SearchSpaceError):
 
 class ObservationError(OptimizerError):
     """An observation or pending suggestion does not fit the space or the objectives."""
+
+
+class MethodOptionsError(OptimizerError):
+    """A method's options are invalid: unknown names or out-of-range values.
+
+    Attributes:
+        method: The method name the options were given for.
+        errors: Every problem found, as ``(option name, message)`` pairs in option order
+            (unknown names last); the exception text joins the messages.
+    """
+
+    def __init__(self, method: str, errors: list[tuple[str, str]]) -> None:
+        self.method = method
+        self.errors = list(errors)
+        super().__init__(f"{method}: " + "; ".join(msg for _, msg in self.errors) + ".")

@@ -16,9 +16,11 @@ Guarantees of ``suggest()`` whatever the method:
   canonical form (fixed parameters included) with a fidelity inside ``space.fidelity_range``
   (exactly 1.0 when the space has no fidelity range).
 
-Adding a method: write a class with ``suggest(self, ctx: SuggestContext) -> list[Suggestion]``
-whose keyword-only constructor arguments are its options, and add it to
+Adding a method: write a dataclass with ``suggest(self, ctx: SuggestContext) ->
+list[Suggestion]`` (``optimizer.context``) whose keyword-only fields are its options, declared
+in an ``OPTIONS`` table (``optimizer.methods.options``), and add it to
 ``optimizer.methods.BUILTIN_METHODS`` (lazy, by import path) or call ``register_method``.
+``validate_options(method, options)`` checks a study's options without running the method.
 """
 
 from __future__ import annotations
@@ -30,18 +32,20 @@ import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 
+from optimizer.context import SuggestContext
 from optimizer.errors import (
+    MethodOptionsError,
     ObservationError,
     OptimizerError,
     SearchSpaceError,
     UnknownMethodError,
 )
+from optimizer.methods import BUILTIN_METHODS
+from optimizer.methods.options import check_options, option_defaults
 from optimizer.space import SearchSpace
 from optimizer.types import Objective, Observation, Suggestion
 
@@ -58,74 +62,6 @@ class Method(Protocol):
 
 MethodFactory = Callable[[dict[str, Any]], Method]
 """Builds a method from the study's options dict; raises ``ValueError`` naming a bad option."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SuggestContext:
-    """Everything one ``suggest()`` call knows; methods read it, never mutate it.
-
-    Attributes:
-        space: The search space.
-        objectives: Objectives, in the order of the ``m`` columns of every objective tensor.
-        observations: Completed evaluations, params in canonical form.
-        pending: Points suggested earlier and not completed yet, params in canonical form.
-        n: Number of suggestions to return, ``>= 1``.
-        seed: The caller's seed.
-        method: The method name the call asked for.
-        options: The method options as passed (already consumed by the factory).
-    """
-
-    space: SearchSpace
-    objectives: list[Objective]
-    observations: list[Observation]
-    pending: list[Suggestion]
-    n: int
-    seed: int
-    method: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def directions(self) -> list[str]:
-        return [o.direction for o in self.objectives]
-
-    @property
-    def target_fidelity(self) -> float:
-        """Fidelity of a full evaluation (upper end of the range, or 1.0)."""
-        return self.space.target_fidelity
-
-    def is_full_fidelity(self, fidelity: float) -> bool:
-        return fidelity >= self.target_fidelity - 1e-9
-
-    @property
-    def full_fidelity_observations(self) -> list[Observation]:
-        return [o for o in self.observations if self.is_full_fidelity(o.fidelity)]
-
-    def rng_seed(self, *salt: int) -> int:
-        """A 63-bit seed derived from ``(seed, #observations, #pending, *salt)``."""
-        entropy = [self.seed % 2**63, len(self.observations), len(self.pending),
-                   *(int(s) % 2**63 for s in salt)]
-        return int(np.random.SeedSequence(entropy).generate_state(2, np.uint64)[0] >> 1)
-
-    def generator(self, *salt: int) -> torch.Generator:
-        """A CPU ``torch.Generator`` seeded with ``rng_seed(*salt)``."""
-        return torch.Generator().manual_seed(self.rng_seed(*salt))
-
-    def taken_keys(self) -> set[tuple[Any, ...]]:
-        """Keys (``space.key``) of every observed or pending point."""
-        return {self.space.key(o.params) for o in self.observations} | {
-            self.space.key(p.params) for p in self.pending
-        }
-
-    def can_avoid_duplicates(self, extra: int = 0) -> bool:
-        """Whether enough unseen points remain to suggest ``n + extra`` new ones."""
-        card = self.space.cardinality
-        if card is None:
-            return True
-        return card >= len(self.taken_keys()) + self.n + extra
-
-    def suggestion(self, params: dict[str, Any], **kw: Any) -> Suggestion:
-        """A full-fidelity suggestion for a single-fidelity method."""
-        return Suggestion(params=params, fidelity=self.target_fidelity, **kw)
 
 
 _REGISTRY: dict[str, MethodFactory | str] = {}
@@ -177,8 +113,6 @@ def register_method(name: str, factory: MethodFactory | str, *, replace: bool = 
 
 
 def _ensure_builtins() -> None:
-    from optimizer.methods import BUILTIN_METHODS
-
     for name, path in BUILTIN_METHODS.items():
         _REGISTRY.setdefault(name, path)
 
@@ -199,19 +133,69 @@ def available_methods() -> list[str]:
     )
 
 
-def _resolve(name: str) -> MethodFactory:
+def _entry(name: str) -> MethodFactory | str:
     _ensure_builtins()
     if name not in available_methods():
         raise UnknownMethodError(
             f"method: unknown method {name!r}; available: {', '.join(available_methods())}."
         )
-    entry = _REGISTRY[name]
+    return _REGISTRY[name]
+
+
+def _target(entry: MethodFactory | str) -> Any:
+    """The object a registry entry names: the ``attr`` of a lazy ``"module:attr"`` path (the
+    module is imported now), or the registered factory itself."""
     if not isinstance(entry, str):
         return entry
     module, _, attr = entry.partition(":")
-    target = getattr(importlib.import_module(module), attr)
+    return getattr(importlib.import_module(module), attr)
+
+
+def _check_mapping(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    if options is not None and not isinstance(options, Mapping):
+        raise OptimizerError(f"options must be an object, got {type(options).__name__}.")
+    return dict(options or {})
+
+
+def validate_options(method: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check a method's options without running it (e.g. when a study is created).
+
+    Methods that declare their options (an ``OPTIONS`` table, see
+    ``optimizer.methods.options``; every built-in does) are checked against it; a registered
+    factory without one is passed the options only when ``suggest()`` builds it.
+
+    Args:
+        method: A name from ``available_methods()``.
+        options: The study's method options; ``None`` for the defaults.
+
+    Returns:
+        The complete options: every declared option with its default, overridden by the given
+        values (unchanged). For a method without a table, the given options as a dict.
+
+    Raises:
+        UnknownMethodError: for an unregistered or unimportable method.
+        MethodOptionsError: listing every unknown or out-of-range option in ``.errors`` as
+            ``(option name, message)`` pairs, e.g. ``("foo", "unknown option 'foo'")``.
+        OptimizerError: if ``options`` is not a mapping.
+    """
+    if not isinstance(method, str):
+        raise UnknownMethodError(f"method must be a string, got {method!r}.")
+    given = _check_mapping(options)
+    target = _target(_entry(method))
+    table = getattr(target, "OPTIONS", None)
+    if not isinstance(table, Mapping):
+        return given
+    return {**option_defaults(target), **check_options(method, table, given)}
+
+
+def _resolve(name: str) -> MethodFactory:
+    entry = _entry(name)
+    if not isinstance(entry, str) and not isinstance(getattr(entry, "OPTIONS", None), Mapping):
+        return entry
+    target = _target(entry)
 
     def factory(options: dict[str, Any]) -> Method:
+        validate_options(name, options)
         try:
             return target(**options)
         except TypeError as e:
@@ -225,11 +209,11 @@ def make_method(name: str, options: Mapping[str, Any] | None = None) -> Method:
 
     Raises:
         UnknownMethodError: for an unregistered or unimportable name.
-        OptimizerError: for options the method rejects, naming them.
+        MethodOptionsError: for declared options the method rejects, naming each.
+        OptimizerError: for options an undeclared method rejects.
     """
-    if options is not None and not isinstance(options, Mapping):
-        raise OptimizerError(f"options must be an object, got {type(options).__name__}.")
-    return _resolve(name)(dict(options or {}))
+    opts = _check_mapping(options)
+    return _resolve(name)(opts)
 
 
 def _check_objectives(objectives: Sequence[Objective]) -> list[Objective]:
@@ -350,10 +334,12 @@ def suggest(
 __all__ = [
     "Method",
     "MethodFactory",
+    "MethodOptionsError",
     "SuggestContext",
     "UnknownMethodError",
     "available_methods",
     "make_method",
     "register_method",
     "suggest",
+    "validate_options",
 ]

@@ -61,6 +61,7 @@ import torch
 from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models.deterministic import GenericDeterministicModel
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.means import LinearMean
@@ -219,8 +220,6 @@ class CostModel:
     def as_deterministic_model(self) -> object:
         """The normalized cost as a BoTorch ``GenericDeterministicModel`` (one output), for
         ``InverseCostWeightedUtility``."""
-        from botorch.models.deterministic import GenericDeterministicModel
-
         return GenericDeterministicModel(lambda X: self(X).unsqueeze(-1), num_outputs=1)
 
 

@@ -8,7 +8,8 @@ One read of an array (:class:`AnalogLayer`):
    cycles of ``dac_bits`` bits: word-line voltage ``d · V_read / (2**dac_bits - 1)``.
 2. **Column currents** ``I = v @ G_eff`` [µA, with v in V and G in µS], where ``G_eff`` is the
    programmed conductance (levels, programming variation, stuck-at faults: drawn once per
-   Monte-Carlo draw) seen through the IR-drop model; read noise is added per read.
+   Monte-Carlo draw) seen through the IR-drop model
+   (:func:`simulator.nonideal.ir_drop.effective_conductance`); read noise is added per read.
 3. **ADC**: every used column and cycle is quantized to ``adc_bits`` over a per-layer range
    ``[lo, hi]`` calibrated on the clean currents of the calibration batch (read on the nominal,
    noise-free arrays through the same IR-drop model), clipping outside it.
@@ -40,103 +41,20 @@ from simulator.mapping import (
     unrolled_weight,
 )
 from simulator.nonideal import BaseNonIdeality, device_nonidealities, level_conductance
-from simulator.nonideal.ir_drop import column_currents, first_order_conductance
+from simulator.nonideal.ir_drop import (
+    IR_DROP_MODES,
+    effective_conductance,
+    relaxation_correction,
+)
 
-__all__ = ["IR_DROP_MODES", "AnalogLayer", "AnalogModel", "effective_conductance"]
-
-IR_DROP_MODES: tuple[str, ...] = ("ideal", "first_order", "relaxation")
-"""IR-drop models usable in inference. ``"relaxation"`` relaxes each nominal array once and
-corrects the per-draw first-order model by the ratio (see :func:`effective_conductance`)."""
-
-RELAXATION_TOL = 1e-6
-"""Relative tolerance of the IR-drop relaxation (float32 arithmetic)."""
+__all__ = ["AnalogLayer", "AnalogModel"]
 
 CALIBRATION_VECTORS = 4096
 """Most input row vectors (samples x positions) read to calibrate a layer's ADC range; more
 are subsampled evenly."""
 
 _CHUNK_ELEMENTS = 1 << 23
-"""Largest intermediate tensor (elements) built by calibration and probing loops."""
-
-
-def _probe_conductance(
-    g_us: Tensor, r_wire_ohm: float, method: str, active_rows: int | None = None
-) -> Tensor:
-    r"""Effective conductance of arrays with wire resistance, by probing one row at a time.
-
-    The network is linear, so row ``i`` of ``G_eff`` is the column-current response to 1 V on
-    word line ``i`` alone.
-
-    Args:
-        g_us: A `... x rows x cols`-dim Tensor of conductances [µS].
-        r_wire_ohm: Wire resistance per segment [Ω].
-        method: A :func:`simulator.nonideal.ir_drop.column_currents` method.
-        active_rows: Probe only word lines ``0..active_rows-1`` (the ones inputs drive); the
-            other rows of the result are 0.
-
-    Returns:
-        A `... x rows x cols`-dim Tensor [µS].
-    """
-    rows, cols = g_us.shape[-2:]
-    active = rows if active_rows is None else min(rows, active_rows)
-    flat = g_us.reshape(-1, rows, cols)
-    out = torch.zeros_like(flat)
-    step = max(1, _CHUNK_ELEMENTS // (rows * cols))
-    eye = torch.eye(rows, dtype=g_us.dtype, device=g_us.device)
-    for a in range(flat.shape[0]):
-        g_s = flat[a] * 1e-6
-        for i0 in range(0, active, step):
-            v = eye[i0 : min(i0 + step, active)]
-            kwargs = {"tol": RELAXATION_TOL} if method == "relaxation" else {}
-            out[a, i0 : i0 + v.shape[0]] = (
-                column_currents(v, g_s, r_wire_ohm, method, **kwargs) * 1e6
-            )
-    return out.reshape(g_us.shape)
-
-
-def effective_conductance(
-    g_us: Tensor, r_wire_ohm: float, mode: str, correction: Tensor | None = None
-) -> Tensor:
-    r"""The conductance matrix an input sees through the wires: ``I = v @ G_eff``.
-
-    Args:
-        g_us: A `... x rows x cols`-dim Tensor of programmed conductances [µS].
-        r_wire_ohm: Wire resistance per cell segment [Ω].
-        mode: One of :data:`IR_DROP_MODES`.
-        correction: For ``"relaxation"``: a `... x rows x cols`-dim Tensor (broadcast) of
-            ``G_relaxed / G_first_order`` on the nominal arrays (from
-            :func:`relaxation_correction`); ``None`` relaxes ``g_us`` itself (costly).
-
-    Returns:
-        A Tensor shaped like ``g_us`` [µS].
-    """
-    if mode not in IR_DROP_MODES:
-        raise ValueError(f"ir_drop must be one of {IR_DROP_MODES}, got {mode!r}.")
-    if mode == "ideal" or r_wire_ohm == 0.0:
-        return g_us
-    if mode == "relaxation" and correction is None:
-        return _probe_conductance(g_us, r_wire_ohm, "relaxation")
-    g_fo = first_order_conductance(g_us * 1e-6, r_wire_ohm) * 1e6
-    return g_fo if mode == "first_order" else g_fo * correction
-
-
-def relaxation_correction(
-    g_nominal_us: Tensor, r_wire_ohm: float, active_rows: int | None = None
-) -> Tensor:
-    r"""``G_relaxed / G_first_order`` of nominal arrays (same shape).
-
-    Args:
-        g_nominal_us: A `... x rows x cols`-dim Tensor of nominal conductances [µS].
-        r_wire_ohm: Wire resistance per cell segment [Ω].
-        active_rows: Word lines that inputs drive (the ratio is 1 on the others, which never
-            carry input and whose ``G_eff`` rows are never read).
-    """
-    relaxed = _probe_conductance(g_nominal_us, r_wire_ohm, "relaxation", active_rows)
-    first = first_order_conductance(g_nominal_us * 1e-6, r_wire_ohm) * 1e6
-    ratio = torch.where(first > 0, relaxed / first.clamp_min(1e-30), torch.ones_like(first))
-    if active_rows is not None and active_rows < ratio.shape[-2]:
-        ratio[..., active_rows:, :] = 1.0
-    return ratio
+"""Largest intermediate tensor (elements) built by the calibration loop."""
 
 
 class AnalogLayer(nn.Module):
@@ -161,7 +79,7 @@ class AnalogLayer(nn.Module):
             name: Layer name (module path).
             module: The float layer (its weight and bias are copied).
             config: The crossbar configuration.
-            ir_drop: One of :data:`IR_DROP_MODES`.
+            ir_drop: One of :data:`~simulator.nonideal.ir_drop.IR_DROP_MODES`.
             nonidealities: Effects to apply (default: :func:`device_nonidealities` of
                 ``config``).
             adc: ``False`` bypasses ADC quantization (ideal periphery; for validation).
@@ -435,7 +353,7 @@ class AnalogModel(nn.Module):
         Args:
             model: The trained float model (not modified).
             config: The crossbar configuration.
-            ir_drop: One of :data:`IR_DROP_MODES`.
+            ir_drop: One of :data:`~simulator.nonideal.ir_drop.IR_DROP_MODES`.
             nonidealities: Effects for every layer (default: those of ``config``).
             adc: ``False`` bypasses ADC quantization.
 
@@ -443,7 +361,7 @@ class AnalogModel(nn.Module):
             MappingError: If a layer cannot be mapped.
         """
         super().__init__()
-        if isinstance(model, nn.Linear | nn.Conv2d):
+        if any(name == "" for name, _ in crossbar_layers(model)):
             model = nn.Sequential(model)  # a bare layer as the root has no parent to swap it in
         self.float_model = copy.deepcopy(model).eval()
         self.network = copy.deepcopy(model).eval()

@@ -3,7 +3,9 @@ r"""The crossbar configuration: one frozen, keyword-only dataclass, validated in
 Each field states its unit, range and the source of its default (see :mod:`simulator.params`).
 Field constraints are declared in :data:`FIELD_CONSTRAINTS` and cross-field rules in
 :func:`_check_relations`; :meth:`CrossbarConfig.__post_init__` applies both, so a new field
-(e.g. a mitigation knob) needs one line there and nothing else.
+needs its declaration and one constraint line. A mitigation knob is declared with
+:func:`_knob`: its default is its off value, and :data:`MITIGATION_KNOBS` (hence
+:data:`simulator.mitigation.apply.KNOB_DEFAULTS`) follows from the declarations.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from typing import Any
 from simulator import params, tiling
 from simulator.errors import ConfigError
 
-__all__ = ["ENCODINGS", "FIELD_CONSTRAINTS", "TECH_NODES_NM", "CrossbarConfig"]
+__all__ = [
+    "ADC_POLICIES",
+    "COMPENSATION_MODES",
+    "ENCODINGS",
+    "FAULT_SCHEMES",
+    "FIELD_CONSTRAINTS",
+    "MITIGATION_KNOBS",
+    "REMAP_SCHEMES",
+    "TECH_NODES_NM",
+    "CrossbarConfig",
+]
 
 ENCODINGS: tuple[str, ...] = ("differential", "offset")
 """Signed-weight encodings: a column pair per weight slice, or offset weights with one
@@ -24,6 +36,18 @@ reference column per array."""
 
 TECH_NODES_NM: tuple[int, ...] = (22, 32, 45, 65)
 """Technology nodes with cost-model tables [nm]."""
+
+COMPENSATION_MODES: tuple[str, ...] = ("none", "all", "search")
+"""Values of the ``compensation`` knob (CorrectNet+ error compensation)."""
+
+ADC_POLICIES: tuple[str, ...] = ("uniform", "robust")
+"""Values of the ``adc_policy`` knob (per-layer ADC resolution)."""
+
+REMAP_SCHEMES: tuple[str, ...] = ("none", "srs", "drs")
+"""Values of the ``remap`` knob (IR-drop re-mapping, :mod:`simulator.mitigation.remap`)."""
+
+FAULT_SCHEMES: tuple[str, ...] = ("none", "remap", "rvw", "both")
+"""Values of the ``fault_mitigation`` knob (:mod:`simulator.mitigation.faults`)."""
 
 
 @dataclass(frozen=True)
@@ -93,19 +117,27 @@ FIELD_CONSTRAINTS: dict[str, IntRange | FloatRange | Choice] = {
     "clock_ghz": FloatRange(0.0, 10.0, low_open=True),
     "encoding": Choice(ENCODINGS),
     "read_voltage_v": FloatRange(0.0, 5.0, low_open=True),
-    # Mitigation knobs (simulator.mitigation.apply); the defaults switch every one off.
+    # Mitigation knobs (simulator.mitigation.apply); each field default switches it off.
     "resna_epochs": IntRange(0, 100),
     "resna_noise_scale": FloatRange(0.0, 10.0),
     "lipschitz_lambda": FloatRange(0.0, 100.0),
-    "compensation": Choice(("none", "all", "search")),
-    "adc_policy": Choice(("uniform", "robust")),
-    "remap": Choice(("none", "srs", "drs")),
-    "fault_mitigation": Choice(("none", "remap", "rvw", "both")),
+    "compensation": Choice(COMPENSATION_MODES),
+    "adc_policy": Choice(ADC_POLICIES),
+    "remap": Choice(REMAP_SCHEMES),
+    "fault_mitigation": Choice(FAULT_SCHEMES),
     "rvw_tolerance": FloatRange(0.0, 10.0, low_open=True),
     "rvw_max_pulses": IntRange(1, 100),
     "analytic_below": FloatRange(0.0, 1.0),
 }
 """Per-field constraint, applied (and ints/floats normalized) by ``__post_init__``."""
+
+_KNOB = "mitigation_knob"
+"""Field metadata key marking a mitigation knob."""
+
+
+def _knob(off: Any) -> Any:
+    """A mitigation-knob field whose default is its off value ``off``."""
+    return dataclasses.field(default=off, metadata={_KNOB: True})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,28 +195,29 @@ class CrossbarConfig:
     """Word-line read voltage [V], (0, 5]. Default: NeuroSim (0.55 V at 22 nm)."""
 
     # -- mitigation knobs (simulator.mitigation; defaults: off) ------------------------------
-    resna_epochs: int = 0
+    # (analytic_below, after them, picks the accuracy estimator: it is not a mitigation.)
+    resna_epochs: int = _knob(0)
     """Noise-aware (ReSNA) fine-tuning epochs at fidelity 1, 0..100 (0 = off); fidelity ``z``
     trains ``max(1, round(z · resna_epochs))`` epochs."""
-    resna_noise_scale: float = 1.0
+    resna_noise_scale: float = _knob(1.0)
     """Multiplier of the crossbar noise injected during that fine-tuning, 0..10."""
-    lipschitz_lambda: float = 0.0
+    lipschitz_lambda: float = _knob(0.0)
     """CorrectNet+ Lipschitz penalty ``λ Σ σ_max(W)²`` in the fine-tuning loss, 0..100
     (acts only while ``resna_epochs > 0``)."""
-    compensation: str = "none"
+    compensation: str = _knob("none")
     """CorrectNet+ error compensation: ``"none"``, ``"all"`` crossbar layers, or ``"search"``
     (layers chosen by a subset search)."""
-    adc_policy: str = "uniform"
+    adc_policy: str = _knob("uniform")
     """``"uniform"`` (``adc_bits`` everywhere) or ``"robust"`` (per-layer bits <= ``adc_bits``
     chosen for ADC energy at 99 % of the predicted accuracy)."""
-    remap: str = "none"
+    remap: str = _knob("none")
     """IR-drop re-mapping of rows/columns by sensitivity: ``"none"``, ``"srs"`` or ``"drs"``."""
-    fault_mitigation: str = "none"
+    fault_mitigation: str = _knob("none")
     """``"none"``, ``"remap"`` (fault-aware row assignment), ``"rvw"`` (read-verify-write) or
     ``"both"``."""
-    rvw_tolerance: float = 1.0
+    rvw_tolerance: float = _knob(1.0)
     """Read-verify-write acceptance window [σ of one write], (0, 10]."""
-    rvw_max_pulses: int = 8
+    rvw_max_pulses: int = _knob(8)
     """Read-verify-write pulse budget per cell, 1..100."""
     analytic_below: float = 0.0
     """Fidelities below this value estimate accuracy by analytic moment propagation instead
@@ -258,6 +291,12 @@ class CrossbarConfig:
     def input_cycles(self) -> int:
         """Read cycles per input vector, ``ceil(input_bits / dac_bits)``."""
         return math.ceil(self.input_bits / self.dac_bits)
+
+
+MITIGATION_KNOBS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(CrossbarConfig) if f.metadata.get(_KNOB)
+)
+"""The fields that are mitigation knobs, in declaration order (their defaults: off)."""
 
 
 def _wants_int(constraint: IntRange | FloatRange | Choice | None) -> bool:

@@ -1,9 +1,11 @@
 r"""``evaluate(config, workload, fidelity, seed)``: noisy accuracy plus hardware cost.
 
-Accuracy is estimated by Monte-Carlo: ``S`` chips are programmed at once (programming
-variation and stuck-at faults drawn per chip), the test subset is read through every one of
-them (read noise drawn per read), and the accuracy of each chip is averaged. Hardware area,
-latency and energy come from :func:`simulator.cost.estimate` on the same configuration.
+Accuracy is estimated by the estimator the plan names (:mod:`simulator.estimators`):
+Monte-Carlo by default, where ``S`` chips are programmed at once (programming variation and
+stuck-at faults drawn per chip), the test subset is read through every one of them (read
+noise drawn per read), and the accuracy of each chip is averaged; analytic moment
+propagation below ``CrossbarConfig.analytic_below``. Hardware area, latency and energy come
+from :func:`simulator.cost.estimate` on the same configuration.
 
 Fidelity ``z`` in [0, 1] picks the plan (:func:`fidelity_plan`): more draws, a larger
 stratified test subset and a more faithful IR-drop model as ``z`` grows; cost grows with it.
@@ -16,19 +18,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 
 from simulator import cost
-from simulator.analog import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.errors import ConfigError
+from simulator.estimators.registry import ESTIMATORS
 from simulator.mapping import layer_shapes
-from simulator.mitigation import apply as mitigation
-from simulator.workloads import Workload, get_workload, stratified_order
+from simulator.workloads import Workload, get_workload
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
@@ -73,13 +73,14 @@ class FidelityPlan:
     (first-order IR drop corrected by relaxation)."""
     estimator: str
     """Accuracy estimator: ``"moments"`` (analytic moment propagation) below the
-    ``analytic_below`` fidelity, else ``"montecarlo"`` (a key of ``ESTIMATORS``)."""
+    ``analytic_below`` fidelity, else ``"montecarlo"`` (a key of
+    :data:`simulator.estimators.registry.ESTIMATORS`)."""
     n_draws: int
     """Monte-Carlo draws ``S``, MIN_DRAWS..MAX_DRAWS."""
     test_fraction: float
     """Fraction of the test split evaluated (a stratified prefix)."""
     ir_drop: str
-    """IR-drop model of :mod:`simulator.analog`."""
+    """IR-drop model, one of :data:`simulator.nonideal.ir_drop.IR_DROP_MODES`."""
 
     def test_size(self, n_available: int) -> int:
         """Test samples used out of ``n_available``."""
@@ -94,9 +95,10 @@ def fidelity_plan(fidelity: float, analytic_below: float = 0.0) -> FidelityPlan:
     :data:`MIN_TEST_FRACTION` to the whole split; IR drop is ideal below
     :data:`FIRST_ORDER_FROM`, first-order up to :data:`RELAXATION_FROM`, relaxation-corrected
     above. A cheaper estimator (e.g. analytic moment propagation) plugs in here by returning
-    another ``estimator`` at the bottom of the range and registering it in ``ESTIMATORS``:
-    fidelities below ``analytic_below`` (``CrossbarConfig.analytic_below``, default 0 = never)
-    use ``"moments"``, the analytic moment model of :mod:`simulator.mitigation`.
+    another ``estimator`` at the bottom of the range and registering it in
+    :data:`simulator.estimators.registry.ESTIMATORS`: fidelities below ``analytic_below``
+    (``CrossbarConfig.analytic_below``, default 0 = never) use ``"moments"``, the analytic
+    moment model of :mod:`simulator.estimators.analytic`.
 
     Raises:
         ConfigError: If ``fidelity`` is not a number in [0, 1].
@@ -146,62 +148,6 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class AccuracyEstimate:
-    """Per-draw accuracies on a test subset, plus estimator-specific details."""
-
-    per_draw: list[float]
-    n_test: int
-    details: dict[str, Any]
-
-
-def _monte_carlo(
-    config: CrossbarConfig, workload: Workload, plan: FidelityPlan, seed: int
-) -> AccuracyEstimate:
-    n_test = plan.test_size(workload.y_test.shape[0])
-    idx = stratified_order(workload.y_test)[:n_test]
-    x, y = workload.x_test[idx], workload.y_test[idx]
-    prepared = mitigation.prepare(config, workload, plan.fidelity, seed)
-    analog = AnalogModel(prepared.model, config, ir_drop=plan.ir_drop)
-    mitigation.configure_analog(analog, config, prepared)
-    analog.calibrate(workload.x_calib)
-    gen = torch.Generator().manual_seed(seed)
-    analog.program(plan.n_draws, gen)
-    analog.set_generator(gen)
-    correct = torch.zeros(plan.n_draws, dtype=torch.float64)
-    with torch.no_grad():
-        for chunk in analog.chunks(n_test):
-            logits = analog(x[chunk])  # S x n x classes
-            correct += (logits.argmax(-1) == y[chunk]).sum(-1).to(torch.float64)
-        software = float((workload.model(x).argmax(-1) == y).float().mean())
-    layers = []
-    for layer in analog.layers.values():
-        lo, hi = layer.adc_range or (0.0, 0.0)
-        layers.append({
-            **layer.layout.to_dict(),
-            "positions": layer.positions,
-            "input_step": layer.input_scale,
-            "signed_inputs": layer.signed_inputs,
-            "adc_range_ua": [lo, hi],
-            "weight_step": layer.mapped.weight_scale,
-        })
-    return AccuracyEstimate(
-        per_draw=(correct / n_test).tolist(),
-        n_test=n_test,
-        details={
-            "software_accuracy": software,
-            "layers": layers,
-            "mitigation": mitigation.overhead(config, workload, prepared),
-        },
-    )
-
-
-ESTIMATORS: dict[
-    str, Callable[[CrossbarConfig, Workload, FidelityPlan, int], AccuracyEstimate]
-] = {"montecarlo": _monte_carlo, "moments": mitigation.analytic_estimate}
-"""Accuracy estimators by name (see :attr:`FidelityPlan.estimator`)."""
 
 
 def evaluate(

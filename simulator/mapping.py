@@ -38,6 +38,7 @@ from simulator.errors import MappingError
 from simulator.tiling import column_plan
 
 __all__ = [
+    "DigitalModule",
     "LayerShape",
     "MappedWeight",
     "TileLayout",
@@ -49,14 +50,21 @@ __all__ = [
     "unrolled_weight",
 ]
 
+class DigitalModule(nn.Module):
+    """Base of modules computed in the digital periphery (e.g. an error compensator): their
+    own parameters never go onto crossbars; layers they hold as children still do."""
+
+
 _DIGITAL_MODULES: tuple[type[nn.Module], ...] = (
+    DigitalModule,
     nn.modules.batchnorm._BatchNorm,
     nn.LayerNorm,
     nn.GroupNorm,
     nn.modules.instancenorm._InstanceNorm,
     nn.PReLU,
 )
-"""Modules with parameters that stay in the digital periphery (normalization, activation)."""
+"""Modules with parameters that stay in the digital periphery (normalization, activation,
+:class:`DigitalModule`)."""
 
 
 def quantize_symmetric(x: Tensor, bits: int) -> tuple[Tensor, float]:
@@ -272,6 +280,11 @@ def unrolled_weight(module: nn.Linear | nn.Conv2d) -> Tensor:
 
 def crossbar_layers(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv2d]]:
     """The ``(name, module)`` pairs of ``model`` that go onto crossbars, in module order.
+
+    The one definition of "a crossbar layer": the analog model, the cost model, the moment
+    model and every mitigation ask this function. ``nn.Linear`` and zero-padded, ungrouped
+    ``nn.Conv2d`` layers are mapped; normalization, activation and :class:`DigitalModule`
+    parameters stay digital.
 
     Raises:
         MappingError: Naming the first layer that holds weights but cannot be mapped (a

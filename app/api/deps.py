@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.errors import ForbiddenError, UnauthorizedError
+from app.core.errors import NotFoundError, UnauthorizedError
 from app.core.security import KEY_PREFIX, key_prefix, verify_key
 from app.models import ApiKey, Study
 from app.services.studies import get_study
@@ -70,18 +70,22 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+MAX_ID = 2**31 - 1
+"""Largest id a path or cursor may name (the PostgreSQL ``integer`` range)."""
+
+
 def get_owned_study(
-    study_id: Annotated[int, Path(ge=1)], session: SessionDep, caller: CallerDep
+    study_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, caller: CallerDep
 ) -> Study:
     """The study named in the path, if the caller may see it.
 
     Raises:
-        NotFoundError: no such study.
-        ForbiddenError: the study belongs to another key.
+        NotFoundError: no such study, or it belongs to another key (the same answer, so a
+            caller cannot learn which ids other tenants hold).
     """
     study = get_study(session, study_id)
     if caller.auth_on and study.owner_key_id != caller.key_id:
-        raise ForbiddenError(f"Study {study_id} belongs to another API key.")
+        raise NotFoundError(f"No study with id {study_id}.")
     return study
 
 

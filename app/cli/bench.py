@@ -1,11 +1,20 @@
-"""``xbar bench optimizer``: the optimizer benchmark (``optimizer.benchmarking``)."""
+"""``xbar bench optimizer``: the optimizer benchmark (the harness in ``bench/harness``).
+
+The harness is benchmark plumbing, not an installed package (DESIGN.md: the library ships no
+benchmark plumbing): the command imports ``bench.harness`` from the repository checkout the CLI
+runs from (an editable install), see ``load_harness``.
+"""
 
 from __future__ import annotations
 
 import copy
+import importlib
+import importlib.util
 import json
 import logging
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +22,9 @@ from rich.console import Console
 
 app = typer.Typer(help="Benchmarks that write JSON + PNG results.", no_args_is_help=True)
 out = Console()
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout ``app/`` lives in; its ``bench/harness`` is the benchmark harness."""
 
 
 @app.callback()
@@ -37,6 +49,23 @@ def parse_option(text: str) -> tuple[str, str, Any]:
     except json.JSONDecodeError:
         value = raw.strip()
     return method, key.strip(), value
+
+
+def load_harness(root: Path = REPO_ROOT) -> ModuleType:
+    """Import ``bench.harness``: from ``sys.path`` when it is there (the repository root is the
+    working directory or a script put it there), else from the checkout at ``root`` (appended
+    to ``sys.path``, so installed packages keep precedence).
+
+    Raises:
+        typer.BadParameter: If neither has it (a non-editable install without the repository).
+    """
+    if importlib.util.find_spec("bench") is None:
+        if not (root / "bench" / "harness" / "__init__.py").is_file():
+            raise typer.BadParameter(
+                f"the benchmark harness bench/harness is not under {root}: run from a "
+                "repository checkout (pip install -e .)", param_hint="bench")
+        sys.path.append(str(root))
+    return importlib.import_module("bench.harness")
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -66,15 +95,17 @@ def optimizer(
              "settings and options are kept) and rewrite it.")] = False,
 ) -> None:
     """Hypervolume vs cumulative cost (median, IQR) of every method, and suggest() timing."""
-    from optimizer.benchmarking import BenchSettings, run_benchmark
-    from optimizer.benchmarking import retime as retime_timing
+    # Imported here, not at the top: they load torch and botorch, which `xbar --help` and the
+    # other commands never need.
     from optimizer.errors import OptimizerError
     from optimizer.problems import available_problems
     from optimizer.suggest import available_methods
 
+    harness = load_harness()
+    settings_cls = harness.BenchSettings
     if retime:
         try:
-            results = retime_timing(out_dir, name=name, progress=out.print)
+            results = harness.retime(out_dir, name=name, progress=out.print)
         except OptimizerError as e:
             raise typer.BadParameter(str(e), param_hint="--retime") from e
         out.print(f"rewrote {out_dir / (name + '.json')}: {results['goals']['suggest_speed']}")
@@ -96,8 +127,8 @@ def optimizer(
             raise typer.BadParameter(f"unknown problem(s) {unknown}", param_hint="--problems")
         kw["problems"] = p
     if option:
-        options = copy.deepcopy(BenchSettings.quick().options if quick
-                                else BenchSettings().options)
+        options = copy.deepcopy(settings_cls.quick().options if quick
+                                else settings_cls().options)
         for text in option:
             method, key, value = parse_option(text)
             if method not in available_methods():
@@ -105,9 +136,9 @@ def optimizer(
                                          param_hint="--option")
             options.setdefault(method, {})[key] = value
         kw["options"] = options
-    settings = BenchSettings.quick(**kw) if quick else BenchSettings(**kw)
+    settings = settings_cls.quick(**kw) if quick else settings_cls(**kw)
     logging.basicConfig(level=logging.WARNING)
-    results = run_benchmark(settings, out_dir, name=name, progress=out.print)
+    results = harness.run_benchmark(settings, out_dir, name=name, progress=out.print)
     out.print(f"wrote {out_dir / (name + '.json')} and {out_dir / (name + '.png')} "
               f"in {results['wall_s']:.0f} s")
     for prob, s in results["summary"].items():

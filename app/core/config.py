@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     run_driver: bool = Field(
         default=True, description="Run the study driver inside the API process."
     )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body accepted [bytes]; more: 413."
+    )
+    max_json_depth: int = Field(
+        default=32, ge=2, le=1000, description="Deepest JSON nesting accepted in a body."
+    )
     pool_size: int = Field(default=5, ge=1, description="PostgreSQL connection pool size.")
     max_overflow: int = Field(default=5, ge=0, description="PostgreSQL pool overflow.")
 

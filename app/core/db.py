@@ -6,10 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.errors import StorageError
+from app.core.errors import InvalidStoredValue, StorageError, StorageFailure
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -38,6 +43,19 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engin
     )
 
 
+def storage_error(e: SQLAlchemyError) -> StorageError | InvalidStoredValue | StorageFailure:
+    """The service error for a database error: its class name only, never the statement or
+    parameters (they can hold other callers' data)."""
+    kind = type(getattr(e, "orig", None) or e).__name__
+    if isinstance(e, IntegrityError | DataError):
+        return InvalidStoredValue(f"The database refused a value ({kind}).")
+    if isinstance(e, DBAPIError) and e.connection_invalidated:
+        return StorageError(f"The database connection was lost ({kind}).")
+    if isinstance(e, DBAPIError) and type(e).__name__ in ("OperationalError", "InterfaceError"):
+        return StorageError(f"The database is unavailable ({kind}).")
+    return StorageFailure(f"Database error ({kind}).")
+
+
 class Database:
     """Owns an engine and hands out short unit-of-work sessions."""
 
@@ -55,7 +73,10 @@ class Database:
         """A unit of work: commits on success, rolls back and re-raises on error.
 
         Raises:
-            StorageError: a database error, with the original as ``__cause__``.
+            StorageError: the database is unreachable (connection lost or refused): 503.
+            InvalidStoredValue: the database refused a value (integrity or data error): 422.
+            StorageFailure: any other database error: 500.
+            Each carries the original as ``__cause__``; none repeats SQL text or parameters.
         """
         session = self.sessionmaker()
         try:
@@ -63,7 +84,7 @@ class Database:
             session.commit()
         except SQLAlchemyError as e:
             session.rollback()
-            raise StorageError(f"database error: {e.__class__.__name__}: {e}") from e
+            raise storage_error(e) from e
         except BaseException:
             session.rollback()
             raise

@@ -12,6 +12,9 @@ class XbarError(Exception):
     title: str = "Internal error"
     type_: str = "about:blank"
 
+    headers: dict[str, str] = {}
+    """Response headers every error of this class carries."""
+
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -47,6 +50,7 @@ class ValidationFailed(XbarError):
 
 class UnauthorizedError(XbarError):
     status, title, type_ = 401, "Unauthorized", "/problems/unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="xbar"'}
 
 
 class ForbiddenError(XbarError):
@@ -54,7 +58,21 @@ class ForbiddenError(XbarError):
 
 
 class StorageError(XbarError):
+    """The database cannot be reached (connection refused or lost)."""
+
     status, title, type_ = 503, "Storage unavailable", "/problems/storage"
+
+
+class InvalidStoredValue(XbarError):
+    """The database refused a value a request carried (integrity or data error)."""
+
+    status, title, type_ = 422, "Value not storable", "/problems/validation"
+
+
+class StorageFailure(XbarError):
+    """Any other database error: a server fault, reported without SQL text."""
+
+    status, title, type_ = 500, "Internal error", "/problems/internal"
 
 
 PROBLEM_JSON = "application/problem+json"

@@ -6,6 +6,10 @@ of active studies, and for each study it owns (3) starts it, (4) records finishe
 for new suggestions when a slot is free. In-flight work is tracked in memory only as a cache of
 futures: everything needed to resume lives in the database, so a restarted driver re-queues what
 it finds and carries on.
+
+The driver handles futures; rows are read and written by ``app.services``: ``leases`` (study
+ownership, trial claims, heartbeats, the reaper), ``trials`` (the queue, history, new trials)
+and ``lifecycle`` (every state change).
 """
 
 from __future__ import annotations
@@ -15,19 +19,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from distributed import Future
-from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.errors import ConflictError, XbarError
+from app.core.errors import XbarError
 from app.execution.engine import DaskEngine
 from app.execution.tasks import evaluate_task, suggest_task
-from app.models import Study, Trial, TrialResult, utcnow
-from app.services import lifecycle
+from app.models import STUDY_ACTIVE, Study, StudyState, utcnow
+from app.services import leases, lifecycle, trials
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,7 @@ class StudyDriver:
     def step(self) -> None:
         now = utcnow()
         with self.db.session() as s:
-            lifecycle.requeue_expired(s, now, self.settings.max_attempts)
+            leases.requeue_expired(s, now, self.settings.max_attempts)
         for study_id in self._acquire(now):
             try:
                 self._step_study(study_id)
@@ -98,48 +101,22 @@ class StudyDriver:
             self._renew()
 
     def _acquire(self, now: datetime) -> list[int]:
-        expires = now + timedelta(seconds=self.settings.driver_lease_s)
         with self.db.session() as s:
-            s.execute(
-                update(Study)
-                .where(
-                    Study.state.in_(lifecycle.STUDY_ACTIVE),
-                    or_(
-                        Study.driver_id.is_(None),
-                        Study.driver_id == self.driver_id,
-                        Study.driver_lease_expires_at < now,
-                    ),
-                )
-                .values(driver_id=self.driver_id, driver_lease_expires_at=expires)
-                .execution_options(synchronize_session=False)
-            )
-            return list(
-                s.scalars(
-                    select(Study.id)
-                    .where(Study.driver_id == self.driver_id,
-                           Study.state.in_(lifecycle.STUDY_ACTIVE))
-                    .order_by(Study.id)
-                )
-            )
+            return leases.claim_studies(s, self.driver_id, now, self.settings.driver_lease_s)
 
     def _renew(self) -> None:
         self._last_renew = utcnow()
         tokens = {tid: f.token for tid, f in self._trials.items() if not f.future.done()}
         if tokens:
             with self.db.session() as s:
-                lifecycle.renew_leases(s, tokens, self.settings.lease_s)
+                leases.renew_leases(s, tokens, self.settings.lease_s)
 
     def _release(self) -> None:
         with self.db.session() as s:
             for trial_id, f in list(self._trials.items()):
                 lifecycle.fail_attempt(s, trial_id, f.token, "driver shut down",
                                        retryable=True, max_attempts=self.settings.max_attempts)
-            s.execute(
-                update(Study)
-                .where(Study.driver_id == self.driver_id)
-                .values(driver_id=None, driver_lease_expires_at=None)
-                .execution_options(synchronize_session=False)
-            )
+            leases.release_studies(s, self.driver_id)
         for f in self._trials.values():
             f.future.cancel()
         self._trials.clear()
@@ -150,36 +127,32 @@ class StudyDriver:
         self._collect(study_id)
         with self.db.session() as s:
             study = s.get(Study, study_id)
-            if study is None or study.state not in lifecycle.STUDY_ACTIVE:
+            if study is None or study.state not in STUDY_ACTIVE:
                 self._forget(study_id)
                 return
-            if study.state == "created":
-                lifecycle.transition_study(s, study, "running")
-            if study.state == "paused":
+            if study.state == StudyState.CREATED:
+                lifecycle.transition_study(s, study, StudyState.RUNNING)
+            if study.state == StudyState.PAUSED:
                 return
-            open_n = s.scalar(
-                select(func.count()).where(Trial.study_id == study_id,
-                                           Trial.state.in_(lifecycle.TRIAL_OPEN))
-            ) or 0
+            open_n = trials.count_open(s, study_id)
             max_failed = max(MAX_FAILED_DEFAULT, (study.max_trials or 0) // 2)
             if study.n_failed >= max_failed:
                 lifecycle.transition_study(
-                    s, study, "failed", error=f"{study.n_failed} trials failed (limit {max_failed})"
+                    s, study, StudyState.FAILED,
+                    error=f"{study.n_failed} trials failed (limit {max_failed})",
                 )
                 self._forget(study_id)
                 return
             exhausted = self._budget_exhausted(study)
             if exhausted and open_n == 0 and study_id not in self._suggest:
-                lifecycle.transition_study(s, study, "completed")
+                lifecycle.transition_study(s, study, StudyState.COMPLETED)
                 self._forget(study_id)
                 return
-            queued = list(s.scalars(select(Trial).where(
-                Trial.study_id == study_id, Trial.state == "queued").order_by(Trial.number)))
             evaluator = study.definition["evaluator"]
-            for trial in queued:
+            for trial in trials.queued(s, study_id):
                 if trial.id in self._trials:
                     continue
-                token = lifecycle.claim_trial(s, trial, self.driver_id, self.settings.lease_s)
+                token = leases.claim_trial(s, trial, self.driver_id, self.settings.lease_s)
                 if token is None:
                     continue
                 fut = self.engine.submit(evaluate_task, evaluator, trial.params, trial.fidelity,
@@ -202,27 +175,12 @@ class StudyDriver:
             return (utcnow() - study.started_at).total_seconds() >= study.max_wall_s
         return False
 
-    def _submit_suggest(self, s: Any, study: Study, n: int) -> None:
-        rows = s.execute(
-            select(Trial.params, Trial.fidelity, TrialResult.values, TrialResult.cost_s)
-            .join(TrialResult, TrialResult.trial_id == Trial.id)
-            .where(Trial.study_id == study.id, Trial.state == "completed")
-            .order_by(Trial.number)
-        ).all()
-        observations = [
-            {"params": p, "fidelity": z, "values": v, "cost_s": c} for p, z, v, c in rows
-        ]
-        pending = [
-            {"params": p, "fidelity": z}
-            for p, z in s.execute(
-                select(Trial.params, Trial.fidelity).where(
-                    Trial.study_id == study.id, Trial.state.in_(lifecycle.TRIAL_OPEN))
-            ).all()
-        ]
-        seed = (study.seed * 1_000_003 + study.next_number) % (2**31 - 1)
+    def _submit_suggest(self, s: Session, study: Study, n: int) -> None:
+        observations, pending = trials.history(s, study.id)
         fut = self.engine.submit(
             suggest_task, study.search_space, study.objectives, observations, pending, n,
-            study.method, seed, study.definition.get("optimizer", {}).get("options", {}),
+            study.method, trials.suggest_seed(study),
+            study.definition.get("optimizer", {}).get("options", {}),
         )
         self._suggest[study.id] = (fut, n)
 
@@ -249,15 +207,12 @@ class StudyDriver:
         with self.db.session() as s:
             if fut.status == "finished":
                 out = fut.result()
-                trial = s.get(Trial, trial_id)
-                if trial is not None and out.get("worker"):
-                    trial.worker = out["worker"]
-                try:
-                    lifecycle.record_result(s, trial_id, f.token, out["values"], out["cost_s"],
-                                            out.get("details", {}),
-                                            target_fidelity=self._target_fidelity(s, f.study_id))
-                except ConflictError as e:
-                    log.warning("dropping result of trial %s: %s", trial_id, e)
+                recorded = lifecycle.record_result(s, trial_id, f.token, out["values"],
+                                                   out["cost_s"], out.get("details", {}),
+                                                   worker=out.get("worker"))
+                if recorded is None:
+                    log.warning("dropping result of trial %s: its lease token is stale",
+                                trial_id)
                 return
             exc = fut.exception() if fut.status == "error" else None
             name = type(exc).__name__ if exc is not None else "CancelledError"
@@ -278,43 +233,20 @@ class StudyDriver:
                                    f"TrialTimeout: evaluation exceeded {timeout:g} s",
                                    retryable=True, max_attempts=self.settings.max_attempts)
 
-    def _target_fidelity(self, s: Any, study_id: int) -> float:
-        study = s.get(Study, study_id)
-        fr = (study.search_space or {}).get("fidelity_range") if study else None
-        return float(fr[1]) if fr else 1.0
-
     def _insert_suggestions(self, study_id: int, fut: Future) -> None:
         with self.db.session() as s:
             study = s.get(Study, study_id)
-            if study is None or study.state not in ("running", "paused"):
+            if study is None or study.state not in (StudyState.RUNNING, StudyState.PAUSED):
                 return
             if fut.status != "finished":
                 exc = fut.exception() if fut.status == "error" else None
                 log.error("suggest failed for study %s: %r", study_id, exc)
                 name = type(exc).__name__ if exc is not None else "CancelledError"
                 if name not in RETRYABLE:
-                    lifecycle.transition_study(s, study, "failed",
+                    lifecycle.transition_study(s, study, StudyState.FAILED,
                                                error=f"optimizer failed: {name}: {exc}"[:2000])
                 return
-            suggestions = fut.result()
-            remaining = None if study.max_trials is None else study.max_trials - study.next_number
-            if remaining is not None:
-                suggestions = suggestions[: max(0, remaining)]
-            for sg in suggestions:
-                number = study.next_number
-                study.next_number += 1
-                s.add(Trial(
-                    study_id=study_id,
-                    number=number,
-                    state="queued",
-                    params=sg["params"],
-                    fidelity=float(sg["fidelity"]),
-                    seed=(study.seed * 7919 + number) % (2**31 - 1),
-                    attempt=0,
-                    info_gain_per_cost=sg.get("info_gain_per_cost"),
-                    suggestion={"extras": sg.get("extras", {}), "method": study.method},
-                    is_pareto=False,
-                ))
+            trials.add_suggestions(s, study, fut.result())
 
     def _forget(self, study_id: int) -> None:
         for trial_id, f in list(self._trials.items()):

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.models import StudyState
+
 
 class ObjectiveIn(BaseModel):
     """An objective of the study; omitted fields take the problem's defaults."""
@@ -95,13 +97,16 @@ class ObjectivePublic(BaseModel):
 class StudyPublic(BaseModel):
     id: int
     name: str
-    state: str
+    state: StudyState
     problem: dict[str, Any]
     objectives: list[ObjectivePublic]
     reference_point: list[float] | None
     method: str
     optimizer_options: dict[str, Any]
     search_space: dict[str, Any]
+    target_fidelity: float
+    """Fidelity of a full evaluation (the top of the fidelity range, or 1): only results at
+    this fidelity enter the front."""
     budget: dict[str, Any]
     parallelism: int
     seed: int

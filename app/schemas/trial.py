@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.models import TrialState
 from app.schemas.study import ObjectivePublic
 
 
@@ -14,7 +15,7 @@ class TrialPublic(BaseModel):
     id: int
     study_id: int
     number: int
-    state: str
+    state: TrialState
     params: dict[str, Any]
     fidelity: float
     attempt: int

@@ -5,72 +5,83 @@ Trial: ``queued -> running -> completed | failed``; ``running -> queued`` when i
 or its worker is lost (attempt + 1, bounded), then ``failed`` with the reason.
 
 Every trial transition is a conditional UPDATE on the expected current state (and lease token),
-so two actors racing on one trial cannot both win. Final states never change.
+so two actors racing on one trial cannot both win; the loser gets ``None`` back (see
+``services.leases`` for the convention). Final states never change. Leases (who may move a
+trial, until when) live in ``services.leases``, which calls in here for the state changes.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import ConflictError, NotFoundError
-from app.models import Study, Trial, TrialResult, utcnow
+from app.models import (
+    STUDY_ACTIVE,
+    STUDY_FINAL,
+    TRIAL_OPEN,
+    Study,
+    StudyState,
+    Trial,
+    TrialResult,
+    TrialState,
+    utcnow,
+)
 from app.services import pareto
 from app.services.events import emit
 
-STUDY_TRANSITIONS: dict[str, set[str]] = {
-    "created": {"running", "cancelled", "failed"},
-    "running": {"paused", "completed", "failed", "cancelled"},
-    "paused": {"running", "cancelled", "failed"},
-    "completed": set(),
-    "failed": set(),
-    "cancelled": set(),
+STUDY_TRANSITIONS: dict[StudyState, set[StudyState]] = {
+    StudyState.CREATED: {StudyState.RUNNING, StudyState.CANCELLED, StudyState.FAILED},
+    StudyState.RUNNING: {StudyState.PAUSED, StudyState.COMPLETED, StudyState.FAILED,
+                         StudyState.CANCELLED},
+    StudyState.PAUSED: {StudyState.RUNNING, StudyState.CANCELLED, StudyState.FAILED},
+    StudyState.COMPLETED: set(),
+    StudyState.FAILED: set(),
+    StudyState.CANCELLED: set(),
 }
-STUDY_ACTIVE = ("created", "running", "paused")
-TRIAL_OPEN = ("queued", "running")
-FINAL_TRIAL = ("completed", "failed")
 
-ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "pause": ("paused", ("running",)),
-    "resume": ("running", ("paused",)),
-    "cancel": ("cancelled", STUDY_ACTIVE),
+ACTIONS: dict[str, tuple[StudyState, tuple[StudyState, ...]]] = {
+    "pause": (StudyState.PAUSED, (StudyState.RUNNING,)),
+    "resume": (StudyState.RUNNING, (StudyState.PAUSED,)),
+    "cancel": (StudyState.CANCELLED, STUDY_ACTIVE),
 }
 """User actions: target state and the states they apply to (``resume`` only un-pauses; the
 driver, not the user, starts a created study)."""
 
 
 def transition_study(
-    session: Session, study: Study, target: str, *, error: str | None = None
+    session: Session, study: Study, target: StudyState | str, *, error: str | None = None
 ) -> None:
     """Move ``study`` to ``target``.
 
     Raises:
         ConflictError: the transition is not allowed from the study's current state.
     """
-    if target not in STUDY_TRANSITIONS.get(study.state, set()):
+    previous, target = StudyState(study.state), StudyState(target)
+    allowed = STUDY_TRANSITIONS[previous]
+    if target not in allowed:
         raise ConflictError(
-            f"Study {study.id} is {study.state!r}; it cannot become {target!r}. "
-            f"Allowed from {study.state!r}: {sorted(STUDY_TRANSITIONS[study.state]) or 'none'}."
+            f"Study {study.id} is {previous.value!r}; it cannot become {target.value!r}. "
+            f"Allowed from {previous.value!r}: {sorted(s.value for s in allowed) or 'none'}."
         )
-    previous = study.state
     study.state = target
     now = utcnow()
-    if target == "running" and study.started_at is None:
+    if target == StudyState.RUNNING and study.started_at is None:
         study.started_at = now
-    if target in ("completed", "failed", "cancelled"):
+    if target in STUDY_FINAL:
         study.finished_at = now
         study.driver_id = None
         study.driver_lease_expires_at = None
         if error:
             study.error = error
-        if target in ("cancelled", "failed"):
+        if target in (StudyState.CANCELLED, StudyState.FAILED):
             _close_open_trials(session, study.id, f"study {target}")
-    emit(session, study.id, "study.state", {"from": previous, "to": target, "error": error})
+    emit(session, study.id, "study.state",
+         {"from": previous.value, "to": target.value, "error": error})
 
 
 def apply_action(session: Session, study: Study, action: str) -> None:
@@ -85,8 +96,8 @@ def apply_action(session: Session, study: Study, action: str) -> None:
     target, sources = ACTIONS[action]
     if study.state not in sources:
         raise ConflictError(
-            f"Study {study.id} is {study.state!r}; {action} applies only to "
-            f"{' or '.join(repr(x) for x in sources)} studies."
+            f"Study {study.id} is {StudyState(study.state).value!r}; {action} applies only to "
+            f"{' or '.join(repr(x.value) for x in sources)} studies."
         )
     transition_study(session, study, target)
 
@@ -95,43 +106,35 @@ def _close_open_trials(session: Session, study_id: int, reason: str) -> None:
     session.execute(
         update(Trial)
         .where(Trial.study_id == study_id, Trial.state.in_(TRIAL_OPEN))
-        .values(state="failed", error=reason, completed_at=utcnow(), lease_token=None)
+        .values(state=TrialState.FAILED, error=reason, completed_at=utcnow(), lease_token=None)
     )
 
 
-def claim_trial(session: Session, trial: Trial, worker: str, lease_s: float) -> str | None:
-    """``queued -> running`` with a fresh lease token; ``None`` if someone else moved it first."""
-    token = uuid.uuid4().hex
-    now = utcnow()
+def start_trial(
+    session: Session, trial: Trial, *, token: str, worker: str, now: datetime, expires: datetime
+) -> bool:
+    """``queued -> running`` under the lease ``token`` held by ``worker`` until ``expires``
+    (naive UTC), if the trial is still queued at the attempt ``trial`` was read at.
+
+    Returns:
+        False when someone else moved the trial first. Call it through
+        ``leases.claim_trial``, which makes the token and the expiry.
+    """
     res = session.execute(
         update(Trial)
-        .where(Trial.id == trial.id, Trial.state == "queued", Trial.attempt == trial.attempt)
+        .where(Trial.id == trial.id, Trial.state == TrialState.QUEUED,
+               Trial.attempt == trial.attempt)
         .values(
-            state="running",
+            state=TrialState.RUNNING,
             lease_token=token,
             worker=worker,
             started_at=now,
             heartbeat_at=now,
-            lease_expires_at=now + timedelta(seconds=lease_s),
+            lease_expires_at=expires,
         )
         .execution_options(synchronize_session=False)
     )
-    return token if res.rowcount == 1 else None
-
-
-def renew_leases(session: Session, tokens: dict[int, str], lease_s: float) -> int:
-    """Heartbeat: extend the lease of each running trial whose token still matches."""
-    now = utcnow()
-    n = 0
-    for trial_id, token in tokens.items():
-        res = session.execute(
-            update(Trial)
-            .where(Trial.id == trial_id, Trial.state == "running", Trial.lease_token == token)
-            .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_s))
-            .execution_options(synchronize_session=False)
-        )
-        n += res.rowcount
-    return n
+    return res.rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -151,30 +154,37 @@ def record_result(
     cost_s: float,
     details: dict[str, Any],
     *,
-    target_fidelity: float = 1.0,
-) -> Recorded:
-    """Record a trial's result exactly once.
+    worker: str | None = None,
+) -> Recorded | None:
+    """Record a trial's result (``cost_s`` in seconds) exactly once; ``worker`` names who ran it.
 
-    The same token sent again returns the stored outcome without counting twice.
+    The same token sent again returns the stored outcome without counting twice. The result
+    joins the Pareto front when the trial ran at the study's target fidelity.
 
-    Raises:
-        ConflictError: the token is stale (the trial was re-queued, re-run or closed since).
+    Returns:
+        None when the token is stale (the trial was re-queued, re-run or closed since, or
+        another attempt already recorded): the race is lost and nothing is written.
     """
     existing = session.scalar(select(TrialResult).where(TrialResult.trial_id == trial_id))
     if existing is not None:
         if existing.lease_token == token:
             trial = session.get(Trial, trial_id)
             return Recorded(trial_id, True, bool(trial and trial.is_pareto))
-        raise ConflictError(f"Trial {trial_id} already has a result from another attempt.")
+        return None
     now = utcnow()
+    values_set: dict[str, Any] = {"state": TrialState.COMPLETED, "completed_at": now,
+                                  "lease_expires_at": None}
+    if worker:
+        values_set["worker"] = worker
     res = session.execute(
         update(Trial)
-        .where(Trial.id == trial_id, Trial.state == "running", Trial.lease_token == token)
-        .values(state="completed", completed_at=now, lease_expires_at=None)
+        .where(Trial.id == trial_id, Trial.state == TrialState.RUNNING,
+               Trial.lease_token == token)
+        .values(**values_set)
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
-        raise ConflictError(f"Trial {trial_id}: lease token is stale or the trial is not running.")
+        return None
     trial = session.get(Trial, trial_id)
     assert trial is not None
     session.refresh(trial)
@@ -201,7 +211,7 @@ def record_result(
     assert study is not None
     session.refresh(study)
     on_front = False
-    if trial.fidelity >= target_fidelity - 1e-9:
+    if pareto.is_full_fidelity(study, trial.fidelity):
         on_front = pareto.add_to_front(session, study, trial, values)
     emit(
         session,
@@ -230,7 +240,7 @@ def fail_attempt(
     *,
     retryable: bool,
     max_attempts: int,
-) -> str | None:
+) -> TrialState | None:
     """End the current attempt of a running trial.
 
     Retryable (worker lost, lease expired) and attempts left: back to ``queued`` with
@@ -238,18 +248,20 @@ def fail_attempt(
     the token no longer matches (someone else already moved the trial).
     """
     trial = session.get(Trial, trial_id)
-    if trial is None or trial.state != "running" or (token and trial.lease_token != token):
+    if trial is None or trial.state != TrialState.RUNNING or (
+        token and trial.lease_token != token
+    ):
         return None
     if retryable and trial.attempt + 1 < max_attempts:
-        trial.state = "queued"
+        trial.state = TrialState.QUEUED
         trial.attempt += 1
         trial.lease_token = None
         trial.lease_expires_at = None
         trial.worker = None
         trial.error = reason
         emit(session, trial.study_id, "trial.requeued", {"trial_id": trial.id, "reason": reason})
-        return "queued"
-    trial.state = "failed"
+        return TrialState.QUEUED
+    trial.state = TrialState.FAILED
     trial.error = reason
     trial.completed_at = utcnow()
     trial.lease_token = None
@@ -260,23 +272,4 @@ def fail_attempt(
         .execution_options(synchronize_session=False)
     )
     emit(session, trial.study_id, "trial.failed", {"trial_id": trial.id, "reason": reason})
-    return "failed"
-
-
-def requeue_expired(session: Session, now: datetime, max_attempts: int) -> int:
-    """The reaper: running trials whose lease expired go back to the queue (or fail)."""
-    rows = session.execute(
-        select(Trial.id, Trial.lease_token).where(
-            Trial.state == "running", Trial.lease_expires_at < now
-        )
-    ).all()
-    for trial_id, token in rows:
-        fail_attempt(
-            session,
-            trial_id,
-            token,
-            "lease expired (worker or driver lost)",
-            retryable=True,
-            max_attempts=max_attempts,
-        )
-    return len(rows)
+    return TrialState.FAILED

@@ -1,6 +1,10 @@
 """Incremental Pareto-front maintenance: each full-fidelity completion updates the membership
 flags (``trials.is_pareto``), ``studies.pareto_version`` (the ETag) and the hypervolume.
 
+"Full fidelity" means at the study's stored ``target_fidelity`` (within the optimizer's
+``FIDELITY_TOL``), asked one way: :func:`is_full_fidelity` in Python, :func:`full_fidelity`
+in SQL.
+
 Only the current front is read per completion, never all trials, so the cost per completion
 grows with the front size, not with the study size.
 """
@@ -10,15 +14,26 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Study, Trial, TrialResult
 from optimizer.pareto import default_ref_point, hypervolume, pareto_mask
+from optimizer.space import FIDELITY_TOL
 
 MIN_POINTS_FOR_AUTO_REF = 5
 """Full-fidelity results needed before a data-derived reference point is fixed (when the study
 gives none). It is fixed once and stored, so hypervolumes stay comparable over the study."""
+
+
+def is_full_fidelity(study: Study, fidelity: float) -> bool:
+    """Whether a result at ``fidelity`` (fidelity units) is a full evaluation of ``study``."""
+    return fidelity >= study.target_fidelity - FIDELITY_TOL
+
+
+def full_fidelity(study: Study) -> ColumnElement[bool]:
+    """SQL condition on ``Trial.fidelity``: the same test as :func:`is_full_fidelity`."""
+    return Trial.fidelity >= study.target_fidelity - FIDELITY_TOL
 
 
 def objective_names(study: Study) -> list[str]:
@@ -87,7 +102,7 @@ def _ensure_ref_point(session: Session, study: Study) -> bool:
     rows = session.execute(
         select(TrialResult.values)
         .join(Trial, TrialResult.trial_id == Trial.id)
-        .where(Trial.study_id == study.id, Trial.fidelity >= 1.0 - 1e-9)
+        .where(Trial.study_id == study.id, full_fidelity(study))
     ).all()
     if len(rows) < MIN_POINTS_FOR_AUTO_REF:
         return False

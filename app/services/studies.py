@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import NotFoundError
-from app.models import Study, Trial, TrialResult
+from app.models import Study, StudyState, Trial, TrialResult
 from app.problems import ResolvedStudy, resolve
 from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
 from app.schemas.trial import ParetoPoint, ParetoPublic, TrialPublic, TrialsPublic
 from app.services.events import emit
 from app.services.pagination import decode_cursor, encode_cursor
+from optimizer.space import SearchSpace
 
 MAX_PAGE = 500
 
@@ -28,7 +29,8 @@ def _definition(body: StudyCreate, resolved: ResolvedStudy) -> dict[str, Any]:
 
 
 def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) -> Study:
-    """Validate and store a new study in state ``created`` (a driver starts it).
+    """Validate and store a new study in state ``created`` (a driver starts it), with the
+    target fidelity of its resolved search space.
 
     Raises:
         ValidationFailed: a semantic error in the definition; nothing is stored.
@@ -37,11 +39,12 @@ def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) 
     study = Study(
         name=body.name,
         owner_key_id=owner_key_id,
-        state="created",
+        state=StudyState.CREATED,
         definition=_definition(body, resolved),
         objectives=[asdict(o) for o in resolved.objectives],
         search_space=resolved.search_space,
         ref_point=resolved.reference_point,
+        target_fidelity=SearchSpace.from_spec(resolved.search_space).target_fidelity,
         method=resolved.method,
         seed=body.seed,
         parallelism=body.parallelism,
@@ -56,7 +59,7 @@ def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) 
     )
     session.add(study)
     session.flush()
-    emit(session, study.id, "study.state", {"from": None, "to": "created"})
+    emit(session, study.id, "study.state", {"from": None, "to": StudyState.CREATED.value})
     return study
 
 
@@ -82,6 +85,7 @@ def study_public(study: Study) -> StudyPublic:
         method=study.method,
         optimizer_options=d.get("optimizer", {}).get("options", {}),
         search_space=study.search_space,
+        target_fidelity=study.target_fidelity,
         budget=d["budget"],
         parallelism=study.parallelism,
         seed=study.seed,

@@ -77,6 +77,7 @@ from torch.special import log_ndtr
 
 from optimizer.acquisition.pair_moments import PairMoments
 from optimizer.errors import OptimizerError
+from optimizer.space import UNIT_TARGET
 
 Approx = Literal["tg", "gibbon"]
 
@@ -124,7 +125,7 @@ class CFMESMO(AcquisitionFunction):
         cost: Callable[[Tensor], Tensor] | None = None,
         fidelity_dim: int | None = None,
         approx: Approx = "gibbon",
-        target_fidelity: float = 1.0,
+        target_fidelity: float = UNIT_TARGET,
         fidelity_filter: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         r"""Build the acquisition function.
@@ -136,7 +137,8 @@ class CFMESMO(AcquisitionFunction):
                 for unit cost (then the value is the information gain itself).
             fidelity_dim: Column of the fidelity in ``X``, or ``None`` (single fidelity).
             approx: ``"tg"`` or ``"gibbon"``.
-            target_fidelity: Value of the fidelity column at the target fidelity.
+            target_fidelity: Value of the (unit-scaled) fidelity column at the target fidelity
+                (``optimizer.space.UNIT_TARGET``).
             fidelity_filter: Maps ``b x 1 x D`` inputs to ``b`` booleans; points it rejects
                 score 0 (e.g. ``optimizer.acquisition.fidelity_filter.BOCAFilter``).
 

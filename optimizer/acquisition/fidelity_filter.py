@@ -38,6 +38,7 @@ from torch import Tensor
 
 from optimizer.acquisition.pair_moments import PairMoments
 from optimizer.errors import OptimizerError
+from optimizer.space import FIDELITY_TOL, UNIT_TARGET
 
 
 class BOCAFilter:
@@ -50,7 +51,7 @@ class BOCAFilter:
 
     def __init__(self, model: Model, *, lengthscale: Tensor, scale: Tensor,
                  cost: Callable[[Tensor], Tensor], fidelity_dim: int, dim: int,
-                 target_fidelity: float = 1.0) -> None:
+                 target_fidelity: float = UNIT_TARGET) -> None:
         """Args:
             model: The objective model (``m`` outputs, raw units).
             lengthscale: ``m`` fidelity lengthscales :math:`\\ell_{z,j}` (unit-cube units).
@@ -58,7 +59,7 @@ class BOCAFilter:
             cost: Maps ``b x 1 x D`` inputs to ``b x 1`` (or ``b``) positive costs.
             fidelity_dim: Column of the unit fidelity.
             dim: Number of design dimensions ``d`` (for ``q = 1 / (d + 3)``).
-            target_fidelity: Unit fidelity of a full evaluation.
+            target_fidelity: Unit-scaled fidelity of a full evaluation (``UNIT_TARGET``).
         """
         self.model = model
         self.lengthscale = lengthscale.detach().double().reshape(-1)
@@ -108,7 +109,7 @@ class BOCAFilter:
             else:
                 var = self.model.posterior(X).variance[..., 0, :]
             sd = var.clamp_min(0).sqrt() / self.scale
-            low = X[..., 0, self.fidelity_dim] < self.target_fidelity - 1e-9
+            low = X[..., 0, self.fidelity_dim] < self.target_fidelity - FIDELITY_TOL
             return ~low | (sd >= self.thresholds(X)).any(dim=-1)
 
 

@@ -51,6 +51,7 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from optimizer.errors import OptimizerError
+from optimizer.space import UNIT_TARGET
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +76,12 @@ class MaxValueSamples:
 
 
 def _with_fidelity(X: Tensor, fidelity_dim: int | None) -> Tensor:
+    """``X`` (``... x d``) with the unit-scaled target fidelity inserted as column
+    ``fidelity_dim`` (``... x (d + 1)``)."""
     if fidelity_dim is None:
         return X
-    ones = torch.ones(*X.shape[:-1], 1, dtype=X.dtype)
-    return torch.cat([X[..., :fidelity_dim], ones, X[..., fidelity_dim:]], dim=-1)
+    target = torch.full((*X.shape[:-1], 1), UNIT_TARGET, dtype=X.dtype)
+    return torch.cat([X[..., :fidelity_dim], target, X[..., fidelity_dim:]], dim=-1)
 
 
 def sample_max_values(

@@ -27,7 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from botorch.models import SingleTaskGP
 from botorch.models.model import Model
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.likelihoods import GaussianLikelihood
 from torch import Tensor
 
 __all__ = ["PairMoments"]
@@ -72,10 +75,6 @@ class PairMoments:
     def from_model(cls, model: Model) -> PairMoments | None:
         """A ``PairMoments`` for a batched multi-output ``SingleTaskGP`` with a Gaussian
         likelihood and a ``Standardize`` outcome transform, else ``None``."""
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms.outcome import Standardize
-        from gpytorch.likelihoods import GaussianLikelihood
-
         if (type(model) is not SingleTaskGP
                 or not isinstance(model.likelihood, GaussianLikelihood)
                 or not isinstance(getattr(model, "outcome_transform", None), Standardize)

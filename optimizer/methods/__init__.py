@@ -4,8 +4,9 @@
 module is imported only when the method is asked for, so ``import optimizer`` stays fast, and a
 method whose module is absent is simply not listed by ``available_methods()``.
 
-Each path names a class whose keyword-only constructor arguments are the method's options and
-which has ``suggest(self, ctx: SuggestContext) -> list[Suggestion]``.
+Each path names a dataclass whose keyword-only fields are the method's options, declared once in
+its ``OPTIONS`` table (``optimizer.methods.options``), and which has
+``suggest(self, ctx: SuggestContext) -> list[Suggestion]`` (``optimizer.context``).
 """
 
 from __future__ import annotations

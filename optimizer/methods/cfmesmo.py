@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from botorch.models.model import Model
@@ -35,8 +36,8 @@ from torch import Tensor
 from optimizer.acquisition.cf_mesmo import CFMESMO as CFMESMOAcquisition
 from optimizer.acquisition.fidelity_filter import BOCAFilter
 from optimizer.acquisition.max_values import sample_max_values
+from optimizer.context import SuggestContext
 from optimizer.encoding import encode_pending
-from optimizer.errors import OptimizerError
 from optimizer.methods.mf_common import (
     MFData,
     initial_design,
@@ -44,16 +45,12 @@ from optimizer.methods.mf_common import (
     optimize_over_space,
     suggestion_from_unit,
 )
-from optimizer.suggest import SuggestContext
+from optimizer.methods.options import Choice, DeclaredOptions, FloatRange, IntRange, OptionSpec
+from optimizer.space import UNIT_TARGET, unit_at_target
 from optimizer.surrogates import CostModel, fit_objective_model
 from optimizer.types import Suggestion
 
 logger = logging.getLogger(__name__)
-
-
-def _positive_int(name: str, v: object, low: int = 1) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v < low:
-        raise OptimizerError(f"options.{name} must be an integer >= {low}, got {v!r}.")
 
 
 def kriging_believer(model: Model, X: Tensor) -> Model:
@@ -67,7 +64,7 @@ def kriging_believer(model: Model, X: Tensor) -> Model:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CFMESMO:
+class CFMESMO(DeclaredOptions):
     """The ``cf-mesmo`` method (see the module docstring).
 
     Attributes:
@@ -89,6 +86,17 @@ class CFMESMO:
             CF-MESMO.
     """
 
+    OPTIONS: ClassVar[dict[str, OptionSpec]] = {
+        "approx": Choice(("gibbon", "tg")),
+        "num_samples": IntRange(1),
+        "num_candidates": IntRange(16),
+        "raw_samples": IntRange(16),
+        "num_restarts": IntRange(0),
+        "n_init": IntRange(1, nullable=True),
+        "fidelity_filter": Choice(("none", "boca")),
+        "min_full_share": FloatRange(0.0, 1.0, high_open=True),
+    }
+
     approx: str = "gibbon"
     num_samples: int = 8
     num_candidates: int = 512
@@ -97,23 +105,6 @@ class CFMESMO:
     n_init: int | None = None
     fidelity_filter: str = "none"
     min_full_share: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.approx not in ("tg", "gibbon"):
-            raise OptimizerError(f"options.approx must be 'tg' or 'gibbon', got {self.approx!r}.")
-        _positive_int("num_samples", self.num_samples)
-        _positive_int("num_candidates", self.num_candidates, 16)
-        _positive_int("raw_samples", self.raw_samples, 16)
-        _positive_int("num_restarts", self.num_restarts, 0)
-        if self.n_init is not None:
-            _positive_int("n_init", self.n_init)
-        share = self.min_full_share
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
-            raise OptimizerError(f"options.min_full_share must be a number in [0, 1), got "
-                                 f"{share!r}.")
-        if self.fidelity_filter not in ("none", "boca"):
-            raise OptimizerError("options.fidelity_filter must be 'none' or 'boca', got "
-                                 f"{self.fidelity_filter!r}.")
 
     def initial_size(self, mf: MFData) -> int:
         return self.n_init if self.n_init is not None else 2 * (mf.D + 1)
@@ -139,8 +130,7 @@ class CFMESMO:
                                  is not None)
         model = kriging_believer(model, pending)
         out: list[Suggestion] = []
-        n_full = int(full.sum()) + sum(
-            1 for p in ctx.pending if p.fidelity >= ctx.target_fidelity - 1e-9)
+        n_full = int(full.sum()) + sum(1 for p in ctx.pending if ctx.space.is_target(p.fidelity))
         n_all = mf.data.n + len(ctx.pending)
         for i in range(ctx.n):
             at_target = (mf.fidelity_dim is not None
@@ -154,10 +144,10 @@ class CFMESMO:
                                      fidelity_filter=filt)
             x, value = optimize_over_space(acq, ctx, mf, raw_samples=self.raw_samples,
                                            num_restarts=self.num_restarts, salt=i,
-                                           fidelity=1.0 if at_target else None)
+                                           fidelity=UNIT_TARGET if at_target else None)
             n_all += 1
             n_full += int(at_target or (mf.fidelity_dim is not None
-                                        and float(x[mf.fidelity_dim]) >= 1.0 - 1e-9))
+                                        and bool(unit_at_target(x[mf.fidelity_dim]))))
             with torch.no_grad():
                 c = float(cost(x.unsqueeze(0))[0])
             out.append(suggestion_from_unit(

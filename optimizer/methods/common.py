@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from optimizer.suggest import SuggestContext
+from optimizer.context import SuggestContext
 
 
 def pick_distinct(ctx: SuggestContext, candidates: Iterable[dict[str, Any]], k: int,

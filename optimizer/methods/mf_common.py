@@ -25,10 +25,10 @@ from botorch.exceptions.warnings import OptimizationWarning
 from botorch.generation.gen import gen_candidates_scipy
 from torch import Tensor
 
+from optimizer.context import SuggestContext
 from optimizer.encoding import TrainingData, encode_observations
-from optimizer.errors import OptimizerError
 from optimizer.methods.sobol import feasible_sobol
-from optimizer.suggest import SuggestContext
+from optimizer.space import UNIT_TARGET, unit_at_target
 from optimizer.types import Suggestion
 
 _EVAL_CHUNK = 512
@@ -57,23 +57,7 @@ class MFData:
         """``n`` mask of rows at the target fidelity."""
         if self.fidelity_dim is None:
             return torch.ones(self.data.n, dtype=torch.bool)
-        return self.data.X[:, self.fidelity_dim] >= 1.0 - 1e-9
-
-
-def check_int_options(options: object, minimums: dict[str, int]) -> None:
-    """Validate a method's integer options: each named attribute an int >= its minimum, and
-    ``n_init`` either ``None`` or an int >= 1.
-
-    Raises:
-        OptimizerError: naming the first bad option.
-    """
-    for name, low in minimums.items():
-        v = getattr(options, name)
-        if not isinstance(v, int) or isinstance(v, bool) or v < low:
-            raise OptimizerError(f"options.{name} must be an integer >= {low}, got {v!r}.")
-    n_init = getattr(options, "n_init", None)
-    if n_init is not None and (not isinstance(n_init, int) or n_init < 1):
-        raise OptimizerError(f"options.n_init must be an integer >= 1, got {n_init!r}.")
+        return unit_at_target(self.data.X[:, self.fidelity_dim])
 
 
 def mf_data(ctx: SuggestContext) -> MFData:
@@ -117,7 +101,7 @@ def initial_design(ctx: SuggestContext, mf: MFData, phase: str = "initial-design
     u = torch.rand(ctx.n, generator=ctx.generator(0x1D), dtype=torch.double)
     z = inverse_cost_fidelity(u, rate)
     if start == 0:
-        z[0] = 1.0
+        z[0] = UNIT_TARGET
     fid = space.fidelity_from_unit(z)
     return [Suggestion(params=p, fidelity=float(f), extras={"phase": phase})
             for p, f in zip(params, fid.tolist(), strict=True)]
@@ -137,7 +121,7 @@ def raw_candidates(ctx: SuggestContext, mf: MFData, count: int, salt: int = 0) -
     if mf.fidelity_dim is None:
         return X
     z = torch.rand(count, 1, generator=g, dtype=torch.double)
-    z[count // 2:] = 1.0
+    z[count // 2:] = UNIT_TARGET
     return torch.cat([X, z], dim=-1)
 
 

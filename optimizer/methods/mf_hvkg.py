@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from botorch.acquisition.cost_aware import InverseCostWeightedUtility
@@ -43,15 +44,11 @@ from botorch.optim.optimize import optimize_acqf
 from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
+from optimizer.context import SuggestContext
 from optimizer.encoding import encode_pending, ref_point_max
-from optimizer.methods.mf_common import (
-    MFData,
-    check_int_options,
-    initial_design,
-    mf_data,
-    round_mf,
-)
-from optimizer.suggest import SuggestContext
+from optimizer.methods.mf_common import MFData, initial_design, mf_data, round_mf
+from optimizer.methods.options import DeclaredOptions, IntRange, OptionSpec
+from optimizer.space import UNIT_TARGET
 from optimizer.surrogates import CostModel, fit_objective_model_list
 from optimizer.types import Suggestion
 
@@ -59,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class MFHVKGMethod:
+class MFHVKGMethod(DeclaredOptions):
     """The ``mf-hvkg`` method (see the module docstring).
 
     Attributes:
@@ -71,16 +68,21 @@ class MFHVKGMethod:
         n_init: Initial design size; ``None`` for ``2 (D + 1)`` like ``cf-mesmo``.
     """
 
+    OPTIONS: ClassVar[dict[str, OptionSpec]] = {
+        "num_fantasies": IntRange(1),
+        "num_pareto": IntRange(1),
+        "inner_mc_samples": IntRange(1),
+        "raw_samples": IntRange(16),
+        "num_restarts": IntRange(1),
+        "n_init": IntRange(1, nullable=True),
+    }
+
     num_fantasies: int = 8
     num_pareto: int = 10
     inner_mc_samples: int = 32
     raw_samples: int = 256
     num_restarts: int = 1
     n_init: int | None = None
-
-    def __post_init__(self) -> None:
-        check_int_options(self, {"num_fantasies": 1, "num_pareto": 1, "inner_mc_samples": 1,
-                                 "raw_samples": 16, "num_restarts": 1})
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -126,7 +128,7 @@ class MFHVKGMethod:
         else:
             fdim = mf.fidelity_dim
             fixed = FixedFeatureAcquisitionFunction(acq_function=value_fn, d=D, columns=[fdim],
-                                                    values=[1.0])
+                                                    values=[UNIT_TARGET])
             _, current = optimize_acqf(fixed, bounds=bounds[:, :mf.d], q=self.num_pareto,
                                        num_restarts=1, raw_samples=self.raw_samples,
                                        options={"nonnegative": True, "batch_limit": 5})
@@ -134,10 +136,10 @@ class MFHVKGMethod:
             utility = InverseCostWeightedUtility(cost_model=cost.as_deterministic_model())
 
             def project(Xp: Tensor) -> Tensor:
-                return project_to_target_fidelity(X=Xp, d=D, target_fidelities={fdim: 1.0})
+                return project_to_target_fidelity(X=Xp, d=D, target_fidelities={fdim: UNIT_TARGET})
 
             acq = qMultiFidelityHypervolumeKnowledgeGradient(
-                model=model, ref_point=ref, target_fidelities={fdim: 1.0},
+                model=model, ref_point=ref, target_fidelities={fdim: UNIT_TARGET},
                 num_fantasies=self.num_fantasies, num_pareto=self.num_pareto,
                 current_value=current, cost_aware_utility=utility, project=project,
                 X_pending=X_pending)

@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from botorch.acquisition.multi_objective.multi_fidelity import MOMF
@@ -27,21 +28,22 @@ from botorch.utils.multi_objective.box_decompositions.non_dominated import (
     FastNondominatedPartitioning,
 )
 
+from optimizer.context import SuggestContext
 from optimizer.encoding import encode_pending, ref_point_max
 from optimizer.methods.mf_common import (
-    check_int_options,
     initial_design,
     mf_data,
     optimize_over_space,
     suggestion_from_unit,
 )
-from optimizer.suggest import SuggestContext
+from optimizer.methods.options import DeclaredOptions, IntRange, OptionSpec
+from optimizer.space import UNIT_TARGET
 from optimizer.surrogates import CostModel, fit_objective_model
 from optimizer.types import Suggestion
 
 
 @dataclass(frozen=True, kw_only=True)
-class MOMFMethod:
+class MOMFMethod(DeclaredOptions):
     """The ``momf`` method (see the module docstring).
 
     Attributes:
@@ -51,13 +53,17 @@ class MOMFMethod:
         n_init: Initial design size; ``None`` for ``2 (D + 1)`` like ``cf-mesmo``.
     """
 
+    OPTIONS: ClassVar[dict[str, OptionSpec]] = {
+        "mc_samples": IntRange(8),
+        "raw_samples": IntRange(16),
+        "num_restarts": IntRange(0),
+        "n_init": IntRange(1, nullable=True),
+    }
+
     mc_samples: int = 64
     raw_samples: int = 512
     num_restarts: int = 4
     n_init: int | None = None
-
-    def __post_init__(self) -> None:
-        check_int_options(self, {"mc_samples": 8, "raw_samples": 16, "num_restarts": 0})
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -66,7 +72,7 @@ class MOMFMethod:
             return initial_design(ctx, mf)
         X, Y = mf.data.X, mf.data.Y
         trust = (X[:, mf.fidelity_dim:mf.fidelity_dim + 1] if mf.fidelity_dim is not None
-                 else torch.ones(X.shape[0], 1, dtype=torch.double))
+                 else torch.full((X.shape[0], 1), UNIT_TARGET, dtype=torch.double))
         Y_aug = torch.cat([Y, trust], dim=-1)
         model = fit_objective_model(X, Y_aug)
         cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim)

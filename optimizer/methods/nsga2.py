@@ -28,16 +28,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
+from pymoo.core.evaluator import Evaluator
+from pymoo.core.population import Population
+from pymoo.core.problem import Problem
+from pymoo.core.repair import Repair
+from pymoo.core.termination import NoTermination
+from pymoo.operators.crossover.sbx import SBX
+from pymoo.operators.mutation.pm import PM
+from pymoo.problems.static import StaticProblem
 
+from optimizer.context import SuggestContext
 from optimizer.encoding import encode_observations, encode_pending
-from optimizer.errors import OptimizerError
+from optimizer.methods.options import DeclaredOptions, FloatRange, IntRange, OptionSpec
 from optimizer.methods.sobol import feasible_sobol
 from optimizer.space import SearchSpace
-from optimizer.suggest import SuggestContext
 from optimizer.types import Suggestion
 
 logger = logging.getLogger(__name__)
@@ -46,29 +55,24 @@ _MAX_ASKS = 50
 _SAME_TOL = 1e-9
 
 
-def _repair_class() -> type:
-    from pymoo.core.repair import Repair
+class SpaceRepair(Repair):
+    """Snap level columns to bin centres; replace infeasible rows by feasible draws."""
 
-    class SpaceRepair(Repair):
-        """Snap level columns to bin centres; replace infeasible rows by feasible draws."""
+    def __init__(self, space: SearchSpace, generator: torch.Generator) -> None:
+        super().__init__()
+        self.space = space
+        self.generator = generator
 
-        def __init__(self, space: SearchSpace, generator: torch.Generator) -> None:
-            super().__init__()
-            self.space = space
-            self.generator = generator
-
-        def _do(self, problem: Any, X: np.ndarray, **kwargs: Any) -> np.ndarray:
-            T = self.space.round_unit(torch.as_tensor(np.asarray(X, dtype=float)))
-            bad = ~self.space.feasible_unit(T)
-            if bad.any():
-                T[bad] = self.space.sample_unit(int(bad.sum()), self.generator)
-            return T.numpy()
-
-    return SpaceRepair
+    def _do(self, problem: Any, X: np.ndarray, **kwargs: Any) -> np.ndarray:
+        T = self.space.round_unit(torch.as_tensor(np.asarray(X, dtype=float)))
+        bad = ~self.space.feasible_unit(T)
+        if bad.any():
+            T[bad] = self.space.sample_unit(int(bad.sum()), self.generator)
+        return T.numpy()
 
 
 @dataclass(frozen=True, kw_only=True)
-class NSGA2:
+class NSGA2(DeclaredOptions):
     """NSGA-II with the population replayed from the observations (see the module docstring).
 
     Attributes:
@@ -77,18 +81,15 @@ class NSGA2:
         mutation_eta: Polynomial-mutation distribution index (pymoo default 20).
     """
 
+    OPTIONS: ClassVar[dict[str, OptionSpec]] = {
+        "pop_size": IntRange(4),
+        "crossover_eta": FloatRange(0.0, low_open=True),
+        "mutation_eta": FloatRange(0.0, low_open=True),
+    }
+
     pop_size: int = 20
     crossover_eta: float = 15.0
     mutation_eta: float = 20.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.pop_size, int) or self.pop_size < 4:
-            raise OptimizerError(f"options.pop_size must be an integer >= 4, got "
-                                 f"{self.pop_size!r}.")
-        for f in ("crossover_eta", "mutation_eta"):
-            v = getattr(self, f)
-            if not isinstance(v, int | float) or v <= 0:
-                raise OptimizerError(f"options.{f} must be a positive number, got {v!r}.")
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         space = ctx.space
@@ -103,15 +104,6 @@ class NSGA2:
         return [ctx.suggestion(p, extras={"phase": "nsga2"}) for p in space.from_unit_batch(X)]
 
     def _offspring(self, ctx: SuggestContext, X: np.ndarray, F: np.ndarray) -> torch.Tensor:
-        from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
-        from pymoo.core.evaluator import Evaluator
-        from pymoo.core.population import Population
-        from pymoo.core.problem import Problem
-        from pymoo.core.termination import NoTermination
-        from pymoo.operators.crossover.sbx import SBX
-        from pymoo.operators.mutation.pm import PM
-        from pymoo.problems.static import StaticProblem
-
         space = ctx.space
         d, m = space.dim, len(ctx.objectives)
         problem = Problem(n_var=d, n_obj=m, xl=np.zeros(d), xu=np.ones(d))
@@ -120,7 +112,7 @@ class NSGA2:
             pop_size=self.pop_size,
             crossover=SBX(eta=self.crossover_eta, prob=0.9),
             mutation=PM(eta=self.mutation_eta),
-            repair=_repair_class()(space, torch.Generator().manual_seed(seed)),
+            repair=SpaceRepair(space, torch.Generator().manual_seed(seed)),
             eliminate_duplicates=True,
         )
         algo.setup(problem, seed=seed, termination=NoTermination())

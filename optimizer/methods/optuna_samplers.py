@@ -28,10 +28,16 @@ References:
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from optimizer.errors import OptimizerError
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from optimizer.context import SuggestContext
+from optimizer.methods.options import DeclaredOptions, Flag, IntRange, OptionSpec
 from optimizer.space import (
     CategoricalParam,
     FixedParam,
@@ -41,19 +47,12 @@ from optimizer.space import (
     Param,
     SearchSpace,
 )
-from optimizer.suggest import SuggestContext
 from optimizer.types import Suggestion
 
 logger = logging.getLogger(__name__)
 
 
 def _distribution(p: Param) -> Any:
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
     if isinstance(p, FloatParam):
         return FloatDistribution(p.low, p.high, log=p.log)
     if isinstance(p, IntParam):
@@ -84,13 +83,8 @@ def _from_optuna(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_int(name: str, v: Any, low: int) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v < low:
-        raise OptimizerError(f"options.{name} must be an integer >= {low}, got {v!r}.")
-
-
 @dataclass(frozen=True, kw_only=True)
-class _OptunaMethod:
+class _OptunaMethod(DeclaredOptions):
     max_retries: int = 20
 
     def _sampler(self, ctx: SuggestContext, seed: int) -> Any:
@@ -100,9 +94,6 @@ class _OptunaMethod:
         return {}
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
-        import optuna
-        from optuna.trial import TrialState, create_trial
-
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         space = ctx.space
         dists = {p.name: _distribution(p) for p in space.free_params}
@@ -152,20 +143,16 @@ class OptunaTPE(_OptunaMethod):
         max_retries: Re-asks when a point is infeasible or already known.
     """
 
+    OPTIONS: ClassVar[dict[str, OptionSpec]] = {
+        "max_retries": IntRange(0),
+        "n_startup_trials": IntRange(0),
+        "multivariate": Flag(),
+    }
+
     n_startup_trials: int = 10
     multivariate: bool = False
 
-    def __post_init__(self) -> None:
-        _check_int("n_startup_trials", self.n_startup_trials, 0)
-        _check_int("max_retries", self.max_retries, 0)
-        if not isinstance(self.multivariate, bool):
-            raise OptimizerError("options.multivariate must be true or false.")
-
     def _sampler(self, ctx: SuggestContext, seed: int) -> Any:
-        import warnings
-
-        import optuna
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(
@@ -184,19 +171,16 @@ class OptunaNSGA2(_OptunaMethod):
         max_retries: Re-asks when a point is infeasible or already known.
     """
 
+    OPTIONS: ClassVar[dict[str, OptionSpec]] = {
+        "max_retries": IntRange(0),
+        "population_size": IntRange(2),
+    }
+
     population_size: int = 20
 
-    def __post_init__(self) -> None:
-        _check_int("population_size", self.population_size, 2)
-        _check_int("max_retries", self.max_retries, 0)
-
     def _system_attrs(self, index: int) -> dict[str, Any]:
-        import optuna
-
         key = optuna.samplers.NSGAIISampler._get_generation_key()
         return {key: index // self.population_size}
 
     def _sampler(self, ctx: SuggestContext, seed: int) -> Any:
-        import optuna
-
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)

@@ -32,16 +32,24 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf, optimize_acqf_discrete
+from botorch.sampling import SobolQMCNormalSampler
+from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
+from optimizer.context import SuggestContext
 from optimizer.encoding import encode_observations, encode_pending, ref_point_max
-from optimizer.errors import OptimizerError
+from optimizer.methods.options import DeclaredOptions, FloatRange, IntRange, OptionSpec
 from optimizer.methods.sobol import feasible_sobol
 from optimizer.space import FixedParam, FloatParam, SearchSpace
-from optimizer.suggest import SuggestContext
 from optimizer.types import Suggestion
 
 logger = logging.getLogger(__name__)
@@ -66,12 +74,6 @@ def fit_model_list(X: Tensor, Y: Tensor, bounds: Tensor) -> Any:
         Y: ``n x m`` training targets.
         bounds: ``2 x d`` input bounds for ``Normalize``.
     """
-    from botorch.fit import fit_gpytorch_mll
-    from botorch.models import SingleTaskGP
-    from botorch.models.transforms.input import Normalize
-    from botorch.models.transforms.outcome import Standardize
-    from gpytorch.mlls import ExactMarginalLogLikelihood
-
     model = SingleTaskGP(X, Y, input_transform=Normalize(X.shape[-1], bounds=bounds),
                          outcome_transform=Standardize(m=Y.shape[-1]))
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
@@ -109,7 +111,7 @@ def linear_unit_constraints(space: SearchSpace) -> list[tuple[Tensor, Tensor, fl
 
 
 @dataclass(frozen=True, kw_only=True)
-class QNEHVI:
+class QNEHVI(DeclaredOptions):
     """qLogNEHVI at full fidelity (see the module docstring).
 
     Attributes:
@@ -124,6 +126,16 @@ class QNEHVI:
             ``None`` picks 0 for up to 3 objectives and ``AUTO_ALPHA_MANY`` for 4 or more.
     """
 
+    OPTIONS: ClassVar[dict[str, OptionSpec]] = {
+        "n_init": IntRange(1, nullable=True),
+        "num_restarts": IntRange(1),
+        "raw_samples": IntRange(1),
+        "mc_samples": IntRange(1),
+        "maxiter": IntRange(1),
+        "discrete_pool": IntRange(1),
+        "alpha": FloatRange(0.0, 1.0, high_open=True, nullable=True),
+    }
+
     n_init: int | None = None
     num_restarts: int = 4
     raw_samples: int = 128
@@ -131,17 +143,6 @@ class QNEHVI:
     maxiter: int = 100
     discrete_pool: int = 256
     alpha: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.alpha is not None and (not isinstance(self.alpha, int | float)
-                                       or not 0.0 <= self.alpha < 1.0):
-            raise OptimizerError(f"options.alpha must be in [0, 1), got {self.alpha!r}.")
-        if self.n_init is not None and (not isinstance(self.n_init, int) or self.n_init < 1):
-            raise OptimizerError(f"options.n_init must be an integer >= 1, got {self.n_init!r}.")
-        for f in ("num_restarts", "raw_samples", "mc_samples", "maxiter", "discrete_pool"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise OptimizerError(f"options.{f} must be an integer >= 1, got {v!r}.")
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         space = ctx.space
@@ -165,11 +166,6 @@ class QNEHVI:
 
     def acquisition(self, ctx: SuggestContext, X: Tensor, Y: Tensor) -> Any:
         """The fitted qLogNEHVI for maximization-form data ``X`` (``n x d``), ``Y`` (``n x m``)."""
-        from botorch.acquisition.multi_objective.logei import (
-            qLogNoisyExpectedHypervolumeImprovement,
-        )
-        from botorch.sampling import SobolQMCNormalSampler
-
         space = ctx.space
         model = fit_model_list(X, Y, space.bounds)
         pending = encode_pending(space, ctx.pending)
@@ -190,8 +186,6 @@ class QNEHVI:
         return 0.0 if m <= 3 else AUTO_ALPHA_MANY
 
     def _optimize(self, ctx: SuggestContext, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
-        from botorch.optim import optimize_acqf, optimize_acqf_discrete
-
         space = ctx.space
         acq = self.acquisition(ctx, X, Y)
         ineq = linear_unit_constraints(space)

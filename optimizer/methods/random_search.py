@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from optimizer.context import SuggestContext
 from optimizer.methods.common import pick_distinct
-from optimizer.suggest import SuggestContext
+from optimizer.methods.options import DeclaredOptions
 from optimizer.types import Suggestion
 
 _MAX_ROUNDS = 20
 
 
 @dataclass(frozen=True, kw_only=True)
-class RandomSearch:
+class RandomSearch(DeclaredOptions):
     """Independent uniform draws, rejected until they satisfy the linear constraints.
 
     Uniform means uniform in the unit-cube encoding: linear in ``float`` parameters, log-uniform

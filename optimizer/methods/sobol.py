@@ -8,10 +8,11 @@ import torch
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
+from optimizer.context import SuggestContext
 from optimizer.errors import InfeasibleSpaceError
 from optimizer.methods.common import pick_distinct
+from optimizer.methods.options import DeclaredOptions
 from optimizer.space import SearchSpace
-from optimizer.suggest import SuggestContext
 from optimizer.types import Suggestion
 
 _CHUNK = 1024
@@ -55,7 +56,7 @@ def feasible_sobol(space: SearchSpace, seed: int, start: int, count: int,
 
 
 @dataclass(frozen=True, kw_only=True)
-class SobolSearch:
+class SobolSearch(DeclaredOptions):
     """Scrambled Sobol points (``torch.quasirandom.SobolEngine`` seeded with the study seed).
 
     Each call skips the ``len(observations) + len(pending)`` points earlier calls handed out,

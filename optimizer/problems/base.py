@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from optimizer.pareto import hypervolume
-from optimizer.space import SearchSpace
+from optimizer.space import FIDELITY_TOL, SearchSpace
 from optimizer.types import Objective
 
 
@@ -57,10 +57,11 @@ class BenchmarkProblem:
     def _check_fidelity(self, z: Tensor) -> Tensor:
         if self.has_fidelity:
             lo, hi = self.space.fidelity_range  # type: ignore[misc]
-            if ((z < lo - 1e-9) | (z > hi + 1e-9)).any():
+            if ((z < lo - FIDELITY_TOL) | (z > hi + FIDELITY_TOL)).any():
                 raise ValueError(f"fidelity must lie in [{lo}, {hi}] for {self.name}.")
-        elif ((z - 1.0).abs() > 1e-9).any():
-            raise ValueError(f"fidelity: {self.name} has a single fidelity, 1.0.")
+        elif ((z - self.space.target_fidelity).abs() > FIDELITY_TOL).any():
+            raise ValueError(f"fidelity: {self.name} has a single fidelity, "
+                             f"{self.space.target_fidelity}.")
         return z
 
     @property

@@ -52,6 +52,8 @@ def estimate_max_hv(
         n_gen: Generations per run.
         seeds: Independent runs (seeds ``0 .. seeds - 1``).
     """
+    # pymoo (~0.7 s to import) is needed only to re-estimate the stored values; every import of
+    # optimizer.problems (the service's catalog) would pay for it at module level.
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.problem import Problem
     from pymoo.optimize import minimize

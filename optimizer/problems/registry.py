@@ -37,6 +37,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from botorch.test_functions import multi_objective_multi_fidelity as mf
+from botorch.test_functions.multi_objective import DTLZ2, ZDT1
 from torch import Tensor
 
 from optimizer.problems.base import BenchmarkProblem
@@ -81,8 +83,6 @@ def _objectives(problem: Any, direction: str) -> list[Objective]:
 
 
 def _momf(name: str, cls_name: str, options: dict[str, Any]) -> BenchmarkProblem:
-    from botorch.test_functions import multi_objective_multi_fidelity as mf
-
     _no_more(name, options)
     problem = getattr(mf, cls_name)(negate=True)
     return BenchmarkProblem(
@@ -126,8 +126,6 @@ def _single_fidelity(name: str, problem: Any, description: str) -> BenchmarkProb
 
 
 def _dtlz2(**options: Any) -> BenchmarkProblem:
-    from botorch.test_functions.multi_objective import DTLZ2
-
     opts = dict(options)
     dim = _int_option(opts, "dim", 6)
     m = _int_option(opts, "num_objectives", 2)
@@ -141,8 +139,6 @@ def _dtlz2(**options: Any) -> BenchmarkProblem:
 
 
 def _zdt1(**options: Any) -> BenchmarkProblem:
-    from botorch.test_functions.multi_objective import ZDT1
-
     opts = dict(options)
     dim = _int_option(opts, "dim", 6)
     _no_more("zdt1", opts)

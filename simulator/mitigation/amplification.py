@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from simulator.mitigation.moments import LayerNoise, propagate_moments
+from simulator.estimators.moments import LayerNoise, propagate_moments
 
 __all__ = ["Allocation", "allocate_amplification", "read_noise_contributions"]
 
@@ -57,7 +57,7 @@ def read_noise_contributions(
     r"""``u_l``: mean output (logit) variance caused by layer ``l``'s per-read noise alone.
 
     Args:
-        model: As in :func:`~simulator.mitigation.moments.propagate_moments`.
+        model: As in :func:`~simulator.estimators.moments.propagate_moments`.
         x: A `batch x *in_shape`-dim Tensor of inputs.
         noise: Referred noise per layer; only ``read_std``/``read_factor``/``output_var`` count.
         mode: Covariance mode.

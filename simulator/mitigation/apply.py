@@ -22,12 +22,12 @@ The knobs and what they do at evaluation time:
 caches the result in-process; :func:`configure_analog` installs the per-chip ones in an
 ``AnalogModel``; :func:`overhead` returns what the cost model must charge (compensation
 MACs per inference, one-time programming with or without read-verify-write, training time).
-:func:`analytic_estimate` is the fidelity-0 accuracy estimator (moment propagation).
+The accuracy estimators of :mod:`simulator.estimators` call them.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -37,18 +37,15 @@ import torch
 from torch import nn
 
 from simulator import cost
-from simulator.config import CrossbarConfig
-from simulator.mapping import layer_shapes, layout_for
+from simulator.config import MITIGATION_KNOBS, CrossbarConfig
+from simulator.mapping import crossbar_layers, layer_shapes, layout_for
 from simulator.mitigation import correctnet, faults, remap, resna
-from simulator.mitigation.analytic import analytic_accuracy
-from simulator.mitigation.moments import analog_layers
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "KNOB_DEFAULTS",
     "Prepared",
-    "analytic_estimate",
     "configure_analog",
     "knobs_of",
     "overhead",
@@ -56,17 +53,10 @@ __all__ = [
 ]
 
 KNOB_DEFAULTS: dict[str, Any] = {
-    "resna_epochs": 0,
-    "resna_noise_scale": 1.0,
-    "lipschitz_lambda": 0.0,
-    "compensation": "none",
-    "adc_policy": "uniform",
-    "remap": "none",
-    "fault_mitigation": "none",
-    "rvw_tolerance": 1.0,
-    "rvw_max_pulses": 8,
+    f.name: f.default for f in dataclasses.fields(CrossbarConfig) if f.name in MITIGATION_KNOBS
 }
-"""Mitigation knobs and their off values (a config without a field reads as its default)."""
+"""Mitigation knobs and their off values: the :class:`~simulator.config.CrossbarConfig` field
+defaults of :data:`~simulator.config.MITIGATION_KNOBS`."""
 
 COMPENSATION_EPOCHS = 3
 """Training epochs of compensators."""
@@ -75,8 +65,8 @@ _CACHE_SIZE = 16
 
 
 def knobs_of(config: CrossbarConfig) -> dict[str, Any]:
-    """The mitigation knob values of ``config`` (defaults for fields it lacks)."""
-    return {k: getattr(config, k, v) for k, v in KNOB_DEFAULTS.items()}
+    """The mitigation knob values of ``config``, keyed like :data:`KNOB_DEFAULTS`."""
+    return {k: getattr(config, k) for k in KNOB_DEFAULTS}
 
 
 @dataclass
@@ -160,7 +150,7 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
     compensated: list[str] = []
     if k["compensation"] != "none":
         x, y = _train_data(workload)
-        names = [n for n, _ in analog_layers(model)]
+        names = [n for n, _ in crossbar_layers(model)]
         if k["compensation"] == "all":
             compensated = names
         else:
@@ -180,7 +170,9 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
         x_c = workload.x_calib[:n]
         with torch.no_grad():
             y_c = workload.model(x_c).argmax(-1)  # the float model's labels on calibration data
-        plan = correctnet.choose_adc_bits(config, _plain(model), x_c, y_c, seed=seed)
+        plan = correctnet.choose_adc_bits(
+            config, correctnet.without_compensators(model), x_c, y_c, seed=seed
+        )
         adc_bits = _mapped_names(model, plan.bits)
         details["adc_bits"] = adc_bits
         details["adc_energy_saving_predicted"] = plan.adc_energy_saving
@@ -197,19 +189,9 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
     return prepared
 
 
-def _plain(model: nn.Module) -> nn.Module:
-    """``model`` with compensators frozen as-is (the moment model ignores them)."""
-    plain = copy.deepcopy(model)
-    for name, module in list(plain.named_modules()):
-        if isinstance(module, correctnet.Compensator):
-            parent, _, child = name.rpartition(".")
-            setattr(plain.get_submodule(parent) if parent else plain, child, module.layer)
-    return plain
-
-
 def _mapped_names(model: nn.Module, bits: dict[str, int]) -> dict[str, int]:
     """Re-key per-layer bits by the names the analog mapper sees (through wrappers)."""
-    mapped = [n for n, _ in analog_layers(model)]
+    mapped = [n for n, _ in crossbar_layers(model)]
     plain = list(bits)
     return {m: bits[p] for m, p in zip(mapped, plain, strict=True)}
 
@@ -250,7 +232,7 @@ def noisy_accuracy(
     """Mean accuracy over ``draws`` weight/read-noise injections (:mod:`resna`'s injector)."""
     inj = resna.CrossbarNoiseInjector(config)
     gen = torch.Generator().manual_seed(seed)
-    layers = analog_layers(model)
+    layers = crossbar_layers(model)
     hooks = [
         m.register_forward_hook(lambda mod, i, o, n=n: inj.output(n, o, i[0], mod, gen))
         for n, m in layers
@@ -296,7 +278,7 @@ def overhead(config: CrossbarConfig, workload: Any, prepared: Prepared) -> dict[
     comp = {"macs": 0.0, "energy_uj": 0.0}
     if prepared.compensated:
         comp = correctnet.compensation_overhead(
-            _plain(prepared.model),
+            correctnet.without_compensators(prepared.model),
             prepared.compensated,
             workload.input_shape,
             config.tech_node_nm,
@@ -338,36 +320,3 @@ def overhead(config: CrossbarConfig, workload: Any, prepared: Prepared) -> dict[
         "knobs": k,
         **prepared.details,
     }
-
-
-def analytic_estimate(config: CrossbarConfig, workload: Any, plan: Any, seed: int) -> Any:
-    r"""The ``"moments"`` estimator of :mod:`simulator.evaluate`: accuracy from analytic moment
-    propagation on the plan's stratified test subset (one value, no Monte-Carlo draws; the
-    predicted chip-to-chip spread is in the details)."""
-    from simulator.evaluate import AccuracyEstimate
-    from simulator.workloads import stratified_order
-
-    n_test = plan.test_size(workload.y_test.shape[0])
-    idx = stratified_order(workload.y_test)[:n_test]
-    x, y = workload.x_test[idx], workload.y_test[idx]
-    prepared = prepare(config, workload, plan.fidelity, seed)
-    model = _plain(prepared.model)
-    layers = [
-        layout_for(s.name, s.kind, s.in_features, s.out_features, config).to_dict()
-        | {"positions": s.positions}
-        for s in layer_shapes(model, workload.input_shape)
-    ]
-    result = analytic_accuracy(
-        config, model, x, y, calib_x=workload.x_calib, ir_drop=plan.ir_drop, seed=seed
-    )
-    return AccuracyEstimate(
-        per_draw=[result.accuracy],
-        n_test=n_test,
-        details={
-            "software_accuracy": result.clean_accuracy,
-            "predicted_accuracy_std": result.accuracy_std,
-            "moment_mode": result.mode,
-            "layers": layers,
-            "mitigation": overhead(config, workload, prepared),
-        },
-    )

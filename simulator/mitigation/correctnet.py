@@ -42,9 +42,10 @@ from torch import Tensor, nn
 
 from simulator import cost
 from simulator.config import CrossbarConfig
-from simulator.mapping import layer_shapes
-from simulator.mitigation.analytic import layer_noise
-from simulator.mitigation.moments import accuracy_from_moments, analog_layers, propagate_moments
+from simulator.estimators.moments import accuracy_from_moments, propagate_moments
+from simulator.estimators.referral import layer_noise
+from simulator.mapping import DigitalModule, crossbar_layers, layer_shapes
+from simulator.mitigation.resna import noise_aware_finetune
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ __all__ = [
     "lipschitz_penalty",
     "select_compensation",
     "train_compensators",
+    "without_compensators",
 ]
 
 MAC_ENERGY_PJ_45NM = 0.23
@@ -81,7 +83,7 @@ def _unrolled(module: nn.Module) -> Tensor:
 
 def lipschitz_penalty(model: nn.Module) -> Tensor:
     r"""``Σ_l σ_max(W_l)²`` over the Linear/Conv2d layers (differentiable, scalar)."""
-    terms = [torch.linalg.matrix_norm(_unrolled(m), ord=2) ** 2 for _, m in analog_layers(model)]
+    terms = [torch.linalg.matrix_norm(_unrolled(m), ord=2) ** 2 for _, m in crossbar_layers(model)]
     return torch.stack(terms).sum()
 
 
@@ -90,7 +92,7 @@ def layer_spectral_norms(model: nn.Module) -> dict[str, float]:
     with torch.no_grad():
         return {
             name: float(torch.linalg.matrix_norm(_unrolled(m), ord=2))
-            for name, m in analog_layers(model)
+            for name, m in crossbar_layers(model)
         }
 
 
@@ -158,7 +160,7 @@ def choose_adc_bits(
         raise ValueError(f"target must be in (0, 1], got {target!r}.")
     if not 2 <= min_bits <= config.adc_bits:
         raise ValueError(f"min_bits must be in [2, adc_bits={config.adc_bits}], got {min_bits!r}.")
-    names = [n for n, _ in analog_layers(model)]
+    names = [n for n, _ in crossbar_layers(model)]
     shapes = dict(zip(names, layer_shapes(model, tuple(x.shape[1:])), strict=True))
     levels = range(min_bits, config.adc_bits + 1)
     noise = {b: layer_noise(config.replace(adc_bits=b), model, x) for b in levels}
@@ -212,13 +214,14 @@ def apply_adc_bits(analog: Any, bits: dict[str, int]) -> None:
 # -- error compensation ----------------------------------------------------------------
 
 
-class Compensator(nn.Module):
+class Compensator(DigitalModule):
     r"""Digital residual correction ``y + A y + c`` of a crossbar layer's output.
 
     ``A`` is `C x C` (a 1x1 convolution for `N x C x H x W` outputs, a linear map for
-    `N x C`), zero-initialized so that an untrained compensator is the identity. After
-    :meth:`freeze` the weights are buffers (fixed digital constants), so the analog mapper
-    leaves the module in the digital periphery.
+    `N x C`), zero-initialized so that an untrained compensator is the identity. As a
+    :class:`~simulator.mapping.DigitalModule` it stays in the digital periphery (the wrapped
+    ``layer`` goes onto crossbars); after :meth:`freeze` ``A`` and ``c`` are buffers (fixed
+    digital constants).
     """
 
     def __init__(self, layer: nn.Module, channels: int) -> None:
@@ -246,7 +249,7 @@ class Compensator(nn.Module):
 
 def insert_compensators(model: nn.Module, names: list[str]) -> nn.Module:
     """Wrap the named crossbar layers of ``model`` (in place) in :class:`Compensator`."""
-    layers = dict(analog_layers(model))
+    layers = dict(crossbar_layers(model))
     for name in names:
         if name not in layers:
             raise ValueError(f"no crossbar layer named {name!r} to compensate.")
@@ -255,6 +258,17 @@ def insert_compensators(model: nn.Module, names: list[str]) -> nn.Module:
         owner = model.get_submodule(parent) if parent else model
         setattr(owner, child, Compensator(module, module.weight.shape[0]))
     return model
+
+
+def without_compensators(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every :class:`Compensator` replaced by the layer it wraps (the
+    moment model and the per-layer ADC search see the network without them)."""
+    plain = copy.deepcopy(model)
+    for name, module in list(plain.named_modules()):
+        if isinstance(module, Compensator):
+            parent, _, child = name.rpartition(".")
+            setattr(plain.get_submodule(parent) if parent else plain, child, module.layer)
+    return plain
 
 
 def compensation_overhead(
@@ -388,8 +402,6 @@ def train_compensators(
     Returns:
         The compensated model (eval mode).
     """
-    from simulator.mitigation.resna import noise_aware_finetune
-
     base = insert_compensators(copy.deepcopy(model), names)
     if names:
         owners = {n for n, m in base.named_modules() if isinstance(m, Compensator)}

@@ -32,6 +32,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Generator, Tensor
 
+from simulator.config import FAULT_SCHEMES
 from simulator.nonideal import ProgrammingVariation, StuckAtFaults
 from simulator.nonideal.base import BaseNonIdeality
 
@@ -258,10 +259,6 @@ def programming_cost(
     return ProgrammingCost(
         cells=cells, pulses_per_cell=pulses, energy_uj=energy * 1e6, latency_us=latency * 1e6
     )
-
-
-FAULT_SCHEMES: tuple[str, ...] = ("none", "remap", "rvw", "both")
-"""Schemes of :func:`apply_fault_mitigation`."""
 
 
 def column_significance(layer: object) -> Tensor:

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
-from simulator.config import CrossbarConfig
+from simulator.config import REMAP_SCHEMES, CrossbarConfig
 from simulator.mapping import crossbar_layers, layout_for, map_weight, unrolled_weight
 from simulator.nonideal import level_conductance
 from simulator.nonideal.ir_drop import first_order_conductance
@@ -64,8 +64,8 @@ __all__ = [
     "weight_sensitivity",
 ]
 
-SCHEMES: tuple[str, ...] = ("none", "srs", "drs")
-"""Re-mapping schemes of :func:`remap_model`."""
+SCHEMES: tuple[str, ...] = REMAP_SCHEMES
+"""Re-mapping schemes of :func:`remap_model`: the values of the ``remap`` knob."""
 
 SENSITIVITIES: tuple[str, ...] = ("taylor", "hessian")
 """Sensitivity measures of :func:`weight_sensitivity`."""

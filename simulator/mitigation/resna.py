@@ -9,10 +9,10 @@ output and read). The noise enters as a constant offset (straight-through): grad
 the clean weights, so the network learns weights whose loss is low *under* noise. All σ are
 scaled by the ``noise_scale`` knob, and by :func:`mapping_factor` so that the injected
 weight error equals that of the config's bit-sliced mapping (the analytic referral of
-:mod:`simulator.mitigation.analytic`).
+:mod:`simulator.estimators.referral`).
 
-Knobs (``CrossbarConfig`` fields once wired, see :mod:`simulator.mitigation.knobs`):
-``resna_enabled``, ``resna_noise_scale``, ``resna_epochs``; lower fidelities train fewer
+Knobs (``CrossbarConfig`` fields, wired by :mod:`simulator.mitigation.apply`):
+``resna_epochs`` (0 = off), ``resna_noise_scale``; lower fidelities train fewer
 epochs (:func:`epochs_for_fidelity`), as in the CF-MESMO paper where fidelity is the number of
 ReSNA epochs.
 
@@ -37,7 +37,8 @@ from torch import Generator, Tensor, nn
 from torch.func import functional_call
 
 from simulator.config import CrossbarConfig
-from simulator.mitigation.moments import analog_layers
+from simulator.estimators.referral import noise_coefficient
+from simulator.mapping import crossbar_layers
 from simulator.nonideal import ProgrammingVariation, ReadNoise
 
 __all__ = [
@@ -69,10 +70,8 @@ def mapping_factor(config: CrossbarConfig) -> float:
 
     A pair spanning ``max|w|`` gives ``σ·sqrt(2)·max|w|``; the bit-sliced mapping gives
     ``s_w (L-1) σ sqrt(c)`` with ``s_w = max|w| / (2**(weight_bits-1) - 1)`` and ``c`` as in
-    :mod:`simulator.mitigation.analytic`, so the factor is ``(L-1) sqrt(c/2) / (2**(b-1)-1)``.
+    :mod:`simulator.estimators.referral`, so the factor is ``(L-1) sqrt(c/2) / (2**(b-1)-1)``.
     """
-    from simulator.mitigation.analytic import noise_coefficient
-
     q_max = 2 ** (config.weight_bits - 1) - 1
     return (config.levels - 1) * math.sqrt(noise_coefficient(config) / 2.0) / q_max
 
@@ -200,7 +199,7 @@ def noise_aware_finetune(
     start = time.perf_counter()
     tuned = copy.deepcopy(model)
     inj = injector if injector is not None else CrossbarNoiseInjector(config, noise_scale)
-    layers = dict(analog_layers(tuned))
+    layers = dict(crossbar_layers(tuned))
     gen = Generator().manual_seed(seed)
     params = []
     for pname, p in tuned.named_parameters():

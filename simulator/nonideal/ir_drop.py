@@ -47,6 +47,11 @@ Because the network is linear, ``y = v @ G_eff`` for an effective conductance ma
     Nodal analysis: the ``2·rows·cols`` node voltages solve a sparse symmetric linear system
     (``scipy.sparse``, LU factorization in float64). For validation, not for inference.
 
+In inference the simulator reads arrays through :func:`effective_conductance` (in µS): the
+``"first_order"`` matrix per programmed draw, optionally corrected towards ``"relaxation"`` by
+the ratio of the two on the nominal arrays (:func:`relaxation_correction`), computed once per
+layer by probing one word line at a time.
+
 References:
     .. [Rasch2023] M. J. Rasch et al., "Hardware-aware training for large-scale and diverse
        deep learning inference workloads using in-memory computing-based accelerators",
@@ -70,6 +75,16 @@ from torch import Tensor
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "IR_DROP_METHODS",
+    "IR_DROP_MODES",
+    "column_currents",
+    "effective_conductance",
+    "exact_column_currents",
+    "first_order_conductance",
+    "relaxation_correction",
+]
+
 IR_DROP_METHODS: tuple[str, ...] = ("ideal", "first_order", "relaxation", "exact")
 """Names accepted by :func:`column_currents`, cheapest first."""
 
@@ -79,6 +94,16 @@ cell current (relative, dimensionless)."""
 
 DEFAULT_MAX_ITER = 2000
 """Relaxation iteration cap."""
+
+IR_DROP_MODES: tuple[str, ...] = ("ideal", "first_order", "relaxation")
+"""IR-drop models usable in inference. ``"relaxation"`` relaxes each nominal array once and
+corrects the per-draw first-order model by the ratio (see :func:`effective_conductance`)."""
+
+RELAXATION_TOL = 1e-6
+"""Relative tolerance of the IR-drop relaxation in inference (float32 arithmetic)."""
+
+_PROBE_ELEMENTS = 1 << 23
+"""Largest batch of probe voltages (elements) solved at once by :func:`_probe_conductance`."""
 
 
 def column_currents(
@@ -269,3 +294,92 @@ def exact_column_currents(v: np.ndarray, g: np.ndarray, r_wire_ohm: float) -> np
     x = splu(a_mat).solve(rhs)
     w_bottom = x[w_idx[-1, :], :]  # cols x B
     return (gw * w_bottom).T
+
+
+# -- effective conductance of programmed arrays [µS] ---------------------------------------
+
+
+def _probe_conductance(
+    g_us: Tensor, r_wire_ohm: float, method: str, active_rows: int | None = None
+) -> Tensor:
+    r"""Effective conductance of arrays with wire resistance, by probing one row at a time.
+
+    The network is linear, so row ``i`` of ``G_eff`` is the column-current response to 1 V on
+    word line ``i`` alone.
+
+    Args:
+        g_us: A `... x rows x cols`-dim Tensor of conductances [µS].
+        r_wire_ohm: Wire resistance per segment [Ω].
+        method: A :func:`column_currents` method.
+        active_rows: Probe only word lines ``0..active_rows-1`` (the ones inputs drive); the
+            other rows of the result are 0.
+
+    Returns:
+        A `... x rows x cols`-dim Tensor [µS].
+    """
+    rows, cols = g_us.shape[-2:]
+    active = rows if active_rows is None else min(rows, active_rows)
+    flat = g_us.reshape(-1, rows, cols)
+    out = torch.zeros_like(flat)
+    step = max(1, _PROBE_ELEMENTS // (rows * cols))
+    eye = torch.eye(rows, dtype=g_us.dtype, device=g_us.device)
+    for a in range(flat.shape[0]):
+        g_s = flat[a] * 1e-6
+        for i0 in range(0, active, step):
+            v = eye[i0 : min(i0 + step, active)]
+            kwargs = {"tol": RELAXATION_TOL} if method == "relaxation" else {}
+            out[a, i0 : i0 + v.shape[0]] = (
+                column_currents(v, g_s, r_wire_ohm, method, **kwargs) * 1e6
+            )
+    return out.reshape(g_us.shape)
+
+
+def effective_conductance(
+    g_us: Tensor, r_wire_ohm: float, mode: str, correction: Tensor | None = None
+) -> Tensor:
+    r"""The conductance matrix an input sees through the wires: ``I = v @ G_eff``.
+
+    Args:
+        g_us: A `... x rows x cols`-dim Tensor of programmed conductances [µS].
+        r_wire_ohm: Wire resistance per cell segment [Ω].
+        mode: One of :data:`IR_DROP_MODES`.
+        correction: For ``"relaxation"``: a `... x rows x cols`-dim Tensor (broadcast) of
+            ``G_relaxed / G_first_order`` on the nominal arrays (from
+            :func:`relaxation_correction`); ``None`` relaxes ``g_us`` itself (costly).
+
+    Returns:
+        A Tensor shaped like ``g_us`` [µS].
+
+    Raises:
+        ValueError: If ``mode`` is not one of :data:`IR_DROP_MODES`.
+    """
+    if mode not in IR_DROP_MODES:
+        raise ValueError(f"ir_drop must be one of {IR_DROP_MODES}, got {mode!r}.")
+    if mode == "ideal" or r_wire_ohm == 0.0:
+        return g_us
+    if mode == "relaxation" and correction is None:
+        return _probe_conductance(g_us, r_wire_ohm, "relaxation")
+    g_fo = first_order_conductance(g_us * 1e-6, r_wire_ohm) * 1e6
+    return g_fo if mode == "first_order" else g_fo * correction
+
+
+def relaxation_correction(
+    g_nominal_us: Tensor, r_wire_ohm: float, active_rows: int | None = None
+) -> Tensor:
+    r"""``G_relaxed / G_first_order`` of nominal arrays (same shape).
+
+    Args:
+        g_nominal_us: A `... x rows x cols`-dim Tensor of nominal conductances [µS].
+        r_wire_ohm: Wire resistance per cell segment [Ω].
+        active_rows: Word lines that inputs drive (the ratio is 1 on the others, which never
+            carry input and whose ``G_eff`` rows are never read).
+
+    Returns:
+        A `... x rows x cols`-dim Tensor, dimensionless.
+    """
+    relaxed = _probe_conductance(g_nominal_us, r_wire_ohm, "relaxation", active_rows)
+    first = first_order_conductance(g_nominal_us * 1e-6, r_wire_ohm) * 1e6
+    ratio = torch.where(first > 0, relaxed / first.clamp_min(1e-30), torch.ones_like(first))
+    if active_rows is not None and active_rows < ratio.shape[-2]:
+        ratio[..., active_rows:, :] = 1.0
+    return ratio

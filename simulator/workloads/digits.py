@@ -34,6 +34,7 @@ CNN_SPEC = TrainSpec(epochs=25, lr=5e-3, batch_size=128, weight_decay=1e-4, seed
 @lru_cache(maxsize=1)
 def load_digits_split() -> tuple[Tensor, Tensor, Tensor, Tensor]:
     r"""``(x_train, y_train, x_test, y_test)``: `N x 1 x 8 x 8` float32 in [0, 1], int64 labels."""
+    # scikit-learn is heavy to import and only needed the first time the split is loaded.
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

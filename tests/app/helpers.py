@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 from app.core.db import Database
-from app.models import Study, Trial
+from app.models import Study, StudyState, Trial, TrialState
 from app.schemas.study import StudyCreate
+from app.services import leases, lifecycle
+from app.services.lifecycle import Recorded
 from app.services.studies import create_study
 from tests.app.conftest import BRANIN
 
@@ -16,12 +18,12 @@ from tests.app.conftest import BRANIN
 def new_study(db: Database, **overrides: Any) -> int:
     with db.session() as s:
         study = create_study(s, StudyCreate(**{**BRANIN, **overrides}), None)
-        study.state = "running"
+        study.state = StudyState.RUNNING
         return study.id
 
 
 def add_trial(db: Database, study_id: int, params: dict | None = None, fidelity: float = 1.0,
-              state: str = "queued") -> int:
+              state: str = TrialState.QUEUED) -> int:
     with db.session() as s:
         study = s.get(Study, study_id)
         assert study is not None
@@ -32,6 +34,25 @@ def add_trial(db: Database, study_id: int, params: dict | None = None, fidelity:
         s.add(t)
         s.flush()
         return t.id
+
+
+def claim(db: Database, trial_id: int, lease_s: float = 30.0) -> str:
+    """Claim a queued trial for worker ``"w"`` (lease of ``lease_s`` seconds); its token."""
+    with db.session() as s:
+        token = leases.claim_trial(s, s.get(Trial, trial_id), "w", lease_s)
+    assert token is not None
+    return token
+
+
+def complete(db: Database, study_id: int, values: dict[str, float], fidelity: float = 1.0,
+             cost_s: float = 1.0) -> Recorded:
+    """Add a trial at ``fidelity``, claim it and record ``values`` (``cost_s`` seconds)."""
+    trial_id = add_trial(db, study_id, fidelity=fidelity)
+    token = claim(db, trial_id)
+    with db.session() as s:
+        recorded = lifecycle.record_result(s, trial_id, token, values, cost_s, {})
+    assert recorded is not None
+    return recorded
 
 
 def wait_for(pred, timeout: float = 60.0, interval: float = 0.1) -> None:

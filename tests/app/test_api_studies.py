@@ -31,9 +31,10 @@ def test_create_get_list(idle_client) -> None:
     assert r.headers["location"] == f"{API}/studies/{s['id']}"
     assert s["state"] == "created"
     assert s["method"] == "sobol"
-    assert [o["name"] for o in s["objectives"]] == ["f0", "f1"] or len(s["objectives"]) == 2
-    assert s["reference_point"] is not None and len(s["reference_point"]) == 2
-    assert s["search_space"]["fidelity_range"] is not None
+    assert s["objectives"] == [{"name": "f0", "direction": "maximize", "ref_point": 0.0},
+                               {"name": "f1", "direction": "maximize", "ref_point": 0.0}]
+    assert s["reference_point"] == [0.0, 0.0]
+    assert s["search_space"]["fidelity_range"] == [0.0, 1.0]
     g = idle_client.get(f"{API}/studies/{s['id']}")
     assert g.status_code == 200 and g.json()["id"] == s["id"]
     lst = idle_client.get(f"{API}/studies").json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.app.conftest import BRANIN
-from tests.app.helpers import add_trial, wait_for
+from tests.app.helpers import add_trial, complete, wait_for
 
 API = "/api/v1"
 
@@ -43,19 +43,33 @@ def test_state_filter(idle_client) -> None:
     assert idle_client.get(f"{API}/studies/{sid}/trials/77").status_code == 404
 
 
-def test_pareto_etag_and_304(client) -> None:
-    """The front carries a weak ETag; sending it back answers 304 with no body until the front
-    changes."""
-    sid = client.post(f"{API}/studies", json=BRANIN).json()["id"]
-    wait_for(lambda: client.get(f"{API}/studies/{sid}").json()["state"] == "completed", 60)
-    r = client.get(f"{API}/studies/{sid}/pareto")
+def test_pareto_etag_and_304(idle_client) -> None:
+    """The front carries a weak ETag naming its version; sent back in If-None-Match it answers
+    304 with no body and the same ETag while the front is unchanged (a dominated result), and
+    200 with a different ETag once the front changed."""
+    db = idle_client.app.state.db
+    sid = idle_client.post(f"{API}/studies", json=BRANIN).json()["id"]
+    url = f"{API}/studies/{sid}/pareto"
+    complete(db, sid, {"f0": 1.0, "f1": 1.0})
+    r = idle_client.get(url)
     assert r.status_code == 200
     etag = r.headers["etag"]
-    assert etag.startswith('W/"') and str(r.json()["pareto_version"]) in etag
-    r2 = client.get(f"{API}/studies/{sid}/pareto", headers={"If-None-Match": etag})
-    assert r2.status_code == 304 and r2.content == b""
-    r3 = client.get(f"{API}/studies/{sid}/pareto", headers={"If-None-Match": 'W/"other"'})
-    assert r3.status_code == 200
+    assert etag == f'W/"study-{sid}-pareto-1"' and r.json()["pareto_version"] == 1
+    same = idle_client.get(url, headers={"If-None-Match": etag})
+    assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
+    assert idle_client.get(url, headers={"If-None-Match": 'W/"other"'}).status_code == 200
+
+    assert complete(db, sid, {"f0": 2.0, "f1": 0.5}).on_front  # the front changes
+    changed = idle_client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    new_etag = changed.headers["etag"]
+    assert new_etag == f'W/"study-{sid}-pareto-2"' != etag
+    assert [p["values"] for p in changed.json()["points"]] == [{"f0": 1.0, "f1": 1.0},
+                                                               {"f0": 2.0, "f1": 0.5}]
+
+    assert not complete(db, sid, {"f0": 0.5, "f1": 0.5}).on_front  # dominated: unchanged
+    again = idle_client.get(url, headers={"If-None-Match": f'W/"x", {new_etag}'})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", new_etag)
 
 
 def test_events_stream(client) -> None:

@@ -1,4 +1,5 @@
-"""API keys: 401 without or with a bad key, 403 on another key's study, keys stored hashed."""
+"""API keys: 401 without or with a bad key, 404 on another key's study (as on a missing one),
+keys stored hashed."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def test_auth_on(migrated_url) -> None:
         a, b = _key(db, "a"), _key(db, "b")
         r = c.post(f"{API}/studies", json=BRANIN)
         assert r.status_code == 401
+        assert r.headers["www-authenticate"] == 'Bearer realm="xbar"'
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"Authorization": f"Bearer {a}"}).status_code == 200
         assert r.headers["content-type"].startswith("application/problem+json")
         assert c.get(f"{API}/studies", headers={"Authorization": "Bearer xbar_nope"}
                      ).status_code == 401
@@ -36,9 +40,11 @@ def test_auth_on(migrated_url) -> None:
         sid = c.post(f"{API}/studies", json=BRANIN, headers=ha).json()["id"]
         assert c.get(f"{API}/studies/{sid}", headers=ha).status_code == 200
         r = c.get(f"{API}/studies/{sid}", headers=hb)
-        assert r.status_code == 403 and r.json()["status"] == 403
-        assert c.post(f"{API}/studies/{sid}:cancel", headers=hb).status_code == 403
-        assert c.get(f"{API}/studies/{sid}/pareto", headers=hb).status_code == 403
+        missing = c.get(f"{API}/studies/{sid + 1000}", headers=hb)
+        assert r.status_code == missing.status_code == 404
+        assert r.json()["detail"] == f"No study with id {sid}."  # same words as a missing id
+        assert c.post(f"{API}/studies/{sid}:cancel", headers=hb).status_code == 404
+        assert c.get(f"{API}/studies/{sid}/pareto", headers=hb).status_code == 404
         assert c.get(f"{API}/studies", headers=hb).json()["data"] == []
         assert [s["id"] for s in c.get(f"{API}/studies", headers=ha).json()["data"]] == [sid]
         with db.session() as s:

@@ -3,14 +3,17 @@ resumes after a crash with no trial lost or counted twice, pause/cancel take eff
 
 from __future__ import annotations
 
+import threading
 import time
 
 from sqlalchemy import func, select
 
+import app.execution.driver as driver_module
 from app.execution.driver import StudyDriver
 from app.execution.tasks import evaluate_task
-from app.models import Study, Trial, TrialResult
-from tests.app.conftest import make_settings
+from app.models import TRIAL_OPEN, Study, StudyState, Trial, TrialResult, TrialState
+from app.services import lifecycle
+from tests.app.conftest import BRANIN, make_settings
 from tests.app.helpers import new_study, wait_for
 
 API = "/api/v1"
@@ -32,8 +35,6 @@ def _study(db, sid) -> Study:
 def test_study_completes_through_api(client) -> None:
     """POST a branin-currin study of 8 trials, parallelism 2: it completes with 8 completed
     trials numbered 0..7, a non-empty front and a positive hypervolume."""
-    from tests.app.conftest import BRANIN
-
     sid = client.post(f"{API}/studies", json=BRANIN).json()["id"]
     wait_for(lambda: client.get(f"{API}/studies/{sid}").json()["state"] == "completed", 60)
     s = client.get(f"{API}/studies/{sid}").json()
@@ -60,9 +61,9 @@ def test_parallelism_is_respected(database, engine) -> None:
         nonlocal peak
         with database.session() as s:
             open_n = s.scalar(select(func.count()).where(
-                Trial.study_id == sid, Trial.state.in_(("queued", "running"))))
+                Trial.study_id == sid, Trial.state.in_(TRIAL_OPEN)))
         peak = max(peak, open_n)
-        return _study(database, sid).state == "completed"
+        return _study(database, sid).state == StudyState.COMPLETED
 
     _run(driver, done)
     assert 1 <= peak <= 3
@@ -73,7 +74,7 @@ def test_cost_budget_stops_the_study(database, engine) -> None:
     """A max_cost_s budget stops new trials once the summed cost reaches it."""
     sid = new_study(database, budget={"max_cost_s": 3.0}, parallelism=1)
     driver = StudyDriver(database, engine, make_settings(database.url))
-    _run(driver, lambda: _study(database, sid).state == "completed")
+    _run(driver, lambda: _study(database, sid).state == StudyState.COMPLETED)
     st = _study(database, sid)
     assert st.total_cost_s >= 3.0
     with database.session() as s:
@@ -94,7 +95,7 @@ def test_crash_mid_study_resumes_without_loss(database, engine) -> None:
     def running() -> int:
         with database.session() as s:
             return s.scalar(select(func.count()).where(Trial.study_id == sid,
-                                                       Trial.state == "running"))
+                                                       Trial.state == TrialState.RUNNING))
 
     # step until some trials completed and others are claimed: then the driver "dies"
     _run(first, lambda: _study(database, sid).n_completed >= 3 and running() >= 1)
@@ -102,40 +103,43 @@ def test_crash_mid_study_resumes_without_loss(database, engine) -> None:
         f.future.cancel()
     assert running() >= 1, "the crash should leave running trials behind"
     second = StudyDriver(database, engine, settings)
-    _run(second, lambda: _study(database, sid).state == "completed", timeout=60)
+    _run(second, lambda: _study(database, sid).state == StudyState.COMPLETED, timeout=60)
     with database.session() as s:
         trials = list(s.scalars(select(Trial).where(Trial.study_id == sid)
                                 .order_by(Trial.number)))
         n_results = s.scalar(select(func.count()).select_from(TrialResult))
         st = s.get(Study, sid)
     assert [t.number for t in trials] == list(range(n))
-    assert all(t.state == "completed" for t in trials)
+    assert all(t.state == TrialState.COMPLETED for t in trials)
     assert n_results == n == st.n_completed
     assert any(t.attempt >= 1 for t in trials), "crashed trials should have been re-queued"
     assert all(t.worker for t in trials)
 
 
 def test_pause_and_resume(database, engine) -> None:
-    """A paused study starts no new trials; resumed, it completes."""
-    from app.services import lifecycle
-
+    """A paused study starts no new trials: once the work in flight at the pause has been
+    collected, further steps submit nothing and add no trial; resumed, it completes."""
     sid = new_study(database, parallelism=1, budget={"max_trials": 6})
     driver = StudyDriver(database, engine, make_settings(database.url))
     _run(driver, lambda: _study(database, sid).n_completed >= 2)
     with database.session() as s:
-        lifecycle.transition_study(s, s.get(Study, sid), "paused")
-    for _ in range(20):
+        lifecycle.transition_study(s, s.get(Study, sid), StudyState.PAUSED)
+
+    def idle() -> bool:
+        return not driver._trials and sid not in driver._suggest
+
+    _run(driver, idle)  # what was in flight at the pause lands
+    n_paused = _study(database, sid).next_number
+    for _ in range(10):
         driver.step()
-        time.sleep(0.02)
+        assert idle(), "a paused study got work submitted"
     with database.session() as s:
-        n_paused = s.get(Study, sid).next_number
-    for _ in range(20):
-        driver.step()
-        time.sleep(0.02)
-    assert _study(database, sid).next_number == n_paused
+        running = s.scalar(select(func.count()).where(Trial.study_id == sid,
+                                                      Trial.state == TrialState.RUNNING))
+    assert _study(database, sid).next_number == n_paused and running == 0
     with database.session() as s:
-        lifecycle.transition_study(s, s.get(Study, sid), "running")
-    _run(driver, lambda: _study(database, sid).state == "completed")
+        lifecycle.transition_study(s, s.get(Study, sid), StudyState.RUNNING)
+    _run(driver, lambda: _study(database, sid).state == StudyState.COMPLETED)
     assert _study(database, sid).n_completed == 6
 
 
@@ -147,18 +151,29 @@ def test_failing_evaluations_fail_the_study(database, engine) -> None:
         st = s.get(Study, sid)
         st.definition = {**st.definition, "evaluator": {"kind": "no-such-kind"}}
     driver = StudyDriver(database, engine, make_settings(database.url))
-    _run(driver, lambda: _study(database, sid).state == "failed")
+    _run(driver, lambda: _study(database, sid).state == StudyState.FAILED)
     st = _study(database, sid)
     assert "trials failed" in st.error
     with database.session() as s:
-        failed = list(s.scalars(select(Trial).where(Trial.state == "failed")))
+        failed = list(s.scalars(select(Trial).where(Trial.state == TrialState.FAILED)))
     assert failed and all("unknown evaluator kind" in t.error for t in failed)
     assert all(t.attempt == 0 for t in failed)
 
 
+_HANG = {"started": 0, "returned": 0, "release": threading.Event()}
+"""State of the hung evaluations (Dask thread workers run in this process)."""
+_HANG_LOCK = threading.Lock()
+
+
 def _hang(evaluator, params, fidelity, seed):  # an evaluation that outlives the timeout
-    time.sleep(3.0)
-    return evaluate_task(evaluator, params, fidelity, seed)
+    with _HANG_LOCK:
+        _HANG["started"] += 1
+    try:
+        _HANG["release"].wait(30.0)
+        return evaluate_task(evaluator, params, fidelity, seed)
+    finally:
+        with _HANG_LOCK:
+            _HANG["returned"] += 1
 
 
 def test_trial_timeout_requeues_then_fails_hung_evaluations(database, engine,
@@ -166,9 +181,10 @@ def test_trial_timeout_requeues_then_fails_hung_evaluations(database, engine,
     """With XBAR_TRIAL_TIMEOUT_S, an evaluation running longer is abandoned: its trial is
     re-queued with attempt + 1 (reason stored), fails after max_attempts, and the late result
     of an abandoned attempt is never recorded."""
-    import app.execution.driver as drv
-
-    monkeypatch.setattr(drv, "evaluate_task", _hang)
+    monkeypatch.setattr(driver_module, "evaluate_task", _hang)
+    monkeypatch.setitem(_HANG, "started", 0)
+    monkeypatch.setitem(_HANG, "returned", 0)
+    monkeypatch.setitem(_HANG, "release", threading.Event())
     sid = new_study(database, parallelism=1, budget={"max_trials": 1})
     driver = StudyDriver(database, engine, make_settings(database.url, trial_timeout_s=0.3,
                                                          max_attempts=2))
@@ -177,15 +193,16 @@ def test_trial_timeout_requeues_then_fails_hung_evaluations(database, engine,
         with database.session() as s:
             return s.scalars(select(Trial).where(Trial.study_id == sid)).first()
 
-    _run(driver, lambda: (t := trial()) is not None and t.state == "failed", timeout=30)
+    _run(driver, lambda: (t := trial()) is not None and t.state == TrialState.FAILED, timeout=30)
     t = trial()
     assert t is not None
     assert t.attempt == 1 and "TrialTimeout" in t.error and "0.3 s" in t.error
-    time.sleep(3.5)  # both abandoned evaluations have returned by now
+    _HANG["release"].set()  # the abandoned evaluations return now
+    wait_for(lambda: _HANG["returned"] == _HANG["started"] >= 1, timeout=30, interval=0.02)
     for _ in range(5):
         driver.step()
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(TrialResult)
                         .join(Trial, Trial.id == TrialResult.trial_id)
                         .where(Trial.study_id == sid)) == 0
-    assert _study(database, sid).state == "completed"
+    assert _study(database, sid).state == StudyState.COMPLETED

@@ -1,110 +1,20 @@
-"""Trial and study state transitions: leases, idempotent results, re-queueing, final states."""
+"""Study state transitions and the incremental Pareto front at the study's target fidelity.
+
+The lease, record-once and requeue contract of trials is in ``test_storage_contract.py``.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import torch
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+import simulator
 from app.core.errors import ConflictError
-from app.models import Study, Trial, TrialResult, utcnow
-from app.services import lifecycle
-from optimizer.pareto import pareto_mask
-from tests.app.helpers import add_trial, new_study
-
-
-def _claim(db, trial_id: int, lease_s: float = 30.0) -> str:
-    with db.session() as s:
-        token = lifecycle.claim_trial(s, s.get(Trial, trial_id), "w", lease_s)
-    assert token is not None
-    return token
-
-
-def test_claim_is_exclusive(database) -> None:
-    """Two claims of one queued trial: the first wins, the second gets None."""
-    sid = new_study(database)
-    tid = add_trial(database, sid)
-    _claim(database, tid)
-    with database.session() as s:
-        t = s.get(Trial, tid)
-        t.state = "queued"  # a stale in-memory view of the row
-        s.expunge(t)
-        assert lifecycle.claim_trial(s, t, "other", 30) is None
-
-
-def test_record_is_idempotent(database) -> None:
-    """The same token recorded twice stores one result and counts one completion."""
-    sid = new_study(database)
-    tid = add_trial(database, sid)
-    tok = _claim(database, tid)
-    vals = {"f0": 1.0, "f1": 2.0}
-    with database.session() as s:
-        first = lifecycle.record_result(s, tid, tok, vals, 0.5, {})
-    with database.session() as s:
-        again = lifecycle.record_result(s, tid, tok, vals, 0.5, {})
-    assert not first.duplicate and again.duplicate
-    with database.session() as s:
-        assert s.scalar(select(func.count()).select_from(TrialResult)) == 1
-        study = s.get(Study, sid)
-        assert study.n_completed == 1 and study.total_cost_s == pytest.approx(0.5)
-
-
-def test_stale_token_conflicts(database) -> None:
-    """After a lease expires and the trial is re-queued and re-claimed, the old token's result
-    is refused with ConflictError and the new token's result is stored."""
-    sid = new_study(database)
-    tid = add_trial(database, sid)
-    old = _claim(database, tid, lease_s=0.0)
-    with database.session() as s:
-        assert lifecycle.requeue_expired(s, utcnow() + timedelta(seconds=1), 3) == 1
-    with database.session() as s:
-        t = s.get(Trial, tid)
-        assert (t.state, t.attempt, t.lease_token) == ("queued", 1, None)
-    new = _claim(database, tid)
-    with pytest.raises(ConflictError), database.session() as s:
-        lifecycle.record_result(s, tid, old, {"f0": 1.0, "f1": 1.0}, 1.0, {})
-    with database.session() as s:
-        lifecycle.record_result(s, tid, new, {"f0": 1.0, "f1": 1.0}, 1.0, {})
-    with pytest.raises(ConflictError), database.session() as s:
-        lifecycle.record_result(s, tid, old, {"f0": 9.0, "f1": 9.0}, 1.0, {})
-    with database.session() as s:
-        r = s.scalar(select(TrialResult))
-        assert r.lease_token == new and r.attempt == 1 and r.values["f0"] == 1.0
-
-
-def test_attempts_are_bounded(database) -> None:
-    """A trial whose lease keeps expiring fails after max_attempts with the reason."""
-    sid = new_study(database)
-    tid = add_trial(database, sid)
-    for _ in range(3):
-        _claim(database, tid, lease_s=0.0)
-        with database.session() as s:
-            lifecycle.requeue_expired(s, utcnow() + timedelta(seconds=1), max_attempts=3)
-    with database.session() as s:
-        t = s.get(Trial, tid)
-        assert t.state == "failed" and "lease expired" in t.error and t.attempt == 2
-        assert s.get(Study, sid).n_failed == 1
-
-
-def test_final_states_never_change(database) -> None:
-    """A completed trial cannot be failed or re-queued; a failed one cannot complete."""
-    sid = new_study(database)
-    done = add_trial(database, sid)
-    tok = _claim(database, done)
-    with database.session() as s:
-        lifecycle.record_result(s, done, tok, {"f0": 1.0, "f1": 1.0}, 1.0, {})
-    with database.session() as s:
-        assert lifecycle.fail_attempt(s, done, tok, "x", retryable=True, max_attempts=3) is None
-        assert s.get(Trial, done).state == "completed"
-    bad = add_trial(database, sid)
-    tok2 = _claim(database, bad)
-    with database.session() as s:
-        assert lifecycle.fail_attempt(s, bad, tok2, "boom", retryable=False,
-                                      max_attempts=3) == "failed"
-    with pytest.raises(ConflictError), database.session() as s:
-        lifecycle.record_result(s, bad, tok2, {"f0": 1.0, "f1": 1.0}, 1.0, {})
+from app.models import Event, Study, StudyState, Trial, TrialState
+from app.services import lifecycle, pareto
+from optimizer.pareto import default_ref_point, hypervolume, pareto_mask
+from tests.app.helpers import add_trial, complete, new_study
 
 
 def test_study_transitions_table(database) -> None:
@@ -113,41 +23,88 @@ def test_study_transitions_table(database) -> None:
     q = add_trial(database, sid)
     with database.session() as s:
         st = s.get(Study, sid)
-        lifecycle.transition_study(s, st, "paused")
+        lifecycle.transition_study(s, st, StudyState.PAUSED)
         lifecycle.transition_study(s, st, "running")
-        with pytest.raises(ConflictError):
-            lifecycle.transition_study(s, st, "created")
-        lifecycle.transition_study(s, st, "cancelled")
+        with pytest.raises(ConflictError, match="is 'running'; it cannot become 'created'"):
+            lifecycle.transition_study(s, st, StudyState.CREATED)
+        lifecycle.transition_study(s, st, StudyState.CANCELLED)
         assert st.finished_at is not None
-        with pytest.raises(ConflictError):
-            lifecycle.transition_study(s, st, "running")
+        with pytest.raises(ConflictError, match=r"Allowed from 'cancelled': none\."):
+            lifecycle.transition_study(s, st, StudyState.RUNNING)
     with database.session() as s:
         t = s.get(Trial, q)
-        assert t.state == "failed" and t.error == "study cancelled"
+        assert (t.state, t.error) == (TrialState.FAILED, "study cancelled")
+        moves = [(e.payload["from"], e.payload["to"]) for e in s.scalars(
+            select(Event).where(Event.study_id == sid, Event.type == "study.state")
+            .order_by(Event.id))]
+    assert moves == [(None, "created"), ("running", "paused"), ("paused", "running"),
+                     ("running", "cancelled")]
 
 
 def test_incremental_front_matches_batch(database) -> None:
     """After many completions, the is_pareto flags equal a batch non-dominated sort of all
-    full-fidelity results, low-fidelity results never join, and pareto_version counts changes."""
+    full-fidelity results, low-fidelity results never join, pareto_version counts exactly the
+    completions that joined the front, and the hypervolume is the batch one."""
     sid = new_study(database)
     g = torch.Generator().manual_seed(0)
     Y = torch.rand(40, 2, generator=g, dtype=torch.double)
     ids = []
     for i, y in enumerate(Y):
         fid = 0.5 if i % 5 == 4 else 1.0
-        tid = add_trial(database, sid, fidelity=fid)
-        tok = _claim(database, tid)
-        with database.session() as s:
-            lifecycle.record_result(s, tid, tok, {"f0": float(y[0]), "f1": float(y[1])}, 1.0, {})
-        ids.append((tid, fid))
-    full = [i for i, (_, f) in enumerate(ids) if f == 1.0]
+        rec = complete(database, sid, {"f0": float(y[0]), "f1": float(y[1])}, fidelity=fid)
+        ids.append((rec.trial_id, fid, rec.on_front))
+    full = [i for i, (_, f, _) in enumerate(ids) if f == 1.0]
     with database.session() as s:
         study = s.get(Study, sid)
-        dirs = [o["direction"] for o in study.objectives]
+        dirs = pareto.directions(study)
         expected = pareto_mask(Y[full], dirs)
         flags = {t.id: t.is_pareto for t in s.scalars(select(Trial).where(Trial.study_id == sid))}
         got = torch.tensor([flags[ids[i][0]] for i in full])
         assert torch.equal(got, expected)
-        assert not any(flags[t] for t, f in ids if f < 1.0)
-        assert study.pareto_version >= int(expected.sum())
-        assert study.hypervolume is not None and study.hypervolume > 0
+        assert not any(flags[t] or on for t, f, on in ids if f < 1.0)
+        # a completion joins the front when no earlier full-fidelity result dominates it
+        joined = [bool(pareto_mask(Y[full[: k + 1]], dirs)[-1]) for k in range(len(full))]
+        assert [ids[i][2] for i in full] == joined
+        assert study.ref_point == [0.0, 0.0]  # the study's own, so no auto-ref bump
+        assert study.pareto_version == sum(joined)
+        assert study.hypervolume == pytest.approx(
+            hypervolume(Y[full][expected], dirs, study.ref_point))
+
+
+def _crossbar_study(db, fidelity_range: list[float]) -> int:
+    space = {"params": simulator.default_search_space(), "fidelity_range": fidelity_range}
+    return new_study(db, problem={"name": "crossbar", "search_space": space},
+                     optimizer={"method": "sobol"})
+
+
+def test_front_uses_the_study_target_fidelity(database) -> None:
+    """A crossbar study with fidelity_range [0, 0.8] and no reference point stores target
+    fidelity 0.8: results at 0.8 fill the front, fix a data-derived reference point after
+    MIN_POINTS_FOR_AUTO_REF of them and get a hypervolume; results below 0.8 never join."""
+    sid = _crossbar_study(database, [0.0, 0.8])
+    with database.session() as s:
+        study = s.get(Study, sid)
+        assert (study.target_fidelity, study.ref_point) == (0.8, None)
+        names, dirs = pareto.objective_names(study), pareto.directions(study)
+    g = torch.Generator().manual_seed(1)
+    Y = torch.rand(pareto.MIN_POINTS_FOR_AUTO_REF + 1, len(names), generator=g,
+                   dtype=torch.double)
+    low = complete(database, sid, dict(zip(names, Y[0].tolist(), strict=True)), fidelity=0.5)
+    assert not low.on_front
+    for y in Y:
+        complete(database, sid, dict(zip(names, y.tolist(), strict=True)), fidelity=0.8)
+    with database.session() as s:
+        study = s.get(Study, sid)
+        ref = default_ref_point(Y[: pareto.MIN_POINTS_FOR_AUTO_REF], dirs)
+        assert study.ref_point == pytest.approx(ref)
+        front = Y[pareto_mask(Y, dirs)]
+        assert study.hypervolume == pytest.approx(hypervolume(front, dirs, study.ref_point))
+        assert study.hypervolume > 0
+        assert not s.get(Trial, low.trial_id).is_pareto
+
+
+def test_target_fidelity_is_stored_at_creation(database) -> None:
+    """The stored target is the top of the resolved space's fidelity range."""
+    with database.session() as s:
+        assert s.get(Study, new_study(database)).target_fidelity == 1.0
+        assert s.get(Study, _crossbar_study(database, [0.1, 0.6])).target_fidelity == 0.6

@@ -1,13 +1,16 @@
-"""Alembic: the migration builds exactly the schema of the ORM models, on every backend."""
+"""Alembic: the migrations build exactly the schema of the ORM models, on every backend, and
+carry existing rows forward."""
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, Table, insert, select
 
 from app.core.db import make_engine
-from app.migrate import head_revision, is_up_to_date, upgrade
-from app.models import Base
+from app.migrate import alembic_config, current_revision, head_revision, is_up_to_date, upgrade
+from app.models import Base, utcnow
 
 
 def test_upgrade_matches_models(db_url) -> None:
@@ -20,4 +23,36 @@ def test_upgrade_matches_models(db_url) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == [], diff
-    assert head_revision(db_url) == "0001"
+    assert head_revision(db_url) == "0002"
+
+
+def _study_row(name: str, search_space: dict) -> dict:
+    now = utcnow()
+    return {"name": name, "state": "running", "definition": {}, "objectives": [],
+            "search_space": search_space, "method": "sobol", "seed": 0, "parallelism": 1,
+            "next_number": 0, "n_completed": 0, "n_failed": 0, "total_cost_s": 0.0,
+            "pareto_version": 0, "created_at": now, "updated_at": now}
+
+
+def test_0002_backfills_target_fidelity(db_url) -> None:
+    """Studies stored before 0002 get the top of their fidelity range as target fidelity, or
+    1.0 without a range; new rows default to 1.0; downgrading drops the column again."""
+    upgrade(db_url, "0001")
+    engine = make_engine(db_url)
+    spaces = {"short": {"params": [], "fidelity_range": [0.1, 0.8]},
+              "full": {"params": [], "fidelity_range": [0.0, 1.0]},
+              "none": {"params": []}}
+    studies = Table("studies", MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        conn.execute(insert(studies), [_study_row(k, v) for k, v in spaces.items()])
+    upgrade(db_url)
+    assert current_revision(engine) == "0002"
+    studies = Table("studies", MetaData(), autoload_with=engine)
+    with engine.begin() as conn:
+        conn.execute(insert(studies), [_study_row("new", {"params": []})])
+        got = dict(conn.execute(select(studies.c.name, studies.c.target_fidelity)).all())
+    assert got == {"short": 0.8, "full": 1.0, "none": 1.0, "new": 1.0}
+    command.downgrade(alembic_config(db_url), "0001")
+    columns = {c.name for c in Table("studies", MetaData(), autoload_with=engine).columns}
+    engine.dispose()
+    assert "target_fidelity" not in columns and "search_space" in columns

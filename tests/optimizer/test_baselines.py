@@ -1,5 +1,6 @@
 """Tests of the baseline methods ``nsga2``, ``optuna-tpe``/``optuna``, ``optuna-nsga2`` and
-``qnehvi`` under the ``suggest()`` contract, and that each beats random search."""
+``qnehvi``: their specific behaviour, and that each beats random search (the ``suggest()``
+contract every method meets: ``test_method_contract.py``)."""
 
 from __future__ import annotations
 
@@ -12,38 +13,12 @@ from optimizer.methods.qnehvi import linear_unit_constraints
 from optimizer.problems import get_problem
 from optimizer.space import SearchSpace
 from optimizer.suggest import suggest
-from optimizer.types import Objective, Observation, Suggestion
+from optimizer.types import Observation, Suggestion
+from tests.optimizer.cases import MIXED
 
-OBJ = [Objective(name="a"), Objective(name="b", direction="maximize")]
-MIXED = SearchSpace.from_spec({
-    "params": [
-        {"name": "rows", "type": "ordinal", "values": [64, 128, 256, 512]},
-        {"name": "bits", "type": "int", "low": 3, "high": 8},
-        {"name": "x0", "type": "float", "low": 0.0, "high": 1.0},
-        {"name": "g", "type": "float", "low": 1e-3, "high": 1.0, "log": True},
-        {"name": "enc", "type": "categorical", "choices": ["diff", "offset"]},
-        {"name": "node", "type": "fixed", "value": 22},
-    ],
-    "constraints": [{"coefficients": {"x0": 1.0, "bits": 0.1}, "upper": 1.0}],
-})
 FAST_OPTIONS: dict[str, dict[str, Any]] = {
-    "nsga2": {"pop_size": 10},
-    "optuna-nsga2": {"population_size": 10},
-    "optuna-tpe": {},
-    "optuna": {},
     "qnehvi": {"num_restarts": 2, "raw_samples": 64, "mc_samples": 32},
 }
-
-
-def toy(p: dict[str, Any]) -> dict[str, float]:
-    """A cheap two-objective function of the mixed space (minimize a, maximize b)."""
-    return {"a": p["rows"] / 512 + p["x0"] + 0.3 * (p["enc"] == "offset"),
-            "b": p["bits"] / 8 + p["g"] - p["x0"] ** 2}
-
-
-def mixed_history(n: int) -> list[Observation]:
-    pts = MIXED.sample(n, torch.Generator().manual_seed(0))
-    return [Observation(params=p, values=toy(p)) for p in pts]
 
 
 def run_loop(method: str, problem: str, budget: int, batch: int, seed: int,
@@ -60,26 +35,6 @@ def run_loop(method: str, problem: str, budget: int, batch: int, seed: int,
     Y = torch.tensor([[o.values[x.name] for x in p.objectives] for o in obs],
                      dtype=torch.double)
     return p.hypervolume(Y)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("method", list(FAST_OPTIONS))
-def test_contract_on_a_mixed_constrained_space(method: str) -> None:
-    """With 30 observations and one pending point: 3 valid, feasible, full-fidelity
-    suggestions, none equal to the pending point; the same call repeats exactly."""
-    obs = mixed_history(30)
-    pend = [Suggestion(params=obs[0].params | {"x0": 0.01})]
-    kw = {"space": MIXED, "objectives": OBJ, "observations": obs, "pending": pend, "n": 3,
-          "method": method, "seed": 7, "options": FAST_OPTIONS[method]}
-    out = suggest(**kw)
-    assert len(out) == 3
-    for s in out:
-        p = s.params
-        assert MIXED.contains(p) and p["node"] == 22 and s.fidelity == 1.0
-        assert isinstance(p["bits"], int) and p["rows"] in (64, 128, 256, 512)
-        assert p["x0"] + 0.1 * p["bits"] <= 1.0 + 1e-9
-        assert p != pend[0].params
-    assert out == suggest(**kw)
 
 
 def test_nsga2_initial_population_is_the_sobol_design() -> None:
@@ -104,8 +59,9 @@ def test_nsga2_replay_is_deterministic_and_never_re_asks_pending() -> None:
     assert [s.params for s in again] == [s.params for s in first[2:]]
 
 
-def test_options_are_validated() -> None:
-    """Bad or unknown options raise ValueError naming the option."""
+def test_declared_option_bounds() -> None:
+    """Each baseline's declared bounds: values just outside raise ValueError naming the
+    option (unknown names: ``test_method_contract.py``)."""
     p = get_problem("zdt1")
     for method, opts, msg in [
         ("nsga2", {"pop_size": 2}, "pop_size"),
@@ -113,7 +69,7 @@ def test_options_are_validated() -> None:
         ("optuna-nsga2", {"population_size": 1}, "population_size"),
         ("qnehvi", {"raw_samples": 0}, "raw_samples"),
         ("qnehvi", {"n_init": 0}, "n_init"),
-        ("qnehvi", {"restarts": 3}, "restarts"),
+        ("qnehvi", {"alpha": 1.0}, "alpha"),
     ]:
         with pytest.raises(ValueError, match=msg):
             suggest(p.space, p.objectives, [], [], 1, method, 0, opts)
@@ -150,7 +106,7 @@ def test_linear_unit_constraints_are_exact_for_linear_floats() -> None:
         ok &= (U[:, idx] * coef).sum(-1) >= rhs - 1e-12
     assert torch.equal(ok, s.feasible_unit(U))
     assert 0 < int(ok.sum()) < 500
-    assert linear_unit_constraints(MIXED) is None
+    assert linear_unit_constraints(MIXED) is None  # constrains an int parameter
 
 
 @pytest.mark.slow

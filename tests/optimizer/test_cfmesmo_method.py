@@ -1,4 +1,5 @@
-"""Tests of the ``cf-mesmo`` method through ``suggest()``."""
+"""Tests of the ``cf-mesmo`` method through ``suggest()`` (the contract every method meets:
+``test_method_contract.py``)."""
 
 from __future__ import annotations
 
@@ -13,82 +14,26 @@ from optimizer.space import SearchSpace
 from optimizer.suggest import suggest
 from optimizer.surrogates import fit_objective_model
 from optimizer.types import Objective, Observation, Suggestion
-
-OBJ = [Objective(name="a"), Objective(name="b", direction="maximize")]
-MIXED = SearchSpace.from_spec({
-    "params": [
-        {"name": "rows", "type": "ordinal", "values": [64, 128, 256, 512]},
-        {"name": "adc_bits", "type": "int", "low": 3, "high": 8},
-        {"name": "x0", "type": "float", "low": 0.0, "high": 1.0},
-        {"name": "g", "type": "float", "low": 1e-3, "high": 1.0, "log": True},
-        {"name": "enc", "type": "categorical", "choices": ["differential", "offset"]},
-        {"name": "node", "type": "fixed", "value": 22},
-    ],
-    "constraints": [{"coefficients": {"x0": 1.0, "adc_bits": 0.1}, "upper": 1.0}],
-    "fidelity_range": [0.1, 1.0],
-})
-
-
-def _mixed_values(p: dict, z: float) -> dict[str, float]:
-    a = math.log2(p["rows"]) / 9 + 0.1 * p["adc_bits"] - p["x0"] + 0.05 * (1 - z)
-    b = p["x0"] ** 2 + math.log10(p["g"]) / 3 + (0.2 if p["enc"] == "offset" else 0.0) - 0.1 * z
-    return {"a": a, "b": b}
-
-
-def _mixed_observations(n: int) -> list[Observation]:
-    pts = MIXED.sample(n, torch.Generator().manual_seed(0))
-    g = torch.Generator().manual_seed(1)
-    zs = (0.1 + 0.9 * torch.rand(n, generator=g, dtype=torch.double)).tolist()
-    zs[0] = zs[1] = 1.0
-    return [Observation(params=p, fidelity=z, values=_mixed_values(p, z),
-                        cost_s=math.exp(3 * z)) for p, z in zip(pts, zs, strict=True)]
-
-
-@pytest.fixture(scope="module")
-def mixed_batch() -> tuple[list[Observation], list[Suggestion], list[Suggestion]]:
-    obs = _mixed_observations(16)
-    pending = [Suggestion(params=MIXED.sample(1, torch.Generator().manual_seed(5))[0],
-                          fidelity=0.5)]
-    out = suggest(MIXED, OBJ, obs, pending, 3, "cf-mesmo", seed=7,
-                  options={"num_samples": 4, "raw_samples": 256, "num_restarts": 2})
-    return obs, pending, out
+from tests.optimizer.cases import MIXED_FIDELITY, OBJ, mixed_observations
 
 
 @pytest.mark.slow
-def test_types_bounds_constraints_fidelity(mixed_batch) -> None:
-    """Every cf-mesmo suggestion in a mixed, constrained space with a fidelity range has
-    canonical typed values, satisfies the constraint, has a fidelity in [0.1, 1] and a finite
-    non-negative info_gain_per_cost."""
-    _, _, out = mixed_batch
-    assert len(out) == 3
+def test_batch_reports_information_gain_and_spreads() -> None:
+    """In the mixed space with a fidelity range, a batch of 3 carries a finite non-negative
+    ``info_gain_per_cost`` and the predicted cost, and its points differ from each other and
+    from the pending point (kriging believer fantasies), in (params, fidelity)."""
+    obs = mixed_observations(16)
+    pending = [Suggestion(params=MIXED_FIDELITY.sample(1, torch.Generator().manual_seed(5))[0],
+                          fidelity=0.5)]
+    out = suggest(MIXED_FIDELITY, OBJ, obs, pending, 3, "cf-mesmo", seed=7,
+                  options={"num_samples": 4, "raw_samples": 256, "num_restarts": 2})
     for s in out:
-        p = s.params
-        assert p["rows"] in (64, 128, 256, 512) and isinstance(p["adc_bits"], int)
-        assert 3 <= p["adc_bits"] <= 8 and 0.0 <= p["x0"] <= 1.0 and 1e-3 <= p["g"] <= 1.0
-        assert p["enc"] in ("differential", "offset") and p["node"] == 22
-        assert p["x0"] + 0.1 * p["adc_bits"] <= 1.0 + 1e-9
-        assert 0.1 <= s.fidelity <= 1.0
         assert s.info_gain_per_cost is not None and math.isfinite(s.info_gain_per_cost)
         assert s.info_gain_per_cost >= 0.0
         assert s.extras["phase"] == "cf-mesmo" and s.extras["predicted_cost_s"] > 0
-
-
-@pytest.mark.slow
-def test_batch_avoids_pending_and_repeats(mixed_batch) -> None:
-    """The batch's points differ from each other and from the pending point (kriging believer
-    fantasies), in (params, fidelity)."""
-    _, pending, out = mixed_batch
-    keys = [(MIXED.key(s.params), round(s.fidelity, 6)) for s in out + pending]
+        assert s.extras["info_gain_nats"] >= 0.0
+    keys = [(MIXED_FIDELITY.key(s.params), round(s.fidelity, 6)) for s in out + pending]
     assert len(set(keys)) == len(keys)
-
-
-@pytest.mark.slow
-def test_same_seed_same_suggestions(mixed_batch) -> None:
-    """The same inputs and seed give identical suggestions."""
-    obs, pending, out = mixed_batch
-    again = suggest(MIXED, OBJ, obs, pending, 3, "cf-mesmo", seed=7,
-                    options={"num_samples": 4, "raw_samples": 256, "num_restarts": 2})
-    assert [(s.params, s.fidelity) for s in again] == [(s.params, s.fidelity) for s in out]
 
 
 def test_kriging_believer_shrinks_variance_at_pending() -> None:
@@ -140,26 +85,27 @@ def test_one_dimensional_toy_explores_uncertain_region_near_front() -> None:
         assert 0.25 < s.params["x"] < 0.55, (seed, s.params)
 
 
-def test_bad_options() -> None:
+def test_declared_option_bounds() -> None:
     """Unknown approximations and out-of-range counts are rejected with the option's name."""
     with pytest.raises(OptimizerError, match="approx"):
-        suggest(MIXED, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"approx": "eg"})
+        suggest(MIXED_FIDELITY, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"approx": "eg"})
     with pytest.raises(OptimizerError, match="num_samples"):
-        suggest(MIXED, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"num_samples": 0})
+        suggest(MIXED_FIDELITY, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"num_samples": 0})
 
 
 def test_min_full_share_sends_suggestions_to_the_target_fidelity() -> None:
     """With 2 of 16 observations at full fidelity and ``min_full_share`` 0.2, a batch of 3
     puts its first two points at the target fidelity (2 < 3.4, then 3 < 3.6) and leaves the
     third free (4 >= 3.8); values outside [0, 1) are rejected naming the option."""
-    obs = _mixed_observations(16)
+    obs = mixed_observations(16)
     assert sum(o.fidelity == 1.0 for o in obs) == 2
-    out = suggest(MIXED, OBJ, obs, [], 3, "cf-mesmo", seed=4,
+    out = suggest(MIXED_FIDELITY, OBJ, obs, [], 3, "cf-mesmo", seed=4,
                   options={"num_samples": 4, "raw_samples": 128, "num_restarts": 1,
                            "min_full_share": 0.2})
     assert [s.extras["phase"] for s in out] == ["cf-mesmo-full", "cf-mesmo-full", "cf-mesmo"]
     assert out[0].fidelity == out[1].fidelity == 1.0
     for s in out:
-        MIXED.validate_params(s.params)
+        MIXED_FIDELITY.validate_params(s.params)
     with pytest.raises(OptimizerError, match="min_full_share"):
-        suggest(MIXED, OBJ, obs, [], 1, "cf-mesmo", seed=0, options={"min_full_share": 1.0})
+        suggest(MIXED_FIDELITY, OBJ, obs, [], 1, "cf-mesmo", seed=0,
+                options={"min_full_share": 1.0})

@@ -1,5 +1,5 @@
-"""Tests of ``optimizer.problems.crossbar_table``: the tabulated crossbar benchmark problem,
-and of the script that tabulates it (``bench/crossbar_table.py``)."""
+"""Tests of ``optimizer.problems.crossbar_table``: the tabulated crossbar benchmark problem (the
+script that tabulates it and the benchmark runs on it: ``tests/bench``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import math
 import pytest
 import torch
 
-from optimizer.benchmarking import candidate_designs, run_study
 from optimizer.pareto import hypervolume
 from optimizer.problems import get_problem
 from optimizer.problems.crossbar_table import (
@@ -101,41 +100,3 @@ def test_batch_lookup_matches_single_evaluations(problem: TabulatedCrossbarProbl
     for d, y in zip(designs, Y, strict=True):
         values, _ = problem.evaluate(d, 1.0)
         assert y.tolist() == [values[o.name] for o in problem.objectives]
-
-
-def test_candidate_designs_enumerate_a_small_discrete_space(
-        problem: TabulatedCrossbarProblem) -> None:
-    """The inference-HV candidates of a 216-point space are its 216 distinct points."""
-    cand = candidate_designs(problem.space, seed=0, num_candidates=1024)
-    assert cand.shape == (216, K)
-    decoded = {tuple(p.values()) for p in problem.space.from_unit_batch(cand)}
-    assert decoded == {tuple(d.values()) for d in table_designs()}
-
-
-def test_benchmark_run_charges_measured_costs(problem: TabulatedCrossbarProblem) -> None:
-    """A benchmark run on crossbar-digits records tabulated fidelities only, and its cost
-    steps are the table's costs in units of the median full-fidelity cost."""
-    rec = run_study("crossbar-digits", "random", 0, budget_units=2.0, max_evals=6)
-    assert rec.error is None and len(rec.cost) >= 1
-    assert set(rec.fidelity) <= set(TABLE_FIDELITIES)
-    unit = float(problem.cost_batch(torch.tensor([1.0], dtype=torch.double))[0])
-    costs = problem._cost.reshape(-1)
-    steps = torch.diff(torch.tensor([0.0, *rec.cost], dtype=torch.double)) * unit
-    for s in steps:
-        assert (costs - s).abs().min() < 1e-9
-
-
-def test_tabulation_script_reproduces_simulator_values() -> None:
-    """``bench/crossbar_table.py`` evaluates with the simulator exactly as a crossbar study
-    would (same fixed fields, workload and seed): its row equals a direct ``evaluate``."""
-    from bench.crossbar_table import build_table
-    from simulator import CrossbarConfig, evaluate
-
-    t = build_table(workers=1, limit=1, fidelities=(0.0,))
-    (row,) = t["data"]
-    design = table_designs()[0]
-    ev = evaluate(CrossbarConfig.from_params({"analytic_below": 0.05, **design}),
-                  "digits-cnn", 0.0, 0)
-    assert row[:K + 1] == [*design.values(), 0.0]
-    assert row[K + 1:K + 5] == [ev.accuracy, ev.area_mm2, ev.latency_us, ev.energy_uj]
-    assert t["columns"][:K] == [p["name"] for p in TABLE_PARAMS]

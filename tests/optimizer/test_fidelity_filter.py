@@ -11,7 +11,7 @@ from optimizer.acquisition import CFMESMO, BOCAFilter
 from optimizer.errors import OptimizerError
 from optimizer.suggest import suggest
 from optimizer.surrogates import fit_objective_model
-from tests.optimizer.test_cfmesmo_method import MIXED, OBJ, _mixed_observations
+from tests.optimizer.cases import MIXED_FIDELITY, OBJ, mixed_observations
 
 
 def _cheap_heavy_data() -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,12 +73,13 @@ def test_from_model_needs_an_ard_gp() -> None:
 def test_cf_mesmo_with_the_filter_suggests_valid_points() -> None:
     """``options.fidelity_filter = "boca"`` gives representable, feasible suggestions inside the
     fidelity range; an unknown filter name is rejected naming the option."""
-    obs = _mixed_observations(16)
-    out = suggest(MIXED, OBJ, obs, [], 2, "cf-mesmo", seed=3,
+    obs = mixed_observations(16)
+    out = suggest(MIXED_FIDELITY, OBJ, obs, [], 2, "cf-mesmo", seed=3,
                   options={"num_samples": 4, "raw_samples": 128, "num_restarts": 1,
                            "fidelity_filter": "boca"})
     for s in out:
-        MIXED.validate_params(s.params)
+        MIXED_FIDELITY.validate_params(s.params)
         assert 0.1 <= s.fidelity <= 1.0
     with pytest.raises(OptimizerError, match="fidelity_filter"):
-        suggest(MIXED, OBJ, obs, [], 1, "cf-mesmo", seed=0, options={"fidelity_filter": "x"})
+        suggest(MIXED_FIDELITY, OBJ, obs, [], 1, "cf-mesmo", seed=0,
+                options={"fidelity_filter": "x"})

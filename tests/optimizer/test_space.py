@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from optimizer.errors import InfeasibleSpaceError, SearchSpaceError
-from optimizer.space import SearchSpace
+from optimizer.space import (
+    CONSTRAINT_TOL,
+    FIDELITY_TOL,
+    UNIT_TARGET,
+    SearchSpace,
+    unit_at_target,
+)
 
 MIXED = {
     "params": [
@@ -94,7 +100,7 @@ def test_constraints_and_feasibility() -> None:
     with pytest.raises(SearchSpaceError, match=r"constraints\[0\]"):
         s.validate_params(bad)
     for p in s.sample(300, torch.Generator().manual_seed(2)):
-        assert p["x0"] + 0.1 * p["adc_bits"] <= 1.2 + 1e-9
+        assert p["x0"] + 0.1 * p["adc_bits"] <= 1.2 + CONSTRAINT_TOL
     assert s.feasible_unit(s.to_unit_batch([ok, bad])).tolist() == [True, False]
 
 
@@ -179,3 +185,19 @@ def test_cardinality_and_fidelity_mapping() -> None:
         s.check_fidelity(0.9)
     with pytest.raises(SearchSpaceError, match="fidelity"):
         SearchSpace.from_spec(MIXED["params"]).check_fidelity(0.5)
+
+
+def test_is_target_is_the_one_full_fidelity_rule() -> None:
+    """``is_target`` accepts the top of the range up to ``FIDELITY_TOL`` below it and nothing
+    lower; without a range the target is 1.0. The unit-scaled column's target is 1.0 with the
+    same tolerance, and ``fidelity_to_unit`` maps the space's target onto it."""
+    s = SearchSpace.from_spec({"params": MIXED["params"], "fidelity_range": [0.2, 0.8]})
+    assert s.target_fidelity == 0.8
+    assert s.is_target(0.8) and s.is_target(0.8 - FIDELITY_TOL / 2)
+    assert not s.is_target(0.8 - 2 * FIDELITY_TOL) and not s.is_target(0.5)
+    plain = SearchSpace.from_spec(MIXED["params"])
+    assert plain.target_fidelity == 1.0 and plain.is_target(1.0) and not plain.is_target(0.9)
+    assert s.fidelity_to_unit(s.target_fidelity).item() == pytest.approx(UNIT_TARGET)
+    u = torch.tensor([1.0, 1.0 - FIDELITY_TOL / 2, 1.0 - 2 * FIDELITY_TOL, 0.0],
+                     dtype=torch.double)
+    assert unit_at_target(u).tolist() == [True, True, False, False]

@@ -1,63 +1,53 @@
-"""Tests of ``optimizer.suggest``: the contract, the registry, ``random`` and ``sobol``."""
+"""Tests of ``optimizer.suggest``: input checks, the registry, ``random`` and ``sobol`` (the
+contract every method meets: ``test_method_contract.py``)."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 import torch
 from torch.quasirandom import SobolEngine
 
-from optimizer.errors import ObservationError, OptimizerError, UnknownMethodError
+from optimizer.context import SuggestContext
+from optimizer.errors import (
+    MethodOptionsError,
+    ObservationError,
+    OptimizerError,
+    UnknownMethodError,
+)
 from optimizer.problems import get_problem
 from optimizer.space import SearchSpace
 from optimizer.suggest import (
-    SuggestContext,
     available_methods,
     register_method,
     suggest,
+    validate_options,
 )
-from optimizer.types import Objective, Observation, Suggestion
+from optimizer.types import Observation, Suggestion
+from tests.optimizer.cases import MIXED, OBJ
 
-OBJ = [Objective(name="a"), Objective(name="b", direction="maximize")]
-MIXED = SearchSpace.from_spec({
-    "params": [
-        {"name": "rows", "type": "ordinal", "values": [64, 128, 256, 512]},
-        {"name": "adc_bits", "type": "int", "low": 3, "high": 8},
-        {"name": "x0", "type": "float", "low": 0.0, "high": 1.0},
-        {"name": "g", "type": "float", "low": 1e-3, "high": 1.0, "log": True},
-        {"name": "enc", "type": "categorical", "choices": ["differential", "offset"]},
-        {"name": "node", "type": "fixed", "value": 22},
-    ],
-    "constraints": [{"coefficients": {"x0": 1.0, "adc_bits": 0.1}, "upper": 1.0}],
-})
+suggest_module = importlib.import_module("optimizer.suggest")
+"""The module (``optimizer.suggest`` as an attribute of ``optimizer`` is the function)."""
+
 FINITE = SearchSpace.from_spec([
     {"name": "rows", "type": "ordinal", "values": [64, 128]},
     {"name": "bits", "type": "int", "low": 1, "high": 3},
 ])
 
 
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A private copy of the method registry: methods a test registers are gone after it."""
+    copy = dict(suggest_module._REGISTRY)
+    monkeypatch.setattr(suggest_module, "_REGISTRY", copy)
+    return copy
+
+
 def observe(space: SearchSpace, sugg: list[Suggestion]) -> list[Observation]:
     return [Observation(params=s.params, fidelity=s.fidelity,
                         values={"a": float(i), "b": -float(i)}) for i, s in enumerate(sugg)]
-
-
-@pytest.mark.parametrize("method", ["random", "sobol"])
-def test_types_bounds_constraints_and_seed(method: str) -> None:
-    """Every suggestion is a valid feasible point with the fixed param and fidelity 1.0;
-    the same inputs and seed give identical suggestions, another seed different ones."""
-    out = suggest(MIXED, OBJ, [], [], 16, method, seed=3)
-    assert len(out) == 16
-    for s in out:
-        p = s.params
-        assert set(p) == {"rows", "adc_bits", "x0", "g", "enc", "node"}
-        assert p["rows"] in (64, 128, 256, 512) and isinstance(p["adc_bits"], int)
-        assert 3 <= p["adc_bits"] <= 8 and 0.0 <= p["x0"] <= 1.0 and 1e-3 <= p["g"] <= 1.0
-        assert p["enc"] in ("differential", "offset") and p["node"] == 22
-        assert p["x0"] + 0.1 * p["adc_bits"] <= 1.0 + 1e-9
-        assert s.fidelity == 1.0
-    assert out == suggest(MIXED, OBJ, [], [], 16, method, seed=3)
-    assert out != suggest(MIXED, OBJ, [], [], 16, method, seed=4)
 
 
 def test_sobol_continues_the_sequence() -> None:
@@ -105,9 +95,10 @@ def test_fidelity_is_the_top_of_the_range_for_single_fidelity_methods() -> None:
         assert {s.fidelity for s in suggest(space, OBJ, [], [], 3, m, seed=0)} == {0.8}
 
 
-def test_registry_and_unknown_method() -> None:
+def test_registry_and_unknown_method(registry: dict[str, Any]) -> None:
     """Built-ins are listed; unknown names raise UnknownMethodError (a ValueError) listing the
-    available ones; a registered factory is called with the options."""
+    available ones; a registered factory is called with the options, which validate_options
+    passes through unchecked (the factory declares no table)."""
     names = available_methods()
     assert {"random", "sobol", "nsga2", "qnehvi", "optuna", "optuna-tpe",
             "optuna-nsga2"} <= set(names)
@@ -125,15 +116,19 @@ def test_registry_and_unknown_method() -> None:
         seen.update(options)
         return Corner()
 
-    register_method("test-corner", factory, replace=True)
+    register_method("test-corner", factory)
+    assert registry["test-corner"] is factory and "test-corner" in available_methods()
     space = SearchSpace.from_spec([{"name": "x", "type": "float", "low": 0, "high": 1}])
     out = suggest(space, OBJ, [], [], 2, "test-corner", seed=0, options={"k": 1})
     assert [s.params for s in out] == [{"x": 1.0}] * 2 and seen == {"k": 1}
+    assert validate_options("test-corner", {"k": 1}) == {"k": 1}  # no table: as given
+    with pytest.raises(UnknownMethodError, match="gradient"):
+        validate_options("gradient", {})
     with pytest.raises(OptimizerError, match="already registered"):
         register_method("test-corner", factory)
 
 
-def test_invalid_method_output_is_rejected() -> None:
+def test_invalid_method_output_is_rejected(registry: dict[str, Any]) -> None:
     """A method returning an out-of-space point or the wrong count makes suggest() raise."""
 
     class Bad:
@@ -144,7 +139,7 @@ def test_invalid_method_output_is_rejected() -> None:
             return [Suggestion(params=self.params) for _ in range(self.k)]
 
     space = SearchSpace.from_spec([{"name": "x", "type": "float", "low": 0, "high": 1}])
-    register_method("test-bad", lambda o: Bad(**o), replace=True)
+    register_method("test-bad", lambda o: Bad(**o))
     with pytest.raises(ValueError, match="'x'=2.0"):
         suggest(space, OBJ, [], [], 1, "test-bad", 0, {"params": {"x": 2.0}, "k": 1})
     with pytest.raises(RuntimeError, match="returned 2 suggestions"):
@@ -168,7 +163,8 @@ def test_bad_inputs_name_the_field() -> None:
          ObservationError, r"observations\[0\].*fidelity"),
         ({"pending": [Suggestion(params={"rows": 64})]}, ObservationError,
          r"pending\[0\].*'bits' is missing"),
-        ({"options": {"bogus": 1}}, OptimizerError, "options for method 'sobol'.*bogus"),
+        ({"options": {"bogus": 1}}, MethodOptionsError, "sobol: unknown option 'bogus'"),
+        ({"options": [("bogus", 1)]}, OptimizerError, "options must be an object"),
     ]
     for override, exc, msg in cases:
         kw: dict[str, Any] = {"space": FINITE, "objectives": OBJ, "observations": [ok],

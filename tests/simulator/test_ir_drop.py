@@ -9,8 +9,10 @@ import torch
 from simulator.nonideal.ir_drop import (
     IR_DROP_METHODS,
     column_currents,
+    effective_conductance,
     exact_column_currents,
     first_order_conductance,
+    relaxation_correction,
 )
 
 
@@ -157,3 +159,59 @@ def test_row_mismatch_and_negative_conductance_are_rejected() -> None:
         column_currents(v[:, :3], g, 1.0)
     with pytest.raises(ValueError, match="non-negative"):
         column_currents(v, -g, 1.0, "exact")
+
+
+# -- effective conductance of programmed arrays [µS] (the inference path) --------------
+
+
+def _arrays(seed: int, shape=(2, 32, 32)) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return 0.6 + 9.4 * torch.randint(0, 2, shape, generator=gen).to(torch.float64)  # µS
+
+
+def test_relaxed_effective_conductance_matches_exact_solver() -> None:
+    """v @ G_eff (relaxation probing of the nominal arrays) equals the exact nodal currents."""
+    g = _arrays(0)
+    r = 5.0
+    corr = relaxation_correction(g, r)
+    g_eff = effective_conductance(g, r, "relaxation", corr)
+    v = torch.rand(2, 6, 32, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    exact = column_currents(v, g * 1e-6, r, "exact") * 1e6  # µA
+    torch.testing.assert_close(v @ g_eff, exact, rtol=1e-4, atol=1e-6)
+    ideal = v @ g
+    assert float((ideal - exact).abs().max() / exact.abs().max()) > 0.01  # the drop matters
+
+
+def test_correction_transfers_to_programmed_draws() -> None:
+    """For programmed draws near the nominal arrays, first-order times the nominal
+    relaxed/first-order ratio is closer to the exact currents than first-order alone."""
+    g = _arrays(2)
+    r = 5.0
+    corr = relaxation_correction(g, r)
+    noisy = (g + 0.3 * torch.randn(g.shape, generator=torch.Generator().manual_seed(3),
+                                   dtype=torch.float64)).clamp_min(0)
+    v = torch.rand(2, 8, 32, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    exact = column_currents(v, noisy * 1e-6, r, "exact") * 1e6
+    err_fo = (v @ effective_conductance(noisy, r, "first_order") - exact).abs().max()
+    err_corr = (v @ effective_conductance(noisy, r, "relaxation", corr) - exact).abs().max()
+    assert float(err_corr) < 0.5 * float(err_fo)
+
+
+def test_effective_conductance_modes() -> None:
+    """Ideal mode and zero wire resistance return G unchanged; bad modes are named."""
+    g = _arrays(5)
+    assert effective_conductance(g, 2.0, "ideal") is g
+    assert effective_conductance(g, 0.0, "first_order") is g
+    assert bool((effective_conductance(g, 2.0, "first_order") < g).all())
+    with pytest.raises(ValueError, match="ir_drop"):
+        effective_conductance(g, 2.0, "spice")
+
+
+def test_correction_probes_only_driven_rows() -> None:
+    """Restricting the probes to the driven word lines leaves their correction unchanged
+    and sets the ratio of undriven rows to 1."""
+    g = _arrays(7)
+    full = relaxation_correction(g, 5.0)
+    part = relaxation_correction(g, 5.0, active_rows=10)
+    torch.testing.assert_close(part[..., :10, :], full[..., :10, :])
+    assert bool((part[..., 10:, :] == 1.0).all())

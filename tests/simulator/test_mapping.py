@@ -11,6 +11,7 @@ from simulator import CrossbarConfig, MappingError
 from simulator.analog import AnalogLayer, AnalogModel
 from simulator.cost import map_layer
 from simulator.mapping import (
+    DigitalModule,
     crossbar_layers,
     layer_shapes,
     layout_for,
@@ -130,6 +131,28 @@ def test_unmappable_layers_are_named() -> None:
         crossbar_layers(nn.Sequential(nn.ReLU()))
     with pytest.raises(MappingError, match="padding_mode"):
         crossbar_layers(nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular"))
+
+
+def _gain_after_linear(base: type[nn.Module]) -> nn.Module:
+    """A ``base`` module holding a Linear(4, 3) child and a gain parameter of its own."""
+
+    class Gain(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Linear(4, 3)
+            self.gain = nn.Parameter(torch.ones(3))
+
+    return Gain()
+
+
+def test_digital_module_parameters_stay_off_the_crossbars() -> None:
+    """A DigitalModule holding its own parameters is mapped through: its child layer goes
+    onto crossbars under its own name and its parameters stay digital; the same module as a
+    plain nn.Module is a mapping error naming it."""
+    model = nn.Sequential(_gain_after_linear(DigitalModule), nn.Linear(3, 2))
+    assert [name for name, _ in crossbar_layers(model)] == ["0.inner", "1"]
+    with pytest.raises(MappingError, match="'0'.*Gain"):
+        crossbar_layers(nn.Sequential(_gain_after_linear(nn.Module), nn.Linear(3, 2)))
 
 
 def test_layer_shapes_of_a_cnn() -> None:

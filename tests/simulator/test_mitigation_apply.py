@@ -1,47 +1,78 @@
-"""The mitigation knobs wired into CrossbarConfig and evaluate()."""
+"""The mitigation knobs wired into CrossbarConfig and evaluate() (simulator.mitigation.apply)."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pytest
 
-from simulator import ConfigError, CrossbarConfig, Workload, evaluate, fidelity_plan
-from simulator.mitigation.apply import KNOB_DEFAULTS, knobs_of, prepare
+from simulator import ConfigError, CrossbarConfig, Workload, evaluate
+from simulator.analog import AnalogModel
+from simulator.config import FIELD_CONSTRAINTS, MITIGATION_KNOBS, Choice, FloatRange, IntRange
+from simulator.mitigation.apply import KNOB_DEFAULTS, configure_analog, knobs_of, overhead, prepare
 
 
-def test_knobs_default_off_and_validate() -> None:
-    """Every knob defaults to its off value; bad values raise ConfigError naming the field."""
-    assert knobs_of(CrossbarConfig()) == KNOB_DEFAULTS
-    assert CrossbarConfig().analytic_below == 0.0
-    for field, bad in (
-        ("remap", "zigzag"),
-        ("resna_epochs", -1),
-        ("rvw_tolerance", 0.0),
-        ("fault_mitigation", "pray"),
-        ("analytic_below", 1.5),
-    ):
-        with pytest.raises(ConfigError, match=field):
-            CrossbarConfig.from_params({field: bad})
-    assert fidelity_plan(0.0).estimator == "montecarlo"
-    assert fidelity_plan(0.01, 0.05).estimator == "moments"
-    assert fidelity_plan(0.05, 0.05).estimator == "montecarlo"
+def _outside(constraint: IntRange | FloatRange | Choice) -> Any:
+    """A value just outside a declared constraint."""
+    if isinstance(constraint, Choice):
+        return "not-a-choice"
+    return constraint.low - 1 if isinstance(constraint, IntRange) else constraint.low - 0.5
 
 
-def test_prepare_is_identity_with_knobs_off(digits_cnn: Workload) -> None:
-    """With every knob off the mapped model is the workload's own model object."""
-    assert prepare(CrossbarConfig(), digits_cnn, 1.0, 0).model is digits_cnn.model
+def _other(constraint: IntRange | FloatRange | Choice, default: Any) -> Any:
+    """A valid value that differs from ``default``."""
+    if isinstance(constraint, Choice):
+        return next(v for v in constraint.values if v != default)
+    high = constraint.high
+    if high is None or math.isinf(high):
+        high = constraint.low + 10
+    value = (constraint.low + high) / 2
+    value = int(value) if isinstance(constraint, IntRange) else value
+    return value if value != default else high
 
 
-@pytest.mark.slow
-def test_analytic_tier_tracks_monte_carlo(digits_cnn: Workload) -> None:
-    """analytic_below=0.05 makes fidelity 0 analytic: the estimate is within 0.05 of the
-    fidelity-0 Monte-Carlo at σ_p = 0.1 and reports the predicted spread."""
-    cfg = CrossbarConfig(prog_sigma=0.1, read_sigma=0.02)
-    mc = evaluate(cfg, digits_cnn, 0.0, seed=0)
-    an = evaluate(cfg.replace(analytic_below=0.05), digits_cnn, 0.0, seed=0)
-    assert an.details["estimator"] == "moments" and mc.details["estimator"] == "montecarlo"
-    assert an.accuracy == pytest.approx(mc.accuracy, abs=0.05)
-    assert an.details["predicted_accuracy_std"] > 0
-    assert an.area_mm2 == mc.area_mm2 and an.details["tiles"] == mc.details["tiles"]
+def _layer_state(analog: AnalogModel) -> dict[str, tuple[list[type], CrossbarConfig]]:
+    """Device-effect types and config of every analog layer."""
+    return {n: ([type(e) for e in la.effects], la.config) for n, la in analog.layers.items()}
+
+
+def test_knob_outside_its_constraint_raises_config_error_naming_it() -> None:
+    """Every mitigation knob has a declared constraint; a value outside it is rejected with
+    a ConfigError that names the knob."""
+    assert MITIGATION_KNOBS and "analytic_below" not in MITIGATION_KNOBS
+    for name in [*MITIGATION_KNOBS, "analytic_below"]:
+        with pytest.raises(ConfigError, match=name):
+            CrossbarConfig.from_params({name: _outside(FIELD_CONSTRAINTS[name])})
+
+
+def test_knobs_of_reads_each_knob_from_the_config() -> None:
+    """Setting one knob to another valid value changes exactly that entry of knobs_of;
+    setting it to its default is the same as leaving it out."""
+    base = knobs_of(CrossbarConfig())
+    for name, default in KNOB_DEFAULTS.items():
+        value = _other(FIELD_CONSTRAINTS[name], default)
+        assert knobs_of(CrossbarConfig.from_params({name: value})) == {**base, name: value}
+        assert knobs_of(CrossbarConfig.from_params({name: default})) == base
+
+
+def test_knobs_at_their_defaults_change_nothing(digits_cnn: Workload) -> None:
+    """Every knob given explicitly at its default: the mapped model is the workload's own
+    object, the analog model keeps its device effects and ADC bits, and the mitigations
+    charge no energy, latency, compensation MACs or extra programming."""
+    cfg = CrossbarConfig(**KNOB_DEFAULTS)
+    prepared = prepare(cfg, digits_cnn, 1.0, 0)
+    assert prepared.model is digits_cnn.model and prepared.compensated == []
+    assert prepared.adc_bits is None
+    analog = AnalogModel(prepared.model, cfg)
+    before = _layer_state(analog)
+    configure_analog(analog, cfg, prepared)
+    assert _layer_state(analog) == before
+    charged = overhead(cfg, digits_cnn, prepared)
+    assert charged["energy_uj"] == 0.0 and charged["latency_us"] == 0.0
+    assert charged["compensation"]["macs"] == 0.0
+    assert charged["programming"]["chosen"] == charged["programming"]["plain"]
+    assert charged["knobs"] == KNOB_DEFAULTS
 
 
 @pytest.mark.slow

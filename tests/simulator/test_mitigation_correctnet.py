@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from simulator.config import CrossbarConfig
+from simulator.mapping import crossbar_layers
 from simulator.mitigation.correctnet import (
     Compensator,
     choose_adc_bits,
@@ -14,6 +17,7 @@ from simulator.mitigation.correctnet import (
     layer_spectral_norms,
     lipschitz_penalty,
     select_compensation,
+    without_compensators,
 )
 from simulator.mitigation.resna import noise_aware_finetune
 from tests.simulator.mitigation_data import digits, trained
@@ -59,7 +63,7 @@ def test_compensator_is_identity_until_trained_and_freezes() -> None:
     parameters), so the crossbar mapper keeps it digital; its MACs are positions·C²."""
     model = trained("cnn")
     xt = digits()[2][:8]
-    comp = insert_compensators(__import__("copy").deepcopy(model), ["3"])
+    comp = insert_compensators(copy.deepcopy(model), ["3"])
     with torch.no_grad():
         torch.testing.assert_close(comp(xt), model(xt))
     module = comp[3]
@@ -71,6 +75,26 @@ def test_compensator_is_identity_until_trained_and_freezes() -> None:
     assert over["energy_uj"] == pytest.approx(16 * 144 * 0.23e-6)
     with pytest.raises(ValueError, match="'9'"):
         insert_compensators(model, ["9"])
+
+
+def test_compensated_layers_stay_crossbar_layers() -> None:
+    """With a compensator inserted, trained or not, the crossbar layers are the plain model's
+    (the wrapped layer under its own path, A and c digital), and without_compensators gives
+    back the plain network's outputs and module names."""
+    model = trained("cnn")
+    xt = digits()[2][:8]
+    plain = [name for name, _ in crossbar_layers(model)]
+    comp = insert_compensators(copy.deepcopy(model), ["3"])
+    with torch.no_grad():
+        comp[3].a.add_(0.1)  # a non-trivial correction
+    assert [name for name, _ in crossbar_layers(comp)] == ["0", "3.layer", "7"]
+    comp[3].freeze()
+    assert [name for name, _ in crossbar_layers(comp)] == ["0", "3.layer", "7"]
+    stripped = without_compensators(comp)
+    assert [name for name, _ in crossbar_layers(stripped)] == plain
+    with torch.no_grad():
+        torch.testing.assert_close(stripped(xt), model(xt))
+        assert not torch.allclose(comp(xt), model(xt))
 
 
 @pytest.mark.parametrize("method", ["exhaustive", "greedy", "reinforce"])

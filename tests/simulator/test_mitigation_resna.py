@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from simulator.config import CrossbarConfig
-from simulator.mitigation.moments import analog_layers
+from simulator.mapping import crossbar_layers
 from simulator.mitigation.resna import (
     CrossbarNoiseInjector,
     epochs_for_fidelity,
@@ -71,7 +71,9 @@ def test_finetuning_improves_accuracy_under_noise() -> None:
         gen = torch.Generator().manual_seed(123)
         accs = []
         for _ in range(6):
-            params = {f"{n}.weight": inj.weight(n, mod.weight, gen) for n, mod in analog_layers(m)}
+            params = {
+                f"{n}.weight": inj.weight(n, mod.weight, gen) for n, mod in crossbar_layers(m)
+            }
             with torch.no_grad():
                 out = torch.func.functional_call(m, params, (xt,), strict=False)
             accs.append(float((out.argmax(-1) == yt).float().mean()))

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
 from app.api.deps import DatabaseDep, StudyDep
-from app.models import Event, Study
-from app.services.lifecycle import STUDY_ACTIVE
+from app.models import STUDY_ACTIVE, Event, Study
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["events"])
 

@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from app.api.deps import CallerDep
 from app.models import Study, Trial
 
 router = APIRouter(tags=["health"])
@@ -78,6 +79,8 @@ def install_metrics(app: FastAPI) -> None:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+def metrics(request: Request, caller: CallerDep) -> Response:
+    """Prometheus text; with ``XBAR_AUTH=on`` it needs a valid key like every API call (the
+    counts span every tenant, so they are not for anonymous callers)."""
     return Response(generate_latest(request.app.state.metrics_registry),
                     media_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import CallerDep, SessionDep, StudyDep
+from app.models import StudyState, state_pattern
 from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
 from app.services import lifecycle
 from app.services.studies import create_study, list_studies, study_public
@@ -30,9 +31,7 @@ def get_studies(
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
-    state: Annotated[
-        str | None, Query(pattern="^(created|running|paused|completed|failed|cancelled)$")
-    ] = None,
+    state: Annotated[str | None, Query(pattern=state_pattern(StudyState))] = None,
 ) -> StudiesPublic:
     return list_studies(session, caller.key_id, caller.auth_on, limit, cursor, state)
 

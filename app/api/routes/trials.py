@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from app.api.deps import SessionDep, StudyDep
+from app.models import TrialState, state_pattern
 from app.schemas.trial import ParetoPublic, TrialPublic, TrialsPublic
 from app.services.studies import get_trial, list_trials, pareto_front
 
@@ -19,7 +20,7 @@ def trials(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
-    state: Annotated[str | None, Query(pattern="^(queued|running|completed|failed)$")] = None,
+    state: Annotated[str | None, Query(pattern=state_pattern(TrialState))] = None,
     min_fidelity: Annotated[float | None, Query(ge=0, le=1)] = None,
     details: bool = False,
 ) -> TrialsPublic:

@@ -1,24 +1,38 @@
-"""Tests of ``optimizer.benchmarking`` (the runner; the benchmark itself is never run here)."""
+"""Tests of the optimizer benchmark harness ``bench.harness`` (the runner, the summary and the
+timing; the benchmark itself is never run here) and of ``xbar bench optimizer``."""
 
 from __future__ import annotations
 
 import json
 import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+import typer
 from typer.testing import CliRunner
 
-from optimizer.benchmarking import (
-    _cost_to_reach,
-    _step_values,
+import app.cli.bench as bench_cli
+import bench.harness
+import bench.harness.runner as runner
+from app.cli.bench import REPO_ROOT, app, load_harness, parse_option
+from bench.harness import (
+    BenchSettings,
+    candidate_designs,
+    finalize,
     goals,
     inference_hv,
     run_study,
     summarize,
+    time_methods,
+    time_suggest,
 )
+from bench.harness.report import _cost_to_reach, _step_values
 from optimizer.problems import get_problem
+from optimizer.problems.crossbar_table import TABLE_FIDELITIES, TABLE_PARAMS, table_designs
 from optimizer.types import Observation
 
 
@@ -50,6 +64,30 @@ def test_inference_hv_uses_the_posterior_front() -> None:
     assert hv_inf > hv_obs
 
 
+def test_candidate_designs_enumerate_a_small_discrete_space() -> None:
+    """The inference-HV candidates of the 216-point crossbar-digits space are its 216
+    distinct points."""
+    space = get_problem("crossbar-digits").space
+    cand = candidate_designs(space, seed=0, num_candidates=1024)
+    assert cand.shape == (216, len(TABLE_PARAMS))
+    decoded = {tuple(p.values()) for p in space.from_unit_batch(cand)}
+    assert decoded == {tuple(d.values()) for d in table_designs()}
+
+
+def test_benchmark_run_charges_measured_costs() -> None:
+    """A benchmark run on crossbar-digits records tabulated fidelities only, and its cost
+    steps are the table's costs in units of the median full-fidelity cost."""
+    problem = get_problem("crossbar-digits")
+    rec = run_study("crossbar-digits", "random", 0, budget_units=2.0, max_evals=6)
+    assert rec.error is None and len(rec.cost) >= 1
+    assert set(rec.fidelity) <= set(TABLE_FIDELITIES)
+    unit = float(problem.cost_batch(torch.tensor([1.0], dtype=torch.double))[0])
+    costs = problem._cost.reshape(-1)
+    steps = torch.diff(torch.tensor([0.0, *rec.cost], dtype=torch.double)) * unit
+    for s in steps:
+        assert (costs - s).abs().min() < 1e-9
+
+
 def test_step_curves_and_cost_to_reach() -> None:
     """Step curves hold the last value at or before each grid cost, the 'before' value
     earlier and NaN past the run's spend; the cost to reach a level is the first crossing."""
@@ -60,9 +98,10 @@ def test_step_curves_and_cost_to_reach() -> None:
     assert _cost_to_reach([1.0, 2.0], [0.1, 0.2], 0.3) == math.inf
 
 
-def _record(method: str, seed: int, cost: list[float], hv: list[float]) -> dict:
-    return {"problem": "p", "method": method, "seed": seed, "cost": cost,
-            "fidelity": [1.0] * len(cost), "hv_evaluated": hv,
+def _record(method: str, seed: int, cost: list[float], hv: list[float],
+            problem: str = "p", fidelity: list[float] | None = None) -> dict:
+    return {"problem": problem, "method": method, "seed": seed, "cost": cost,
+            "fidelity": fidelity or [1.0] * len(cost), "hv_evaluated": hv,
             "checkpoints": [[c, h] for c, h in zip(cost, hv, strict=True)],
             "suggest_s": [0.1] * len(cost), "phase": ["x"] * len(cost), "stopped_by": "evals",
             "error": None}
@@ -97,12 +136,48 @@ def test_summary_and_goals_from_synthetic_runs() -> None:
     assert g["suggest_speed"]["vs_qnehvi"]["met"]
 
 
+def test_full_fidelity_share_is_counted_against_each_problems_target() -> None:
+    """The share of full-fidelity evaluations counts fidelities at the problem's target: with
+    target 0.8, evaluations at 0.8 (and 0.8 - 1e-12) count and 0.5 does not; with the default
+    target 1.0 none of them counts."""
+    recs = [_record("random", 0, [1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4],
+                    fidelity=[0.8, 0.5, 0.8 - 1e-12, 0.5])]
+    share = summarize(recs, {"p": 1.0}, grid_points=4, target_fidelity={"p": 0.8})
+    assert share["p"]["methods"]["random"]["full_fidelity_share"] == pytest.approx(0.5)
+    default = summarize(recs, {"p": 1.0}, grid_points=4)
+    assert default["p"]["methods"]["random"]["full_fidelity_share"] == 0.0
+
+
+def test_time_suggest_reads_the_clock_around_the_call() -> None:
+    """The timing of one call is the difference of the two clock readings around it."""
+    readings = iter([100.0, 102.5])
+    assert time_suggest("random", 5, clock=lambda: next(readings)) == 2.5
+
+
+def test_time_methods_reports_the_median_after_a_warm_up() -> None:
+    """Per method and size the timing is the median of the measured durations, the untimed
+    warm-up call excluded and failed calls left out (and listed)."""
+    durations = {"a": [100.0, 1.0, 4.0, 2.0, 3.0, None, 5.0],
+                 "b": [100.0, 7.0, 7.0, 9.0, 8.0, 6.0, 10.0]}
+    calls: list[tuple[str, int, int]] = []
+
+    def job(kw: dict[str, Any]) -> dict[str, Any]:
+        calls.append((kw["method"], kw["n_obs"], kw["seed"]))
+        s = durations[kw["method"]].pop(0)
+        return {**kw, "seconds": s, "error": None if s is not None else "boom"}
+
+    settings = BenchSettings(methods=("a", "b"), timing_sizes=(5, 7), timing_repeats=3)
+    timing, errors = time_methods(settings, lambda _: None, job=job,
+                                  executor=lambda: ThreadPoolExecutor(max_workers=1))
+    assert timing == {"a": {"5": 2.0, "7": 4.0}, "b": {"5": 7.0, "7": 8.0}}
+    assert errors == ["a@7: boom"]
+    assert calls[:5] == [("a", 5, 0), ("a", 5, 0), ("a", 5, 1), ("a", 5, 2), ("a", 7, 0)]
+
+
 @pytest.mark.slow
 def test_cli_quick_writes_json_and_png(tmp_path) -> None:
     """`bench optimizer --quick` with one cheap method, problem and seed writes the JSON (with
     a summary for the problem) and the PNG."""
-    from app.cli.bench import app
-
     res = CliRunner().invoke(app, ["optimizer", "--quick", "--seeds", "1", "--methods",
                                    "random", "--problems", "branin-currin", "--workers", "1",
                                    "--out", str(tmp_path)])
@@ -117,8 +192,6 @@ def test_cli_quick_writes_json_and_png(tmp_path) -> None:
 def test_cli_option_parsing_and_errors(tmp_path) -> None:
     """``--option METHOD.KEY=VALUE`` reads JSON values (else strings); a malformed option or an
     unknown method exits non-zero naming ``--option`` before anything runs."""
-    from app.cli.bench import app, parse_option
-
     assert parse_option("cf-mesmo.num_samples=4") == ("cf-mesmo", "num_samples", 4)
     assert parse_option("cf-mesmo.fidelity_filter=boca") == ("cf-mesmo", "fidelity_filter",
                                                              "boca")
@@ -129,24 +202,42 @@ def test_cli_option_parsing_and_errors(tmp_path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.slow
-def test_retime_keeps_runs_and_rewrites_timing(tmp_path) -> None:
+def test_retime_keeps_runs_and_rewrites_timing(tmp_path, monkeypatch) -> None:
     """``--retime`` re-measures the timing of an existing result file with its own settings,
-    keeps its runs unchanged and notes the re-measurement; without a file it exits non-zero
-    naming ``--retime``."""
-    from app.cli.bench import app
-
+    keeps its runs unchanged, stores the new timing and notes the re-measurement; without a
+    file it exits non-zero naming ``--retime``."""
     missing = CliRunner().invoke(app, ["optimizer", "--retime", "--out", str(tmp_path)])
     assert missing.exit_code != 0 and "--retime" in missing.output
-    res = CliRunner().invoke(app, ["optimizer", "--quick", "--seeds", "1", "--methods",
-                                   "random", "--problems", "branin-currin", "--workers", "1",
-                                   "--out", str(tmp_path)])
-    assert res.exit_code == 0, res.output
+    settings = BenchSettings.quick(methods=("random",), problems=("branin-currin",), seeds=1)
+    runs = [_record("random", 0, [1.0, 2.0], [0.1, 0.2], problem="branin-currin")]
+    finalize(runs, {"random": {"50": 9.0}}, settings, tmp_path)
     before = json.loads((tmp_path / "optimizer.json").read_text())
+    seen: list[BenchSettings] = []
+
+    def fake_time_methods(s: BenchSettings, say: Any) -> tuple[dict, list[str]]:
+        seen.append(s)
+        return {"random": {"50": 0.25}}, []
+
+    monkeypatch.setattr(runner, "time_methods", fake_time_methods)
     again = CliRunner().invoke(app, ["optimizer", "--retime", "--out", str(tmp_path)])
     assert again.exit_code == 0, again.output
     after = json.loads((tmp_path / "optimizer.json").read_text())
     assert after["runs"] == before["runs"]
-    assert set(after["timing"]["random"]) == {"50"}
-    assert after["timing"]["random"]["50"] > 0
+    assert before["timing"] == {"random": {"50": 9.0}}
+    assert after["timing"] == {"random": {"50": 0.25}}
+    assert len(seen) == 1 and list(seen[0].methods) == ["random"]
+    assert list(seen[0].timing_sizes) == list(settings.timing_sizes) == [50]
     assert any("re-measured" in n for n in after["notes"])
+
+
+def test_cli_finds_the_harness_in_the_checkout(tmp_path, monkeypatch) -> None:
+    """When ``bench`` is not importable (the installed ``xbar`` run outside the repository),
+    the CLI appends the checkout to ``sys.path`` and imports the harness from there; without a
+    checkout it fails naming ``bench/harness``."""
+    monkeypatch.setattr(bench_cli.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(REPO_ROOT)])
+    with pytest.raises(typer.BadParameter, match="bench/harness"):
+        load_harness(tmp_path)
+    assert str(REPO_ROOT) not in sys.path
+    assert load_harness() is bench.harness
+    assert sys.path[-1] == str(REPO_ROOT)

@@ -1,12 +1,14 @@
-"""Monte-Carlo: draws are independent batch entries, seeded, and noise lowers accuracy."""
+"""The Monte-Carlo estimator (simulator.estimators.montecarlo): draws are independent batch
+entries, seeded, the estimate is what evaluate() reports, and noise lowers accuracy."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from simulator import CrossbarConfig, Workload, evaluate
+from simulator import CrossbarConfig, Workload, evaluate, fidelity_plan
 from simulator.analog import AnalogModel
+from simulator.estimators.montecarlo import monte_carlo_estimate
 
 
 def test_batched_draws_equal_single_draws(digits_cnn: Workload) -> None:
@@ -34,6 +36,21 @@ def test_monte_carlo_is_seeded(digits_mlp: Workload) -> None:
     cfg = CrossbarConfig(read_sigma=0.15, prog_sigma=0.1)
     runs = [evaluate(cfg, digits_mlp, 0.1, seed=s).details["accuracy_per_draw"] for s in (1, 1, 2)]
     assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_estimate_is_what_evaluate_reports(digits_mlp: Workload) -> None:
+    """The estimator gives one accuracy per planned draw on the plan's test subset, each a
+    multiple of 1/n_test, and evaluate() reports exactly those draws and their mean."""
+    cfg = CrossbarConfig(read_sigma=0.1, prog_sigma=0.1)
+    plan = fidelity_plan(0.2)
+    est = monte_carlo_estimate(cfg, digits_mlp, plan, 3)
+    n_all = int(digits_mlp.y_test.shape[0])
+    assert len(est.per_draw) == plan.n_draws and est.n_test == plan.test_size(n_all) < n_all
+    assert all(round(a * est.n_test) == pytest.approx(a * est.n_test) for a in est.per_draw)
+    assert [layer["name"] for layer in est.details["layers"]] == ["1", "3"]
+    ev = evaluate(cfg, digits_mlp, 0.2, seed=3)
+    assert ev.details["accuracy_per_draw"] == est.per_draw
+    assert ev.accuracy == pytest.approx(sum(est.per_draw) / len(est.per_draw))
 
 
 @pytest.mark.slow

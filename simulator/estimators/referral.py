@@ -1,5 +1,6 @@
-r"""The analytic fidelity tier: a crossbar configuration's noise referred to each layer's
-weights and outputs, propagated with :mod:`simulator.mitigation.moments`.
+r"""Noise referral: a crossbar configuration's noise referred to each layer's weights and
+outputs, as the :class:`~simulator.estimators.moments.LayerNoise` that
+:mod:`simulator.estimators.moments` propagates.
 
 Referral (the conventions of :mod:`simulator.mapping` and :mod:`simulator.analog`):
 
@@ -24,63 +25,21 @@ Referral (the conventions of :mod:`simulator.mapping` and :mod:`simulator.analog
   (:class:`simulator.analog.AnalogModel` without device effects) on its clean float inputs:
   their per-channel mean is :attr:`LayerNoise.output_shift`, the rest
   :attr:`LayerNoise.output_var`.
-
-The moment model then gives every test sample's logit mean and covariance, and the accuracy
-estimate is the probability that the true logit is the largest.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from simulator.analog import AnalogModel
 from simulator.config import CrossbarConfig
+from simulator.estimators.moments import LayerNoise
 from simulator.mapping import crossbar_layers, quantize_symmetric, slice_magnitude, unrolled_weight
-from simulator.mitigation.moments import (
-    LayerNoise,
-    accuracy_from_moments,
-    propagate_moments,
-)
 
-logger = logging.getLogger(__name__)
-
-__all__ = [
-    "AnalyticAccuracy",
-    "analytic_accuracy",
-    "layer_noise",
-    "noise_coefficient",
-    "read_factor",
-]
-
-FULL_COVARIANCE_MAX_UNITS = 256
-"""Largest layer (units per sample) for which ``mode="auto"`` keeps the full covariance."""
-
-_COV_ELEMENTS = 1 << 24
-"""Covariance elements held at once (batch chunking of the full mode)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class AnalyticAccuracy:
-    """Result of :func:`analytic_accuracy`."""
-
-    accuracy: float
-    """Predicted mean accuracy under noise, in [0, 1]."""
-    accuracy_std: float
-    """Predicted standard deviation of the accuracy over noise draws (lower bound)."""
-    clean_accuracy: float
-    """Accuracy of the float model on the same samples."""
-    mode: str
-    """Covariance mode used (``"full"`` or ``"diag"``)."""
-    cost_s: float
-    """Wall time [s]."""
-    details: dict[str, Any] = field(default_factory=dict)
-    """Per-layer referred noise (JSON-serializable)."""
+__all__ = ["layer_noise", "noise_coefficient", "read_factor"]
 
 
 def noise_coefficient(config: CrossbarConfig) -> float:
@@ -118,10 +77,13 @@ def read_factor(x: Tensor, config: CrossbarConfig) -> float:
     return float(total) / denom if denom > 0 else 1.0
 
 
-def _saf_moments(weight: Tensor, config: CrossbarConfig) -> tuple[Tensor, Tensor]:
-    """Per-weight mean and variance of the stuck-at-fault error [weight units]."""
+def _saf_moments(
+    module: nn.Linear | nn.Conv2d, config: CrossbarConfig
+) -> tuple[Tensor, Tensor]:
+    """Per-weight mean and variance of the stuck-at-fault error [weight units], each shaped
+    like ``module.weight``."""
     p0, p1 = config.saf_sa0, config.saf_sa1
-    flat = unrolled_weight_like(weight)
+    flat = unrolled_weight(module)
     q, scale = quantize_symmetric(flat.float(), config.weight_bits)
     top = config.levels - 1
     slices, cb = config.slices, config.cell_bits
@@ -143,12 +105,8 @@ def _saf_moments(weight: Tensor, config: CrossbarConfig) -> tuple[Tensor, Tensor
         ref_m, ref_v = cell(torch.zeros(()))
         mean = (mc * digit_w).sum(-1) - ref_m * digit_w.sum()
         var = (vc * digit_w**2).sum(-1) + ref_v * digit_w.sum() ** 2
-    return (mean * scale).reshape(weight.shape), (var * scale**2).reshape(weight.shape)
-
-
-def unrolled_weight_like(weight: Tensor) -> Tensor:
-    """`out x in` view of a Linear/Conv2d weight tensor."""
-    return weight.detach().reshape(weight.shape[0], -1)
+    shape = module.weight.shape
+    return (mean * scale).reshape(shape), (var * scale**2).reshape(shape)
 
 
 def _capture(model: nn.Module, x: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
@@ -187,15 +145,14 @@ def layer_noise(
         model: The float model (not modified).
         calib_x: A `N x *in_shape`-dim Tensor of calibration inputs (input steps, ADC ranges,
             read factors and the deterministic errors are measured on it).
-        ir_drop: IR-drop model of the noiseless analog run (``simulator.analog`` modes).
+        ir_drop: IR-drop model of the noiseless analog run (one of
+            :data:`~simulator.nonideal.ir_drop.IR_DROP_MODES`).
         deterministic: Measure the deterministic errors with the noiseless analog model
             (``False``: only the stochastic device noise is referred).
 
     Returns:
         A :class:`LayerNoise` per crossbar layer, keyed by module name.
     """
-    from simulator.analog import AnalogModel
-
     window_levels = config.levels - 1
     captured = _capture(model, calib_x)
     analog = None
@@ -212,7 +169,7 @@ def layer_noise(
         level_std = s_w * window_levels * math.sqrt(coeff)
         shift = var = None
         if config.saf_sa0 > 0 or config.saf_sa1 > 0:
-            shift, var = _saf_moments(module.weight, config)
+            shift, var = _saf_moments(module, config)
         output_shift, output_var = None, 0.0
         if analog is not None:
             with torch.no_grad():
@@ -231,94 +188,3 @@ def layer_noise(
             output_shift=output_shift,
         )
     return out
-
-
-def _max_units(model: nn.Module, x: Tensor) -> int:
-    sizes = [math.prod(x.shape[1:])]
-    handles = [
-        m.register_forward_hook(lambda mod, inp, out: sizes.append(math.prod(out.shape[1:])))
-        for m in model.modules()
-        if not list(m.children())
-    ]
-    try:
-        with torch.no_grad():
-            model(x[:1])
-    finally:
-        for h in handles:
-            h.remove()
-    return max(sizes)
-
-
-def analytic_accuracy(
-    config: CrossbarConfig,
-    model: nn.Module,
-    x: Tensor,
-    labels: Tensor,
-    *,
-    calib_x: Tensor | None = None,
-    ir_drop: str = "ideal",
-    mode: str = "auto",
-    noise: dict[str, LayerNoise] | None = None,
-    n_samples: int = 256,
-    seed: int = 0,
-) -> AnalyticAccuracy:
-    r"""Accuracy of ``model`` on ``config`` predicted by moment propagation (no Monte-Carlo).
-
-    Args:
-        config: The crossbar configuration.
-        model: The trained float model (leaf modules in execution order, see
-            :func:`~simulator.mitigation.moments.propagate_moments`).
-        x: A `N x *in_shape`-dim Tensor of test inputs.
-        labels: A `N`-dim integer Tensor of their classes.
-        calib_x: Calibration inputs (default: ``x``).
-        ir_drop: IR-drop model of the deterministic-error run.
-        mode: ``"full"``, ``"diag"`` or ``"auto"`` (full covariance when every layer has at
-            most :data:`FULL_COVARIANCE_MAX_UNITS` units).
-        noise: Pre-computed referred noise (default: :func:`layer_noise`).
-        n_samples: Logit draws per test sample.
-        seed: Seed of the logit draws.
-
-    Returns:
-        An :class:`AnalyticAccuracy`.
-
-    Raises:
-        ValueError: On an unknown ``mode`` or mismatched ``x``/``labels``.
-    """
-    if mode not in ("auto", "full", "diag"):
-        raise ValueError(f"mode must be 'auto', 'full' or 'diag', got {mode!r}.")
-    if x.shape[0] != labels.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} samples but labels has {labels.shape[0]}.")
-    start = time.perf_counter()
-    model = model.eval()
-    if noise is None:
-        noise = layer_noise(config, model, x if calib_x is None else calib_x, ir_drop=ir_drop)
-    units = _max_units(model, x)
-    if mode == "auto":
-        mode = "full" if units <= FULL_COVARIANCE_MAX_UNITS else "diag"
-    chunk = max(1, _COV_ELEMENTS // (units * units)) if mode == "full" else x.shape[0]
-    means, covs = [], []
-    for i in range(0, x.shape[0], chunk):
-        trace = propagate_moments(model, x[i : i + chunk], noise, mode=mode)
-        means.append(trace.logit_mean)
-        covs.append(trace.logit_cov)
-    mean, cov = torch.cat(means), torch.cat(covs)
-    acc, std, _ = accuracy_from_moments(mean, cov, labels, n_samples=n_samples, seed=seed)
-    with torch.no_grad():
-        clean = float((model(x).argmax(-1) == labels).float().mean())
-    details = {
-        name: {
-            "additive_std": n.additive_std,
-            "read_std": n.read_std,
-            "read_factor": n.read_factor,
-            "output_var": n.output_var,
-        }
-        for name, n in noise.items()
-    }
-    return AnalyticAccuracy(
-        accuracy=acc,
-        accuracy_std=std,
-        clean_accuracy=clean,
-        mode=mode,
-        cost_s=time.perf_counter() - start,
-        details={"layers": details, "max_units": units},
-    )

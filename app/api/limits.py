@@ -1,0 +1,150 @@
+"""Request limits applied before any route runs: body size, JSON nesting depth, finite numbers.
+
+A pure ASGI middleware, so a too-large body is refused while it streams in (never buffered past
+the limit) and every route (present and future) gets the same rules:
+
+- more than ``max_body_bytes`` -> 413 problem+json;
+- JSON nested deeper than ``max_json_depth`` -> 422 naming ``body``;
+- ``NaN``, ``Infinity`` or ``-Infinity`` anywhere in a JSON body (Python's parser accepts them,
+  JSON does not) -> 422 listing the ``loc`` of every such number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import PROBLEM_JSON
+
+Loc = list[str | int]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _problem(status: int, title: str, detail: str, path: str,
+             errors: list[dict[str, Any]] | None = None) -> bytes:
+    body: dict[str, Any] = {"type": "/problems/validation" if status == 422 else
+                            "/problems/too-large", "title": title, "status": status,
+                            "detail": detail, "instance": path}
+    if errors:
+        body["errors"] = errors
+    return json.dumps(body).encode()
+
+
+def json_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text nests arrays/objects deeper than ``limit`` (a scan that skips
+    strings; cheaper than parsing and safe against recursion limits)."""
+    depth, in_str, esc = 0, False, False
+    for b in raw:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:  # backslash
+                esc = True
+            elif b == 0x22:  # quote
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+def non_finite_locs(value: Any, loc: Loc | None = None) -> list[Loc]:
+    """Paths (``["body", key, index, ...]``) of every NaN or infinite float in parsed JSON."""
+    loc = loc if loc is not None else ["body"]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [loc]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in non_finite_locs(v, [*loc, k])]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in non_finite_locs(v, [*loc, i])]
+    return []
+
+
+class RequestLimits:
+    """ASGI middleware enforcing the limits above on every HTTP request with a body."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and int(declared) > self.max_body_bytes:
+                raise BodyTooLarge
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+        except (BodyTooLarge, ValueError):
+            await self._reply(send, 413, _problem(
+                413, "Request body too large",
+                f"The body exceeds {self.max_body_bytes} bytes (XBAR_MAX_BODY_BYTES).", path))
+            return
+        raw = b"".join(chunks)
+        error = self._check_json(raw, headers.get(b"content-type", b""), path)
+        if error is not None:
+            await self._reply(send, 422, error)
+            return
+
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _check_json(self, raw: bytes, content_type: bytes, path: str) -> bytes | None:
+        if not raw or b"json" not in content_type.lower():
+            return None
+        if json_depth_exceeds(raw, self.max_json_depth):
+            return _problem(422, "Validation failed",
+                            f"JSON nested deeper than {self.max_json_depth} levels.", path,
+                            [{"loc": ["body"], "msg": f"nesting deeper than "
+                              f"{self.max_json_depth}", "type": "json_too_deep"}])
+        try:
+            parsed = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None  # malformed JSON: the route's validation reports it with its position
+        locs = non_finite_locs(parsed)
+        if not locs:
+            return None
+        errors = [{"loc": loc, "msg": "must be a finite number (NaN and Infinity are not JSON)",
+                   "type": "finite_number"} for loc in locs]
+        fields = ", ".join(".".join(str(p) for p in loc[1:]) or "body" for loc in locs)
+        return _problem(422, "Validation failed", f"Invalid field(s): {fields}", path, errors)
+
+    @staticmethod
+    async def _reply(send: Send, status: int, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

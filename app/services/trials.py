@@ -1,0 +1,105 @@
+"""Trial rows as the driver needs them: open-trial counts, the queue, the history an optimizer
+suggests from, and suggestions added as queued trials with their seeds.
+
+States are read here, never changed: new rows start ``queued``, and every later transition
+goes through ``services.lifecycle``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import TRIAL_OPEN, Study, Trial, TrialResult, TrialState
+
+SEED_MODULUS = 2**31 - 1
+"""Seeds stay below this (a positive 32-bit int, accepted by every RNG downstream)."""
+
+
+def trial_seed(study: Study, number: int) -> int:
+    """The evaluation seed of trial ``number``: a function of the study seed and the number
+    only, so a re-run attempt draws the same noise."""
+    return (study.seed * 7919 + number) % SEED_MODULUS
+
+
+def suggest_seed(study: Study) -> int:
+    """The optimizer seed of the next suggest call: changes with every trial added."""
+    return (study.seed * 1_000_003 + study.next_number) % SEED_MODULUS
+
+
+def count_open(session: Session, study_id: int) -> int:
+    """Trials of the study holding a parallelism slot (queued or running)."""
+    return session.scalar(
+        select(func.count()).where(Trial.study_id == study_id, Trial.state.in_(TRIAL_OPEN))
+    ) or 0
+
+
+def queued(session: Session, study_id: int) -> list[Trial]:
+    """The study's queued trials, by number."""
+    return list(session.scalars(
+        select(Trial)
+        .where(Trial.study_id == study_id, Trial.state == TrialState.QUEUED)
+        .order_by(Trial.number)
+    ))
+
+
+def history(
+    session: Session, study_id: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the optimizer suggests from, as plain data for ``tasks.suggest_task``.
+
+    Returns:
+        ``(observations, pending)``: completed trials by number as ``{"params", "fidelity",
+        "values", "cost_s"}`` (cost in seconds), and open trials as ``{"params", "fidelity"}``.
+    """
+    rows = session.execute(
+        select(Trial.params, Trial.fidelity, TrialResult.values, TrialResult.cost_s)
+        .join(TrialResult, TrialResult.trial_id == Trial.id)
+        .where(Trial.study_id == study_id, Trial.state == TrialState.COMPLETED)
+        .order_by(Trial.number)
+    ).all()
+    observations = [
+        {"params": p, "fidelity": z, "values": v, "cost_s": c} for p, z, v, c in rows
+    ]
+    pending = [
+        {"params": p, "fidelity": z}
+        for p, z in session.execute(
+            select(Trial.params, Trial.fidelity).where(
+                Trial.study_id == study_id, Trial.state.in_(TRIAL_OPEN))
+        ).all()
+    ]
+    return observations, pending
+
+
+def add_suggestions(
+    session: Session, study: Study, suggestions: list[dict[str, Any]]
+) -> list[Trial]:
+    """Add suggestions (``{"params", "fidelity", "info_gain_per_cost"?, "extras"?}``) as
+    queued trials numbered from ``study.next_number``, never beyond ``study.max_trials``.
+
+    Returns:
+        The trials added (fewer than suggested when the trial budget runs out).
+    """
+    if study.max_trials is not None:
+        suggestions = suggestions[: max(0, study.max_trials - study.next_number)]
+    added = []
+    for sg in suggestions:
+        number = study.next_number
+        study.next_number += 1
+        trial = Trial(
+            study_id=study.id,
+            number=number,
+            state=TrialState.QUEUED,
+            params=sg["params"],
+            fidelity=float(sg["fidelity"]),
+            seed=trial_seed(study, number),
+            attempt=0,
+            info_gain_per_cost=sg.get("info_gain_per_cost"),
+            suggestion={"extras": sg.get("extras", {}), "method": study.method},
+            is_pareto=False,
+        )
+        session.add(trial)
+        added.append(trial)
+    return added

@@ -1,0 +1,88 @@
+"""``SuggestContext``: everything one ``suggest()`` call hands its method.
+
+It lives apart from ``optimizer.suggest`` so that the methods (``optimizer.methods``) and the
+entry point that dispatches to them do not import each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from optimizer.space import SearchSpace
+from optimizer.types import Objective, Observation, Suggestion
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuggestContext:
+    """Everything one ``suggest()`` call knows; methods read it, never mutate it.
+
+    Attributes:
+        space: The search space.
+        objectives: Objectives, in the order of the ``m`` columns of every objective tensor.
+        observations: Completed evaluations, params in canonical form.
+        pending: Points suggested earlier and not completed yet, params in canonical form.
+        n: Number of suggestions to return, ``>= 1``.
+        seed: The caller's seed.
+        method: The method name the call asked for.
+        options: The method options as passed (already consumed by the factory).
+    """
+
+    space: SearchSpace
+    objectives: list[Objective]
+    observations: list[Observation]
+    pending: list[Suggestion]
+    n: int
+    seed: int
+    method: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def target_fidelity(self) -> float:
+        """Fidelity of a full evaluation (upper end of the range, or 1.0)."""
+        return self.space.target_fidelity
+
+    def is_full_fidelity(self, fidelity: float) -> bool:
+        """``space.is_target(fidelity)``."""
+        return self.space.is_target(fidelity)
+
+    @property
+    def full_fidelity_observations(self) -> list[Observation]:
+        return [o for o in self.observations if self.is_full_fidelity(o.fidelity)]
+
+    def rng_seed(self, *salt: int) -> int:
+        """A 63-bit seed derived from ``(seed, #observations, #pending, *salt)``."""
+        entropy = [self.seed % 2**63, len(self.observations), len(self.pending),
+                   *(int(s) % 2**63 for s in salt)]
+        return int(np.random.SeedSequence(entropy).generate_state(2, np.uint64)[0] >> 1)
+
+    def generator(self, *salt: int) -> torch.Generator:
+        """A CPU ``torch.Generator`` seeded with ``rng_seed(*salt)``."""
+        return torch.Generator().manual_seed(self.rng_seed(*salt))
+
+    def taken_keys(self) -> set[tuple[Any, ...]]:
+        """Keys (``space.key``) of every observed or pending point."""
+        return {self.space.key(o.params) for o in self.observations} | {
+            self.space.key(p.params) for p in self.pending
+        }
+
+    def can_avoid_duplicates(self, extra: int = 0) -> bool:
+        """Whether enough unseen points remain to suggest ``n + extra`` new ones."""
+        card = self.space.cardinality
+        if card is None:
+            return True
+        return card >= len(self.taken_keys()) + self.n + extra
+
+    def suggestion(self, params: dict[str, Any], **kw: Any) -> Suggestion:
+        """A full-fidelity suggestion for a single-fidelity method."""
+        return Suggestion(params=params, fidelity=self.target_fidelity, **kw)
+
+
+__all__ = ["SuggestContext"]

@@ -1,0 +1,82 @@
+"""Request limits (``app.api.limits``): body size, JSON depth and non-finite numbers are refused
+with problem+json before any route runs, and nothing is stored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.limits import json_depth_exceeds, non_finite_locs
+from app.main import create_app
+from tests.app.conftest import BRANIN, make_settings
+
+API = "/api/v1"
+
+
+def _count(c: TestClient) -> int:
+    return len(c.get(f"{API}/studies?limit=500").json()["data"])
+
+
+@pytest.fixture
+def small_client(migrated_url: str):
+    app = create_app(make_settings(migrated_url, run_driver=False, max_body_bytes=4096))
+    with TestClient(app) as c:
+        yield c
+
+
+def test_body_over_the_limit_is_413(small_client: TestClient) -> None:
+    """A body one byte over ``max_body_bytes`` gets 413 problem+json; at the limit it is read."""
+    body = {**BRANIN, "name": "x" * 5000}
+    r = small_client.post(f"{API}/studies", content=json.dumps(body),
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 413 and "4096" in r.json()["detail"]
+    assert r.headers["x-request-id"]
+    assert _count(small_client) == 0
+
+
+def test_chunked_body_over_the_limit_is_413(small_client: TestClient) -> None:
+    """A body without Content-Length is counted as it streams."""
+    def gen():
+        for _ in range(10):
+            yield b" " * 1000
+    r = small_client.post(f"{API}/studies", content=gen(),
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_deep_json_is_422(small_client: TestClient) -> None:
+    body = '{"name": "d", "problem": {"name": "branin-currin", "options": ' + "[" * 40 + \
+           "]" * 40 + "}}"
+    r = small_client.post(f"{API}/studies", content=body,
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["type"] == "json_too_deep"
+    assert _count(small_client) == 0
+
+
+def test_non_finite_numbers_are_422_with_every_loc(small_client: TestClient) -> None:
+    """NaN and Infinity anywhere in a body are refused, each named by its loc."""
+    body = ('{"name": "n", "problem": {"name": "branin-currin"}, "budget": {"max_cost_s": '
+            'Infinity}, "objectives": [{"name": "f1", "direction": "minimize", '
+            '"ref_point": NaN}]}')
+    r = small_client.post(f"{API}/studies", content=body,
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    locs = [e["loc"] for e in r.json()["errors"]]
+    assert locs == [["body", "budget", "max_cost_s"], ["body", "objectives", 0, "ref_point"]]
+    assert _count(small_client) == 0
+
+
+def test_depth_scan_ignores_brackets_in_strings() -> None:
+    assert not json_depth_exceeds(b'{"a": "[[[[[[[[[[\\"[[[["}', 3)
+    assert json_depth_exceeds(b'{"a": [[[1]]]}', 3)
+    assert not json_depth_exceeds(b'{"a": [[1]]}', 3)
+
+
+def test_non_finite_locs_walks_lists_and_dicts() -> None:
+    assert non_finite_locs({"a": [1.0, float("-inf")], "b": {"c": float("nan")}, "d": "NaN"}) \
+        == [["body", "a", 1], ["body", "b", "c"]]

@@ -1,0 +1,69 @@
+"""services.trials: suggestions become numbered, seeded queued trials within the trial budget;
+open counts, the queue and the optimizer's history read the rows back."""
+
+from __future__ import annotations
+
+from app.models import Study, Trial, TrialState
+from app.services import trials
+from tests.app.helpers import add_trial, claim, complete, new_study
+
+
+def _suggestion(x: float, fidelity: float = 1.0) -> dict:
+    return {"params": {"x0": x, "x1": 0.5}, "fidelity": fidelity, "info_gain_per_cost": x,
+            "extras": {"k": x}}
+
+
+def test_add_suggestions_numbers_seeds_and_caps(database) -> None:
+    """Trials are numbered from next_number, seeded from the study seed and number, carry the
+    suggestion, and never go past max_trials (budget 8 with 6 taken: 2 of 3 are added)."""
+    sid = new_study(database, seed=3, budget={"max_trials": 8})
+    with database.session() as s:
+        study = s.get(Study, sid)
+        study.next_number = 6
+        added = trials.add_suggestions(s, study, [_suggestion(0.1), _suggestion(0.2, 0.3),
+                                                  _suggestion(0.3)])
+        assert study.next_number == 8
+        assert trials.add_suggestions(s, study, [_suggestion(0.4)]) == []
+    assert [t.number for t in added] == [6, 7]
+    assert [t.seed for t in added] == [3 * 7919 + 6, 3 * 7919 + 7]
+    with database.session() as s:
+        rows = [s.get(Trial, t.id) for t in added]
+        assert [(t.state, t.fidelity, t.info_gain_per_cost) for t in rows] == [
+            (TrialState.QUEUED, 1.0, 0.1), (TrialState.QUEUED, 0.3, 0.2)]
+        assert rows[0].suggestion == {"extras": {"k": 0.1}, "method": "sobol"}
+
+
+def test_seeds_stay_below_the_modulus(database) -> None:
+    """Seeds of a large study seed wrap into [0, 2**31 - 1); the suggest seed follows
+    next_number."""
+    sid = new_study(database, seed=2**31 - 2)
+    with database.session() as s:
+        study = s.get(Study, sid)
+        seeds = [trials.trial_seed(study, n) for n in range(3)]
+        first = trials.suggest_seed(study)
+        study.next_number += 1
+        second = trials.suggest_seed(study)
+    assert seeds == [((2**31 - 2) * 7919 + n) % (2**31 - 1) for n in range(3)]
+    assert (first, second) == tuple(((2**31 - 2) * 1_000_003 + n) % (2**31 - 1)
+                                    for n in (0, 1))
+    assert all(0 <= x < trials.SEED_MODULUS for x in [*seeds, first, second])
+
+
+def test_open_queue_and_history(database) -> None:
+    """Open = queued + running; the queue is by number; history has the completed results as
+    observations and the open trials as pending."""
+    sid = new_study(database)
+    done = complete(database, sid, {"f0": 1.0, "f1": 2.0}, fidelity=0.5, cost_s=3.0)
+    running = add_trial(database, sid, params={"x0": 0.2, "x1": 0.2})
+    claim(database, running)
+    add_trial(database, sid, params={"x0": 0.3, "x1": 0.3})
+    add_trial(database, sid, state=TrialState.FAILED)
+    with database.session() as s:
+        assert trials.count_open(s, sid) == 2
+        assert [t.number for t in trials.queued(s, sid)] == [2]
+        observations, pending = trials.history(s, sid)
+        done_params = s.get(Trial, done.trial_id).params
+    assert observations == [{"params": done_params, "fidelity": 0.5,
+                             "values": {"f0": 1.0, "f1": 2.0}, "cost_s": 3.0}]
+    assert sorted(p["params"]["x0"] for p in pending) == [0.2, 0.3]
+    assert all(p.keys() == {"params", "fidelity"} for p in pending)
