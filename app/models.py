@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -78,6 +79,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime())
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """An admin key sees and acts on every study, including those of revoked keys."""
 
 
 class Study(Base):

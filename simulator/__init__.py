@@ -9,8 +9,7 @@ See ``docs/simulator.md`` for the model, the fidelity tiers and the parameter so
 
 from simulator.config import CrossbarConfig
 from simulator.errors import ConfigError, MappingError, SimulatorError, WorkloadError
-from simulator.evaluate import DEFAULT_OBJECTIVES, Evaluation, FidelityPlan, evaluate, fidelity_plan
-from simulator.space import default_search_space
+from simulator.evaluate import Evaluation, FidelityPlan, evaluate, fidelity_plan
 from simulator.workloads import (
     Workload,
     get_workload,
@@ -20,7 +19,6 @@ from simulator.workloads import (
 )
 
 __all__ = [
-    "DEFAULT_OBJECTIVES",
     "ConfigError",
     "CrossbarConfig",
     "Evaluation",
@@ -29,7 +27,6 @@ __all__ = [
     "SimulatorError",
     "Workload",
     "WorkloadError",
-    "default_search_space",
     "evaluate",
     "fidelity_plan",
     "get_workload",

@@ -31,7 +31,6 @@ from simulator.mapping import layer_shapes
 from simulator.workloads import Workload, get_workload
 
 __all__ = [
-    "DEFAULT_OBJECTIVES",
     "Evaluation",
     "FidelityPlan",
     "MAX_DRAWS",
@@ -52,15 +51,6 @@ FIRST_ORDER_FROM = 0.25
 """Fidelity from which IR drop uses the first-order model (below: ideal wires)."""
 RELAXATION_FROM = 0.9
 """Fidelity from which IR drop is corrected by relaxation of every nominal array."""
-
-DEFAULT_OBJECTIVES: list[dict[str, str]] = [
-    {"name": "accuracy", "direction": "maximize"},
-    {"name": "area_mm2", "direction": "minimize"},
-    {"name": "latency_us", "direction": "minimize"},
-    {"name": "energy_uj", "direction": "minimize"},
-]
-"""The objectives of a ``crossbar`` study, named as :class:`Evaluation` fields."""
-
 
 @dataclass(frozen=True, kw_only=True)
 class FidelityPlan:

@@ -81,7 +81,7 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Evaluate accuracy (Monte-Carlo), area, latency and energy of one configuration."""
-    import simulator
+    import simulator  # here, not at the top: it loads torch, which `xbar --help` need not wait for
 
     params = _read_config(config)
     options = _parse_options(option or [])

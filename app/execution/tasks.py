@@ -9,17 +9,20 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from app.problems import run_evaluation
+from distributed import get_worker
+
+from app.execution.evaluators import run_evaluation
 from optimizer.space import SearchSpace
 from optimizer.suggest import suggest
 from optimizer.types import Objective, Observation, Suggestion
 
 
 def worker_name() -> str:
+    """The Dask worker's name (its address when the name is not a string), or
+    ``host:pid`` outside a worker."""
     try:
-        from distributed import get_worker
-
-        return get_worker().name if isinstance(get_worker().name, str) else get_worker().address
+        worker = get_worker()
+        return worker.name if isinstance(worker.name, str) else worker.address
     except ValueError:
         return f"{socket.gethostname()}:{os.getpid()}"
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from app.execution.evaluators import run_evaluation
+from app.problems import resolve
+from app.problems.crossbar import CROSSBAR_CFMESMO_OPTIONS
+from app.schemas.study import StudyCreate
+from optimizer.problems import get_problem
+from optimizer.suggest import validate_options
+from simulator import CrossbarConfig
 from tests.app.helpers import wait_for
 
 API = "/api/v1"
@@ -28,17 +35,23 @@ SMALL = {
 
 
 def test_catalog(idle_client) -> None:
-    """/workloads lists the bundled workloads; /search-spaces/default returns parameter specs
-    whose names are CrossbarConfig fields, plus the four default objectives."""
-    import simulator
-
+    """/workloads lists the bundled workloads; /search-spaces/default is what a crossbar study
+    without ``search_space`` or ``objectives`` resolves to: the same parameter specs (named as
+    CrossbarConfig fields), fidelity range and objectives."""
     names = {w["name"] for w in idle_client.get(f"{API}/workloads").json()["data"]}
     assert {"digits-mlp", "digits-cnn", "cifar10"} <= names
-    space = idle_client.get(f"{API}/search-spaces/default").json()
-    fields = set(simulator.CrossbarConfig.__dataclass_fields__)
-    assert space["params"] and {p["name"] for p in space["params"]} <= fields
-    assert [o["name"] for o in space["objectives"]] == ["accuracy", "area_mm2", "latency_us",
-                                                         "energy_uj"]
+    served = idle_client.get(f"{API}/search-spaces/default").json()
+    bare = {**SMALL, "problem": {"name": "crossbar"}}
+    resolved = resolve(StudyCreate(**bare))
+    assert served["params"] == resolved.search_space["params"]
+    assert served["fidelity_range"] == resolved.search_space["fidelity_range"]
+    assert served["fidelity_range"][1] == resolved.target_fidelity
+    assert served["objectives"] == [{"name": o.name, "direction": o.direction}
+                                    for o in resolved.objectives]
+    fields = set(CrossbarConfig.__dataclass_fields__)
+    assert served["params"] and {p["name"] for p in served["params"]} <= fields
+    problems = idle_client.get(f"{API}/problems").json()["problems"]
+    assert problems[0] == "crossbar" and "branin-currin" in problems
 
 
 @pytest.mark.parametrize(
@@ -93,9 +106,6 @@ def test_small_crossbar_study(client) -> None:
 def test_tabulated_crossbar_benchmark_reports_the_evaluated_fidelity() -> None:
     """A trial of the ``crossbar-digits`` benchmark asked at fidelity 0.3 is served by the
     table's 0.25 row: its details say so and the cost is the recorded (measured) wall time."""
-    from app.problems import run_evaluation
-    from optimizer.problems import get_problem
-
     design = {"rows": 64, "cols": 128, "cell_bits": 1, "weight_bits": 6, "adc_bits": 5}
     out = run_evaluation({"kind": "benchmark", "name": "crossbar-digits"}, design, 0.3, 0)
     values, cost = get_problem("crossbar-digits").evaluate(design, 0.25)
@@ -108,13 +118,12 @@ def test_crossbar_cf_mesmo_studies_default_to_a_full_fidelity_share() -> None:
     """A crossbar study optimized by cf-mesmo (its default method) holds
     ``min_full_share: 0.2`` unless its options say otherwise; other methods and benchmark
     problems keep exactly the options given."""
-    from app.problems import CROSSBAR_CFMESMO_OPTIONS, resolve
-    from app.schemas.study import StudyCreate
-
     cf = {**SMALL, "optimizer": {}}
     assert resolve(StudyCreate(**cf)).method == "cf-mesmo"
-    assert resolve(StudyCreate(**cf)).options == CROSSBAR_CFMESMO_OPTIONS == {
-        "min_full_share": 0.2}
+    assert resolve(StudyCreate(**cf)).options == CROSSBAR_CFMESMO_OPTIONS
+    assert CROSSBAR_CFMESMO_OPTIONS["min_full_share"] > 0.0
+    assert validate_options("cf-mesmo", CROSSBAR_CFMESMO_OPTIONS)["min_full_share"] == (
+        CROSSBAR_CFMESMO_OPTIONS["min_full_share"])
     own = {**SMALL, "optimizer": {"method": "cf-mesmo",
                                   "options": {"min_full_share": 0.0, "num_samples": 4}}}
     assert resolve(StudyCreate(**own)).options == {"min_full_share": 0.0, "num_samples": 4}

@@ -9,9 +9,9 @@ import pytest
 import torch
 from sqlalchemy import select
 
-import simulator
 from app.core.errors import ConflictError
 from app.models import Event, Study, StudyState, Trial, TrialState
+from app.problems.crossbar import default_params
 from app.services import lifecycle, pareto
 from optimizer.pareto import default_ref_point, hypervolume, pareto_mask
 from tests.app.helpers import add_trial, complete, new_study
@@ -72,7 +72,7 @@ def test_incremental_front_matches_batch(database) -> None:
 
 
 def _crossbar_study(db, fidelity_range: list[float]) -> int:
-    space = {"params": simulator.default_search_space(), "fidelity_range": fidelity_range}
+    space = {"params": default_params(), "fidelity_range": fidelity_range}
     return new_study(db, problem={"name": "crossbar", "search_space": space},
                      optimizer={"method": "sobol"})
 

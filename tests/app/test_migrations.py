@@ -23,7 +23,7 @@ def test_upgrade_matches_models(db_url) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == [], diff
-    assert head_revision(db_url) == "0002"
+    assert head_revision(db_url) == "0003"
 
 
 def _study_row(name: str, search_space: dict) -> dict:
@@ -45,7 +45,7 @@ def test_0002_backfills_target_fidelity(db_url) -> None:
     studies = Table("studies", MetaData(), autoload_with=engine)
     with engine.begin() as conn:
         conn.execute(insert(studies), [_study_row(k, v) for k, v in spaces.items()])
-    upgrade(db_url)
+    upgrade(db_url, "0002")
     assert current_revision(engine) == "0002"
     studies = Table("studies", MetaData(), autoload_with=engine)
     with engine.begin() as conn:
