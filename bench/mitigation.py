@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -401,8 +402,9 @@ def main() -> None:
     torch.set_num_threads(1)
     epochs = 1 if args.quick else 3
     workloads = [("digits-cnn", {})]
-    if args.cifar10_dir:
-        workloads.append(("cifar10", {"data_dir": args.cifar10_dir}))
+    if args.cifar10_dir:  # the workload reads $XBAR_DATA_DIR/cifar-10-batches-py
+        os.environ["XBAR_DATA_DIR"] = str(Path(args.cifar10_dir).resolve().parent)
+        workloads.append(("cifar10", {}))
     for name, options in workloads:
         w = get_workload(name, **options)
         start = time.perf_counter()

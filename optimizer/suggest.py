@@ -231,17 +231,25 @@ def _check_objectives(objectives: Sequence[Objective]) -> list[Objective]:
     return list(objectives)
 
 
+def _check_point(space: SearchSpace, point: Observation | Suggestion, where: str
+                 ) -> tuple[dict[str, Any], float]:
+    """Canonical ``(params, fidelity)`` of an observed or pending point; constraints are not
+    checked (a point evaluated earlier stays valid). Errors name ``where``."""
+    try:
+        params = space.validate_params(point.params, check_constraints=False)
+        fid = space.check_fidelity(point.fidelity, "fidelity")
+    except SearchSpaceError as e:
+        raise ObservationError(f"{where}: {e}") from None
+    return params, fid
+
+
 def _check_observations(space: SearchSpace, objectives: list[Objective],
                         observations: Sequence[Observation]) -> list[Observation]:
     out = []
     for i, ob in enumerate(observations):
         if not isinstance(ob, Observation):
             raise ObservationError(f"observations[{i}] must be an Observation.")
-        try:
-            params = space.validate_params(ob.params, check_constraints=False)
-            fid = space.check_fidelity(ob.fidelity, "fidelity")
-        except SearchSpaceError as e:
-            raise ObservationError(f"observations[{i}]: {e}") from None
+        params, fid = _check_point(space, ob, f"observations[{i}]")
         for o in objectives:
             if o.name not in ob.values:
                 raise ObservationError(
@@ -264,11 +272,7 @@ def _check_pending(space: SearchSpace, pending: Sequence[Suggestion]) -> list[Su
     for i, p in enumerate(pending):
         if not isinstance(p, Suggestion):
             raise ObservationError(f"pending[{i}] must be a Suggestion.")
-        try:
-            params = space.validate_params(p.params, check_constraints=False)
-            fid = space.check_fidelity(p.fidelity, "fidelity")
-        except SearchSpaceError as e:
-            raise ObservationError(f"pending[{i}]: {e}") from None
+        params, fid = _check_point(space, p, f"pending[{i}]")
         out.append(Suggestion(params=params, fidelity=fid,
                               info_gain_per_cost=p.info_gain_per_cost, extras=dict(p.extras)))
     return out

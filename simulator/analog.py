@@ -35,7 +35,6 @@ from torch import Generator, Tensor, nn
 from simulator.config import CrossbarConfig
 from simulator.mapping import (
     MappedWeight,
-    TileLayout,
     crossbar_layers,
     map_weight,
     unrolled_weight,
@@ -46,6 +45,7 @@ from simulator.nonideal.ir_drop import (
     effective_conductance,
     relaxation_correction,
 )
+from simulator.tiling import TileLayout
 
 __all__ = ["AnalogLayer", "AnalogModel"]
 

@@ -19,15 +19,15 @@ matrix of signed integers, then a grid of ``row_tiles x col_tiles`` arrays of
    ``2 · out · slices``) fill the usable columns of arrays ``cols`` at a time. Partial sums
    of row tiles are added digitally, after the ADC.
 
-:class:`TileLayout` records the geometry; :func:`map_weight` returns the levels and the
-digital combination matrix that turns per-column ADC readings back into output values.
+:class:`~simulator.tiling.TileLayout` (from :func:`~simulator.tiling.layout_for`) records the
+geometry; :func:`map_weight` returns the levels and the digital combination matrix that turns
+per-column ADC readings back into output values.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -35,13 +35,12 @@ from torch import Tensor, nn
 from simulator.config import CrossbarConfig
 from simulator.cost import LayerShape
 from simulator.errors import MappingError
-from simulator.tiling import column_plan
+from simulator.tiling import TileLayout, layout_for
 
 __all__ = [
     "DigitalModule",
     "LayerShape",
     "MappedWeight",
-    "TileLayout",
     "crossbar_layers",
     "layer_shapes",
     "map_weight",
@@ -101,67 +100,6 @@ def slice_magnitude(m: Tensor, slices: int, cell_bits: int) -> Tensor:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TileLayout:
-    """Geometry of one layer on the arrays."""
-
-    name: str
-    """Layer name (module path in the model)."""
-    kind: str
-    """``"linear"`` or ``"conv"``."""
-    in_features: int
-    """Unrolled input rows (``C_in·kh·kw`` for a convolution)."""
-    out_features: int
-    """Outputs (neurons or channels)."""
-    rows: int
-    """Rows per array."""
-    cols: int
-    """Columns per array."""
-    slices: int
-    """Cells per weight magnitude (per column of a differential pair)."""
-    cols_per_weight: int
-    """Physical columns per weight: ``2·slices`` (differential) or ``slices`` (offset)."""
-    ref_cols: int
-    """Reference columns per array: 0 (differential) or 1 (offset, column 0)."""
-    row_tiles: int
-    """Arrays along the input dimension."""
-    col_tiles: int
-    """Arrays along the output dimension."""
-
-    @property
-    def arrays(self) -> int:
-        """Arrays used by the layer."""
-        return self.row_tiles * self.col_tiles
-
-    @property
-    def weight_cols(self) -> int:
-        """Physical weight columns of the layer (without reference columns)."""
-        return self.out_features * self.cols_per_weight
-
-    @property
-    def used_cols(self) -> int:
-        """Physical columns read out, reference columns included (per row tile)."""
-        return self.weight_cols + self.col_tiles * self.ref_cols
-
-    @property
-    def utilization(self) -> float:
-        """Fraction of the layer's cells that hold weights or references."""
-        return self.in_features * self.used_cols / (self.arrays * self.rows * self.cols)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "in_features": self.in_features,
-            "out_features": self.out_features,
-            "row_tiles": self.row_tiles,
-            "col_tiles": self.col_tiles,
-            "arrays": self.arrays,
-            "cells_per_weight": self.cols_per_weight,
-            "utilization": self.utilization,
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
 class MappedWeight:
     """A layer's weight as programmed levels plus its digital read-out."""
 
@@ -178,33 +116,6 @@ class MappedWeight:
     """Weight quantization step ``s_w``."""
     offset: int
     """Weight offset removed digitally (``2**(weight_bits-1) - 1`` for offset encoding, else 0)."""
-
-
-def layout_for(
-    name: str, kind: str, in_features: int, out_features: int, config: CrossbarConfig
-) -> TileLayout:
-    """The :class:`TileLayout` of an ``in_features x out_features`` layer on ``config``."""
-    plan = column_plan(cols=config.cols, weight_bits=config.weight_bits,
-                       cell_bits=config.cell_bits, encoding=config.encoding)
-    if not plan.fits:
-        raise MappingError(
-            f"layer {name!r}: cols={config.cols} cannot hold one weight ({plan.cols_per_weight} "
-            f"columns)."
-        )
-    row_tiles, col_tiles = plan.tiles(config.rows, in_features, out_features)
-    return TileLayout(
-        name=name,
-        kind=kind,
-        in_features=in_features,
-        out_features=out_features,
-        rows=config.rows,
-        cols=config.cols,
-        slices=plan.slices,
-        cols_per_weight=plan.cols_per_weight,
-        ref_cols=plan.ref_cols,
-        row_tiles=row_tiles,
-        col_tiles=col_tiles,
-    )
 
 
 def map_weight(

@@ -38,11 +38,20 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class Caller:
-    """Who is calling: an API key id, or nobody in open mode (``XBAR_AUTH=off``)."""
+    """Who is calling: an API key id, or nobody in open mode (``XBAR_AUTH=off``).
 
-    def __init__(self, key_id: int | None, auth_on: bool) -> None:
+    ``is_admin``: the key may see and act on every study, including those of revoked keys.
+    """
+
+    def __init__(self, key_id: int | None, auth_on: bool, is_admin: bool = False) -> None:
         self.key_id = key_id
         self.auth_on = auth_on
+        self.is_admin = is_admin
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the caller sees only studies owned by its key (auth on, not an admin)."""
+        return self.auth_on and not self.is_admin
 
 
 def get_caller(
@@ -64,7 +73,7 @@ def get_caller(
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == key_prefix(key)))
     if row is None or row.revoked_at is not None or not verify_key(key, row.key_hash):
         raise UnauthorizedError("The API key is unknown or revoked.")
-    return Caller(row.id, True)
+    return Caller(row.id, True, row.is_admin)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -77,14 +86,14 @@ MAX_ID = 2**31 - 1
 def get_owned_study(
     study_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, caller: CallerDep
 ) -> Study:
-    """The study named in the path, if the caller may see it.
+    """The study named in the path, if the caller may see it (its owner, or an admin key).
 
     Raises:
-        NotFoundError: no such study, or it belongs to another key (the same answer, so a
-            caller cannot learn which ids other tenants hold).
+        NotFoundError: no such study, or it belongs to another key and the caller is no
+            admin (the same answer, so a caller cannot learn which ids other tenants hold).
     """
     study = get_study(session, study_id)
-    if caller.auth_on and study.owner_key_id != caller.key_id:
+    if caller.scoped and study.owner_key_id != caller.key_id:
         raise NotFoundError(f"No study with id {study_id}.")
     return study
 

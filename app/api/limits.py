@@ -125,6 +125,12 @@ class RequestLimits:
     def _check_json(self, raw: bytes, content_type: bytes, path: str) -> bytes | None:
         if not raw or b"json" not in content_type.lower():
             return None
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return _problem(422, "Validation failed", "The body is not UTF-8 text.", path,
+                            [{"loc": ["body"], "msg": f"not UTF-8 at byte {e.start}",
+                              "type": "json_invalid"}])
         if json_depth_exceeds(raw, self.max_json_depth):
             return _problem(422, "Validation failed",
                             f"JSON nested deeper than {self.max_json_depth} levels.", path,

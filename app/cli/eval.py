@@ -76,7 +76,9 @@ def eval_command(
     fidelity: Annotated[float, typer.Option(help="Fidelity in [0, 1].")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the Monte-Carlo draws.")] = 0,
     option: Annotated[list[str] | None, typer.Option(
-        "--option", "-o", help="Workload option KEY=VALUE (repeatable), e.g. data_dir=/data.")
+        "--option", "-o",
+        help="Workload option KEY=VALUE (repeatable), e.g. retrain=true; data sets are read "
+             "from $XBAR_DATA_DIR.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:

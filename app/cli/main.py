@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.cli import bench, study
+from app.cli import bench, keys, study
 from app.cli import eval as eval_cli
 from app.cli.sweep import sweep
 
@@ -18,8 +18,7 @@ app = typer.Typer(help="xbar-dse: design-space exploration of ReRAM crossbar acc
 app.add_typer(study.app, name="study")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(bench.app, name="bench")
-keys_app = typer.Typer(help="API keys (used when XBAR_AUTH=on).", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
+app.add_typer(keys.app, name="keys")
 app.command()(sweep)
 out = Console()
 err = Console(stderr=True)
@@ -84,32 +83,6 @@ def worker(
         cmd += ["--name", name]
     err.print(f"starting worker for {addr}")
     raise typer.Exit(subprocess.call(cmd))
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
-    database_url: Annotated[str | None, typer.Option(
-        help="Database (env XBAR_DATABASE_URL).")] = None,
-) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
-    from app.core.config import Settings
-    from app.core.db import Database
-    from app.core.security import generate_key
-    from app.migrate import is_up_to_date
-    from app.models import ApiKey
-
-    settings = Settings(**({"database_url": database_url} if database_url else {}))
-    db = Database(settings.database_url)
-    if not is_up_to_date(db.engine):
-        err.print("[red]error:[/red] database not migrated; run `alembic upgrade head`")
-        raise typer.Exit(2)
-    key, prefix, key_hash = generate_key()
-    with db.session() as s:
-        s.add(ApiKey(name=name, prefix=prefix, key_hash=key_hash))
-    db.dispose()
-    err.print(f"API key [bold]{name}[/bold] created; it is shown only once:")
-    typer.echo(key)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -43,9 +43,20 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(default=3, ge=1, description="Attempts per trial before it fails.")
     trial_timeout_s: float | None = Field(
-        default=None, gt=0,
+        default=3600.0, gt=0,
         description="Wall time after which an evaluation is abandoned and its trial re-queued "
-                    "(counts an attempt) [s]; unset: no limit.",
+                    "(counts an attempt) [s]; raise it for longer evaluations.",
+    )
+    suggest_timeout_s: float = Field(
+        default=600.0, gt=0,
+        description="Wall time after which an optimizer suggest call is abandoned and retried "
+                    "[s]; the study fails after a few abandoned calls in a row.",
+    )
+    max_trials_per_study: int = Field(
+        default=100_000, ge=1, description="Largest budget.max_trials a study may ask for."
+    )
+    max_parallelism: int = Field(
+        default=64, ge=1, description="Largest parallelism (trials in flight) of a study."
     )
     poll_interval_s: float = Field(default=0.2, gt=0, description="Driver loop period [s].")
     run_driver: bool = Field(

@@ -28,4 +28,5 @@ def hash_key(key: str) -> str:
 
 
 def verify_key(key: str, key_hash: str) -> bool:
+    """Whether ``key`` hashes to ``key_hash`` (constant-time comparison)."""
     return hmac.compare_digest(hash_key(key), key_hash)

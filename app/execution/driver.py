@@ -7,6 +7,16 @@ for new suggestions when a slot is free. In-flight work is tracked in memory onl
 futures: everything needed to resume lives in the database, so a restarted driver re-queues what
 it finds and carries on.
 
+Wall-time bounds: an evaluation running longer than ``Settings.trial_timeout_s`` is abandoned
+and its trial re-queued (an attempt spent); a suggest call running longer than
+``Settings.suggest_timeout_s`` is abandoned and asked again, and the study fails after
+``SUGGEST_TRIES`` abandoned or lost calls in a row. Dask cannot interrupt a running Python
+function: an abandoned task keeps its worker thread busy until it returns, and its result is
+dropped.
+
+Model-free methods (``trials.MODEL_FREE_METHODS``) are suggested number by number
+(:func:`suggest_numbers`), so their trials do not depend on timing; see ``services.trials``.
+
 The driver handles futures; rows are read and written by ``app.services``: ``leases`` (study
 ownership, trial claims, heartbeats, the reaper), ``trials`` (the queue, history, new trials)
 and ``lifecycle`` (every state change).
@@ -20,6 +30,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from distributed import Future
 from sqlalchemy.orm import Session
@@ -39,6 +50,9 @@ MAX_FAILED_DEFAULT = 10
 
 RETRYABLE = ("KilledWorker", "CancelledError", "CommClosedError", "FutureCancelledError")
 
+SUGGEST_TRIES = 3
+"""A study fails after this many suggest calls in a row timed out or were lost."""
+
 
 @dataclass
 class _InFlight:
@@ -47,6 +61,39 @@ class _InFlight:
     future: Future
     submitted: float = field(default_factory=time.monotonic)
     """``time.monotonic()`` at submission [s], for ``Settings.trial_timeout_s``."""
+
+
+@dataclass
+class _Suggesting:
+    future: Future
+    n: int
+    submitted: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` at submission [s], for ``Settings.suggest_timeout_s``."""
+
+
+def suggest_numbers(
+    space_spec: dict[str, Any],
+    objectives: list[dict[str, Any]],
+    handed_out: list[dict[str, Any]],
+    n: int,
+    method: str,
+    seed: int,
+    options: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Suggestions of a model-free method for the next ``n`` trial numbers, one optimizer call
+    per number (runs on a worker).
+
+    Trial ``len(handed_out) + k`` gets the one point suggested with every earlier trial as
+    pending and no observations, so it is the same whether it was asked alone or in a batch,
+    and whichever evaluations had finished.
+    """
+    pending = list(handed_out)
+    out = []
+    for _ in range(n):
+        (sg,) = suggest_task(space_spec, objectives, [], pending, 1, method, seed, options)
+        out.append(sg)
+        pending.append({"params": sg["params"], "fidelity": sg["fidelity"]})
+    return out
 
 
 class StudyDriver:
@@ -58,7 +105,9 @@ class StudyDriver:
         self.settings = settings
         self.driver_id = f"driver-{uuid.uuid4().hex[:12]}"
         self._trials: dict[int, _InFlight] = {}
-        self._suggest: dict[int, tuple[Future, int]] = {}
+        self._suggest: dict[int, _Suggesting] = {}
+        self._suggest_lost: dict[int, int] = {}
+        """Study id -> suggest calls in a row that timed out or were lost."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_renew = utcnow()
@@ -139,13 +188,14 @@ class StudyDriver:
             if study.n_failed >= max_failed:
                 lifecycle.transition_study(
                     s, study, StudyState.FAILED,
-                    error=f"{study.n_failed} trials failed (limit {max_failed})",
+                    error=f"{study.n_failed} trials failed (limit {max_failed}); first error: "
+                          f"{lifecycle.first_error(s, study_id)}"[:2000],
                 )
                 self._forget(study_id)
                 return
             exhausted = self._budget_exhausted(study)
             if exhausted and open_n == 0 and study_id not in self._suggest:
-                lifecycle.transition_study(s, study, StudyState.COMPLETED)
+                lifecycle.finish_study(s, study)
                 self._forget(study_id)
                 return
             evaluator = study.definition["evaluator"]
@@ -176,13 +226,20 @@ class StudyDriver:
         return False
 
     def _submit_suggest(self, s: Session, study: Study, n: int) -> None:
-        observations, pending = trials.history(s, study.id)
-        fut = self.engine.submit(
-            suggest_task, study.search_space, study.objectives, observations, pending, n,
-            study.method, trials.suggest_seed(study),
-            study.definition.get("optimizer", {}).get("options", {}),
-        )
-        self._suggest[study.id] = (fut, n)
+        options = study.definition.get("optimizer", {}).get("options", {})
+        if trials.is_model_free(study):
+            fut = self.engine.submit(
+                suggest_numbers, study.search_space, study.objectives,
+                trials.handed_out(s, study.id), n, study.method, trials.sequence_seed(study),
+                options,
+            )
+        else:
+            observations, pending = trials.history(s, study.id)
+            fut = self.engine.submit(
+                suggest_task, study.search_space, study.objectives, observations, pending, n,
+                study.method, trials.suggest_seed(study), options,
+            )
+        self._suggest[study.id] = _Suggesting(fut, n)
 
     def _collect(self, study_id: int) -> None:
         """Record finished evaluations and suggestions of one study."""
@@ -198,9 +255,16 @@ class StudyDriver:
             del self._trials[trial_id]
             self._record(trial_id, f)
         entry = self._suggest.get(study_id)
-        if entry is not None and entry[0].done():
+        if entry is None:
+            return
+        if entry.future.done():
             del self._suggest[study_id]
-            self._insert_suggestions(study_id, entry[0])
+            self._insert_suggestions(study_id, entry.future)
+        elif time.monotonic() - entry.submitted > self.settings.suggest_timeout_s:
+            del self._suggest[study_id]
+            entry.future.cancel()
+            self._lost_suggest(study_id, "SuggestTimeout: the optimizer ran longer than "
+                                         f"{self.settings.suggest_timeout_s:g} s")
 
     def _record(self, trial_id: int, f: _InFlight) -> None:
         fut = f.future
@@ -234,25 +298,47 @@ class StudyDriver:
                                    retryable=True, max_attempts=self.settings.max_attempts)
 
     def _insert_suggestions(self, study_id: int, fut: Future) -> None:
+        if fut.status != "finished":
+            exc = fut.exception() if fut.status == "error" else None
+            name = type(exc).__name__ if exc is not None else "CancelledError"
+            reason = f"{name}: {exc}" if exc is not None else name
+            log.error("suggest failed for study %s: %s", study_id, reason)
+            if name in RETRYABLE:
+                self._lost_suggest(study_id, reason)
+            else:
+                self._fail_study(study_id, f"optimizer failed: {reason}")
+            return
+        self._suggest_lost.pop(study_id, None)
         with self.db.session() as s:
             study = s.get(Study, study_id)
-            if study is None or study.state not in (StudyState.RUNNING, StudyState.PAUSED):
-                return
-            if fut.status != "finished":
-                exc = fut.exception() if fut.status == "error" else None
-                log.error("suggest failed for study %s: %r", study_id, exc)
-                name = type(exc).__name__ if exc is not None else "CancelledError"
-                if name not in RETRYABLE:
-                    lifecycle.transition_study(s, study, StudyState.FAILED,
-                                               error=f"optimizer failed: {name}: {exc}"[:2000])
-                return
-            trials.add_suggestions(s, study, fut.result())
+            if study is not None and study.state in (StudyState.RUNNING, StudyState.PAUSED):
+                trials.add_suggestions(s, study, fut.result())
+
+    def _lost_suggest(self, study_id: int, reason: str) -> None:
+        """Count a suggest call that timed out or was lost; the next step asks again, and the
+        study fails after ``SUGGEST_TRIES`` in a row."""
+        tries = self._suggest_lost.get(study_id, 0) + 1
+        self._suggest_lost[study_id] = tries
+        log.warning("study %s: suggest call %d/%d abandoned: %s", study_id, tries,
+                    SUGGEST_TRIES, reason)
+        if tries >= SUGGEST_TRIES:
+            self._fail_study(study_id, f"optimizer failed: {tries} suggest calls in a row were "
+                                       f"abandoned; last: {reason}")
+
+    def _fail_study(self, study_id: int, error: str) -> None:
+        """Fail a still-active study with ``error`` (cut to 2000 characters) and forget it."""
+        with self.db.session() as s:
+            study = s.get(Study, study_id)
+            if study is not None and study.state in STUDY_ACTIVE:
+                lifecycle.transition_study(s, study, StudyState.FAILED, error=error[:2000])
+        self._forget(study_id)
 
     def _forget(self, study_id: int) -> None:
         for trial_id, f in list(self._trials.items()):
             if f.study_id == study_id:
                 f.future.cancel()
                 del self._trials[trial_id]
+        self._suggest_lost.pop(study_id, None)
         entry = self._suggest.pop(study_id, None)
         if entry is not None:
-            entry[0].cancel()
+            entry.future.cancel()

@@ -2,6 +2,11 @@
 
 Plain data in, plain data out: the spec (written by :mod:`app.problems`) names the problem
 ``kind`` and everything needed to rebuild it, so a worker needs only the project installed.
+
+The spec comes from a database row, so it is checked again here as untrusted input: workload
+options are held to the workload's declared options and no option may name a location
+(:func:`app.problems.workloads.option_errors`); data and caches are the worker's own
+``XBAR_DATA_DIR`` and ``XBAR_CACHE_DIR``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from app.problems.benchmarks import BENCHMARK
 from app.problems.crossbar import CROSSBAR, OBJECTIVE_NAMES
+from app.problems.workloads import option_errors
 from optimizer.problems import get_problem
 from simulator import CrossbarConfig, Workload, evaluate, get_workload
 
@@ -39,7 +45,9 @@ def run_evaluation(
     :data:`~app.problems.crossbar.OBJECTIVE_NAMES` fields of its evaluation.
 
     Raises:
-        ValueError: for an unknown evaluator ``kind`` (or a spec its problem rejects).
+        ValueError: for an unknown evaluator ``kind``, or a spec its problem rejects (for a
+            crossbar spec: before the workload is loaded, so a location in its options is
+            never opened).
     """
     t0 = time.perf_counter()
     if evaluator["kind"] == BENCHMARK:
@@ -57,8 +65,13 @@ def run_evaluation(
         }
     if evaluator["kind"] == CROSSBAR:
         config = CrossbarConfig.from_params({**evaluator.get("fixed", {}), **params})
-        workload = _workload(evaluator["workload"],
-                             json.dumps(evaluator.get("workload_options", {}), sort_keys=True))
+        name, options = evaluator["workload"], evaluator.get("workload_options") or {}
+        if not isinstance(name, str) or not isinstance(options, dict):
+            raise ValueError("evaluator spec: workload must be a name and its options an object")
+        bad = option_errors(name, options)
+        if bad:
+            raise ValueError("evaluator spec refused: " + "; ".join(msg for _, msg in bad))
+        workload = _workload(name, json.dumps(options, sort_keys=True))
         ev = evaluate(config, workload, fidelity, seed)
         return {
             "values": {name: float(getattr(ev, name)) for name in OBJECTIVE_NAMES},

@@ -92,8 +92,9 @@ def resolve(study: StudyCreate) -> ResolvedStudy:
                                   f"unknown method {method!r}; available: "
                                   f"{', '.join(sorted(available_methods()))}"))
     space: SearchSpace | None = None
-    if spec.search_space is not None and not errors:
-        try:
+    space_ok = not any(e["loc"][1:3] == ["problem", "search_space"] for e in errors)
+    if spec.search_space is not None and space_ok:
+        try:  # the whole-space checks: duplicates, linear constraints, fidelity range
             space = SearchSpace.from_spec(spec.search_space)
         except ValueError as e:
             errors.append(field_error(["problem", "search_space"], str(e)))

@@ -21,10 +21,14 @@ import copy
 from typing import Any
 
 from app.problems.common import ProblemSpec, field_error
+from app.problems.workloads import workload_errors
 from app.schemas.study import ProblemIn
+from optimizer.errors import SearchSpaceError
+from optimizer.space.params import param_from_spec
 from optimizer.types import Objective
-from simulator import CrossbarConfig, list_workloads
-from simulator.config import FIELD_CONSTRAINTS, Choice, IntRange
+from simulator import CrossbarConfig
+from simulator.config import FIELD_CONSTRAINTS, Choice, FloatRange, IntRange
+from simulator.errors import ConfigError
 
 __all__ = [
     "CROSSBAR",
@@ -143,37 +147,135 @@ def objectives_public() -> list[dict[str, Any]]:
 
 
 def resolve_problem(problem: ProblemIn, errors: list[dict[str, Any]]) -> ProblemSpec:
-    """Check a crossbar ``problem`` (workload, ``fixed`` fields, space parameter names).
+    """Check a crossbar ``problem``: its workload, options and data
+    (:func:`app.problems.workloads.workload_errors`), every ``fixed`` value and every value and
+    range of its search space against :data:`~simulator.config.FIELD_CONSTRAINTS`.
 
-    Every problem found is appended to ``errors`` (:func:`field_error` entries); the space is
-    returned even then, so that the objectives can still be checked.
+    Every problem found is appended to ``errors`` (:func:`field_error` entries, one per bad
+    field); the space is returned even then, so that the objectives can still be checked.
     """
     workload = problem.workload or DEFAULT_WORKLOAD
-    names = [w["name"] for w in list_workloads()]
-    if workload not in names:
-        errors.append(field_error(["problem", "workload"],
-                                  f"unknown workload {workload!r}; available: {', '.join(names)}"))
+    for loc, msg in workload_errors(workload, problem.workload_options):
+        errors.append(field_error(["problem", *loc], msg))
     if problem.options:
         errors.append(field_error(["problem", "options"],
                                   "crossbar takes workload_options, not options"))
-    fixed = {**CROSSBAR_DEFAULTS, **problem.fixed}
-    try:
-        CrossbarConfig.from_params(fixed)
-    except ValueError as e:
-        errors.append(field_error(["problem", "fixed"], str(e)))
     raw = problem.search_space if problem.search_space is not None else default_params()
     spec = dict(raw) if isinstance(raw, dict) else {"params": list(raw)}
     spec.setdefault("fidelity_range", list(FIDELITY_RANGE))
+    base: list[str | int] = ["problem", "search_space"]
+    if isinstance(raw, dict):
+        base.append("params")
     params = spec.get("params") or []
-    if not params:
+    if not isinstance(params, list) or not params:
         errors.append(field_error(["problem", "search_space"],
                                   "the search space has no parameters"))
-    fields = set(CrossbarConfig.__dataclass_fields__)
-    for i, p in enumerate(params):
-        name = p.get("name") if isinstance(p, dict) else None
-        if name not in fields:
-            errors.append(field_error(["problem", "search_space", i, "name"],
-                                      f"{name!r} is not a CrossbarConfig field"))
+        params = []
+    _check_params(params, base, errors)
+    _check_fixed(problem.fixed, errors)
+    fixed = {**CROSSBAR_DEFAULTS, **problem.fixed}
     evaluator = {"kind": CROSSBAR, "workload": workload,
                  "workload_options": problem.workload_options, "fixed": fixed}
     return ProblemSpec(spec, list(OBJECTIVES), evaluator)
+
+
+_FIELDS = frozenset(CrossbarConfig.__dataclass_fields__)
+_MAX_INT_LEVELS = 4096
+"""Largest int range searched over a field that allows only a set of values."""
+
+
+def _value_error(name: str, value: Any) -> str | None:
+    """Why ``value`` is not allowed for config field ``name`` (its own constraint), or
+    ``None``. Numbers must be JSON numbers (an integral float counts as an int)."""
+    constraint = FIELD_CONSTRAINTS.get(name)
+    if constraint is None:
+        return None
+    numeric = not isinstance(constraint, Choice) or all(
+        isinstance(v, int) and not isinstance(v, bool) for v in constraint.values)
+    if numeric and isinstance(value, str):
+        return f"{name} must be a number, got a string"
+    if numeric and isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
+    try:
+        constraint.check(name, value)
+    except ConfigError as e:
+        return str(e).rstrip(".")
+    return None
+
+
+def _check_params(params: list[Any], base: list[str | int],
+                  errors: list[dict[str, Any]]) -> None:
+    """Append an entry for every bad parameter spec (its name, and each bound or value the
+    config refuses); the structural checks of a well-named spec are the optimizer's, reported
+    at ``problem.search_space``."""
+    names: set[str] = set()
+    for i, p in enumerate(params):
+        loc = [*base, i]
+        if not isinstance(p, dict):
+            errors.append(field_error(loc, "a parameter must be an object"))
+            continue
+        name = p.get("name")
+        if not isinstance(name, str) or name not in _FIELDS:
+            errors.append(field_error([*loc, "name"],
+                                      f"{name!r} is not a CrossbarConfig field"))
+            continue
+        if name in names:
+            errors.append(field_error([*loc, "name"], f"{name!r} is searched twice"))
+            continue
+        names.add(name)
+        try:
+            param_from_spec(p, f"params[{i}]")
+        except SearchSpaceError as e:
+            errors.append(field_error(["problem", "search_space"], str(e)))
+            continue
+        _check_domain(name, p, loc, errors)
+
+
+def _check_domain(name: str, p: dict[str, Any], loc: list[str | int],
+                  errors: list[dict[str, Any]]) -> None:
+    """Check every bound or listed value of a structurally valid parameter spec ``p``."""
+    kind = p["type"]
+    constraint = FIELD_CONSTRAINTS.get(name)
+    if kind in ("int", "float"):
+        if kind == "float" and not isinstance(constraint, FloatRange | None):
+            allowed = "integers" if isinstance(constraint, IntRange) else "its choices"
+            errors.append(field_error([*loc, "type"], f"{name} takes only {allowed}; search "
+                                      "it as int, ordinal or categorical"))
+            return
+        if kind == "int" and isinstance(constraint, Choice):
+            if p["high"] - p["low"] > _MAX_INT_LEVELS:
+                errors.append(field_error([*loc, "high"], f"{name} allows only "
+                                          f"{list(constraint.values)}"))
+                return
+            for v in range(p["low"], p["high"] + 1):
+                if (msg := _value_error(name, v)) is not None:
+                    errors.append(field_error(loc, msg))
+                    return
+            return
+        for key in ("low", "high"):
+            if (msg := _value_error(name, p[key])) is not None:
+                errors.append(field_error([*loc, key], msg))
+        return
+    key = {"ordinal": "values", "categorical": "choices", "fixed": "value"}[kind]
+    values = [p[key]] if kind == "fixed" else list(p[key])
+    for j, v in enumerate(values):
+        if (msg := _value_error(name, v)) is not None:
+            errors.append(field_error([*loc, key] if kind == "fixed" else [*loc, key, j], msg))
+
+
+def _check_fixed(fixed: dict[str, Any], errors: list[dict[str, Any]]) -> None:
+    """Append an entry per bad ``fixed`` field (unknown, or a refused value), then,
+    when each is fine on its own, the config's cross-field rules at ``problem.fixed``."""
+    n_before = len(errors)
+    for key, value in fixed.items():
+        loc: list[str | int] = ["problem", "fixed", key]
+        if key not in _FIELDS:
+            errors.append(field_error(loc, f"unknown CrossbarConfig field {key!r}"))
+        elif (msg := _value_error(key, value)) is not None:
+            errors.append(field_error(loc, msg))
+    if len(errors) > n_before:
+        return
+    try:
+        CrossbarConfig.from_params({**CROSSBAR_DEFAULTS, **fixed})
+    except ValueError as e:
+        errors.append(field_error(["problem", "fixed"], str(e)))

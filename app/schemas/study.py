@@ -2,12 +2,88 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import unicodedata
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from app.models import StudyState
+from app.schemas.types import UtcDatetime
+
+NAME_MAX = 200
+"""Longest name (characters) of a study, problem, workload, method or objective."""
+NUMBER_MAX = 1e15
+"""Largest magnitude of a reference value (objective units): finite, and its products over up
+to 16 objectives stay finite in the hypervolume."""
+BUDGET_MAX_S = 1e9
+"""Largest ``max_cost_s`` / ``max_wall_s`` [s] (about 31 years)."""
+_ZERO_WIDTH_JOINERS = frozenset("\u200c\u200d")
+"""Format characters a name may hold (they join emoji and Indic scripts)."""
+
+
+def _bad_char(text: str) -> str | None:
+    """The first control, surrogate, private-use, unassigned or format character of ``text``
+    (written ``U+XXXX``), or ``None``."""
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs", "Co", "Cn") or (cat == "Cf" and ch not in _ZERO_WIDTH_JOINERS):
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def _check_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if (bad := _bad_char(value)) is not None:
+        raise ValueError(f"must not contain control or format characters (found {bad})")
+    return value
+
+
+def _check_strings(value: Any) -> Any:
+    """Refuse NUL and other control characters in every key and string of a JSON value (they
+    cannot be stored in PostgreSQL JSON and have no use in an option)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        texts: list[Any] = []
+        if isinstance(item, dict):
+            texts = list(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            texts = [item]
+        for text in texts:
+            if isinstance(text, str) and (bad := _bad_char(text)) is not None:
+                raise ValueError(f"strings must not contain control characters (found {bad})")
+    return value
+
+
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_MAX),
+                 AfterValidator(_check_name)]
+"""A human-chosen name: 1..200 characters, not blank, no control or format characters."""
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-NUMBER_MAX,
+                                le=NUMBER_MAX)]
+"""A finite JSON number of magnitude <= :data:`NUMBER_MAX` (booleans and strings refused)."""
+Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=BUDGET_MAX_S)]
+"""A positive, finite duration [s] of at most :data:`BUDGET_MAX_S`."""
+Options = Annotated[dict[str, Any], Field(max_length=64), AfterValidator(_check_strings)]
+"""Options of a problem, workload or method (each checked by its owner at creation)."""
+SPACE_MAX_PARAMS = 64
+"""Most parameters a search space lists."""
+
+
+def _check_space(value: Any) -> Any:
+    """A search space is ``null``, a list of parameter specs or an object (the problem checks
+    each spec, naming its index)."""
+    if value is None:
+        return None
+    if not isinstance(value, list | dict):
+        raise ValueError("must be a list of parameter specs or an object with 'params'")
+    params = value.get("params") if isinstance(value, dict) else value
+    if isinstance(params, list) and len(params) > SPACE_MAX_PARAMS:
+        raise ValueError(f"at most {SPACE_MAX_PARAMS} parameters")
+    return _check_strings(value)
 
 
 class ObjectiveIn(BaseModel):
@@ -15,9 +91,9 @@ class ObjectiveIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[Name, Field(max_length=100)]
     direction: Literal["minimize", "maximize"] | None = None
-    ref_point: float | None = Field(
+    ref_point: Finite | None = Field(
         default=None, description="Hypervolume reference value in the objective's units."
     )
 
@@ -27,19 +103,22 @@ class ProblemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
-        min_length=1,
+    name: Name = Field(
         description="'crossbar', or a benchmark: branin-currin, momf-park, dtlz2, zdt1.",
     )
-    workload: str | None = Field(default=None, description="crossbar only: e.g. digits-cnn.")
-    workload_options: dict[str, Any] = Field(default_factory=dict)
-    search_space: list[dict[str, Any]] | dict[str, Any] | None = Field(
-        default=None, description="Parameter specs; the problem's default space when omitted."
+    workload: Name | None = Field(default=None, description="crossbar only: e.g. digits-cnn.")
+    workload_options: Options = Field(
+        default_factory=dict,
+        description="crossbar only: the workload's declared options (never a path: data come "
+                    "from the operator's XBAR_DATA_DIR).",
     )
-    fixed: dict[str, Any] = Field(
+    search_space: Annotated[Any, AfterValidator(_check_space)] = Field(
+        default=None, description="Parameter specs (a list, or an object with 'params'); the "
+                                  "problem's default space when omitted.")
+    fixed: Options = Field(
         default_factory=dict, description="crossbar only: CrossbarConfig fields held fixed."
     )
-    options: dict[str, Any] = Field(
+    options: Options = Field(
         default_factory=dict, description="Benchmark options, e.g. {'dim': 6}."
     )
 
@@ -47,22 +126,23 @@ class ProblemIn(BaseModel):
 class OptimizerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: str | None = Field(
+    method: Name | None = Field(
         default=None, description="random, sobol, nsga2, qnehvi, cf-mesmo, ... (see docs)."
     )
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: Options = Field(default_factory=dict)
 
 
 class BudgetIn(BaseModel):
-    """When to stop creating trials; at least one limit is required."""
+    """When to stop creating trials; at least one limit is required (strictly typed: ``true``
+    is no trial count)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_trials: int | None = Field(default=None, gt=0, le=100_000)
-    max_cost_s: float | None = Field(
-        default=None, gt=0, description="Total evaluation cost [s] (sum of trial cost_s)."
+    max_trials: Annotated[StrictInt, Field(gt=0, le=100_000)] | None = None
+    max_cost_s: Seconds | None = Field(
+        default=None, description="Total evaluation cost [s] (sum of trial cost_s)."
     )
-    max_wall_s: float | None = Field(default=None, gt=0, description="Wall time since start [s].")
+    max_wall_s: Seconds | None = Field(default=None, description="Wall time since start [s].")
 
     @model_validator(mode="after")
     def _one_limit(self) -> BudgetIn:
@@ -72,20 +152,31 @@ class BudgetIn(BaseModel):
 
 
 class StudyCreate(BaseModel):
-    """A study definition, as POSTed or read from a YAML/JSON file by ``xbar study create``."""
+    """A study definition, as POSTed or read from a YAML/JSON file by ``xbar study create``.
+
+    Structure, types and bounds are checked here; :func:`app.problems.resolve` checks the rest
+    (problem, space, workload, options) and lists every bad field in one 422.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     problem: ProblemIn
-    objectives: list[ObjectiveIn] | None = None
-    reference_point: list[float] | None = Field(
+    objectives: Annotated[list[ObjectiveIn], Field(max_length=16)] | None = None
+    reference_point: Annotated[list[Finite], Field(max_length=16)] | None = Field(
         default=None, description="One hypervolume reference value per objective."
     )
     optimizer: OptimizerIn = Field(default_factory=OptimizerIn)
     budget: BudgetIn
-    parallelism: int = Field(default=1, ge=1, le=256)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    parallelism: Annotated[StrictInt, Field(ge=1, le=256)] = 1
+    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+
+
+class StudyActionIn(BaseModel):
+    """The body of ``POST /studies/{id}:pause|resume|cancel``: none, or an empty object (any
+    field is a 422 naming it)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ObjectivePublic(BaseModel):
@@ -117,9 +208,9 @@ class StudyPublic(BaseModel):
     hypervolume: float | None
     pareto_version: int
     error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
 
 
 class StudiesPublic(BaseModel):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from app.models import TrialState
 from app.schemas.study import ObjectivePublic
+from app.schemas.types import UtcDatetime
 
 
 class TrialPublic(BaseModel):
@@ -26,9 +26,9 @@ class TrialPublic(BaseModel):
     worker: str | None
     error: str | None
     details: dict[str, Any] | None = None
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    completed_at: UtcDatetime | None
 
 
 class TrialsPublic(BaseModel):

@@ -79,7 +79,7 @@ def transition_study(
         if error:
             study.error = error
         if target in (StudyState.CANCELLED, StudyState.FAILED):
-            _close_open_trials(session, study.id, f"study {target}")
+            _close_open_trials(session, study, f"study {target.value}")
     emit(session, study.id, "study.state",
          {"from": previous.value, "to": target.value, "error": error})
 
@@ -100,14 +100,48 @@ def apply_action(session: Session, study: Study, action: str) -> None:
             f"{' or '.join(repr(x.value) for x in sources)} studies."
         )
     transition_study(session, study, target)
+    session.commit()  # before the response: a GET right after it must see the new state
 
 
-def _close_open_trials(session: Session, study_id: int, reason: str) -> None:
-    session.execute(
-        update(Trial)
-        .where(Trial.study_id == study_id, Trial.state.in_(TRIAL_OPEN))
-        .values(state=TrialState.FAILED, error=reason, completed_at=utcnow(), lease_token=None)
+def finish_study(session: Session, study: Study) -> StudyState:
+    """End a running study whose budget is spent and which has no open trial: ``completed``,
+    or ``failed`` (with the first trial's error) when every one of its trials failed.
+
+    Returns:
+        The state the study ended in.
+    """
+    if study.n_completed == 0 and study.n_failed > 0:
+        transition_study(
+            session, study, StudyState.FAILED,
+            error=f"all {study.n_failed} trials failed; first error: "
+                  f"{first_error(session, study.id)}"[:2000],
+        )
+        return StudyState.FAILED
+    transition_study(session, study, StudyState.COMPLETED)
+    return StudyState.COMPLETED
+
+
+def first_error(session: Session, study_id: int) -> str | None:
+    """The error of the lowest-numbered failed trial of the study (None when none failed)."""
+    return session.scalar(
+        select(Trial.error)
+        .where(Trial.study_id == study_id, Trial.state == TrialState.FAILED)
+        .order_by(Trial.number)
+        .limit(1)
     )
+
+
+def _close_open_trials(session: Session, study: Study, reason: str) -> None:
+    """Fail every open trial of ``study`` with ``reason``, counting them in ``n_failed``."""
+    res = session.execute(
+        update(Trial)
+        .where(Trial.study_id == study.id, Trial.state.in_(TRIAL_OPEN))
+        .values(state=TrialState.FAILED, error=reason, completed_at=utcnow(), lease_token=None,
+                lease_expires_at=None)
+    )
+    if res.rowcount:
+        study.n_failed = Study.n_failed + res.rowcount  # an SQL increment: no lost update
+        session.flush()  # writes it; the attribute reloads on next access
 
 
 def start_trial(
@@ -173,7 +207,7 @@ def record_result(
         return None
     now = utcnow()
     values_set: dict[str, Any] = {"state": TrialState.COMPLETED, "completed_at": now,
-                                  "lease_expires_at": None}
+                                  "lease_expires_at": None, "error": None}
     if worker:
         values_set["worker"] = worker
     res = session.execute(

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.errors import NotFoundError
+from app.core.config import Settings, get_settings
+from app.core.errors import NotFoundError, ValidationFailed
 from app.models import Study, StudyState, Trial, TrialResult
 from app.problems import ResolvedStudy, resolve
 from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
@@ -28,14 +29,47 @@ def _definition(body: StudyCreate, resolved: ResolvedStudy) -> dict[str, Any]:
     return d
 
 
-def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) -> Study:
+def _cap_errors(body: StudyCreate, settings: Settings) -> list[dict[str, Any]]:
+    """The operator's per-study caps the definition exceeds, as 422 error entries."""
+    errors = []
+    cap = settings.max_trials_per_study
+    if body.budget.max_trials is not None and body.budget.max_trials > cap:
+        errors.append({"loc": ["body", "budget", "max_trials"], "type": "value_error",
+                       "msg": f"max_trials is at most {cap} on this server "
+                              f"(XBAR_MAX_TRIALS_PER_STUDY), got {body.budget.max_trials}"})
+    cap = settings.max_parallelism
+    if body.parallelism > cap:
+        errors.append({"loc": ["body", "parallelism"], "type": "value_error",
+                       "msg": f"parallelism is at most {cap} on this server "
+                              f"(XBAR_MAX_PARALLELISM), got {body.parallelism}"})
+    return errors
+
+
+def create_study(
+    session: Session, body: StudyCreate, owner_key_id: int | None,
+    settings: Settings | None = None,
+) -> Study:
     """Validate and store a new study in state ``created`` (a driver starts it), with the
-    target fidelity of its resolved search space.
+    target fidelity of its resolved search space, and commit it: a request that reads it
+    right after the 201 finds it.
+
+    Args:
+        settings: The per-study caps to enforce; ``get_settings()`` when omitted.
 
     Raises:
-        ValidationFailed: a semantic error in the definition; nothing is stored.
+        ValidationFailed: a semantic error in the definition, or a cap of ``settings``
+            exceeded (every bad field listed once); nothing is stored.
     """
-    resolved = resolve(body)
+    errors = _cap_errors(body, settings or get_settings())
+    try:
+        resolved = resolve(body)
+    except ValidationFailed as e:
+        if errors:
+            raise ValidationFailed(e.detail, errors=[*errors, *e.errors]) from e
+        raise
+    if errors:
+        raise ValidationFailed("The study exceeds this server's per-study limits.",
+                               errors=errors)
     study = Study(
         name=body.name,
         owner_key_id=owner_key_id,
@@ -60,6 +94,7 @@ def create_study(session: Session, body: StudyCreate, owner_key_id: int | None) 
     session.add(study)
     session.flush()
     emit(session, study.id, "study.state", {"from": None, "to": StudyState.CREATED.value})
+    session.commit()  # before the 201 goes out, not in the session dependency's teardown
     return study
 
 

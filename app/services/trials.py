@@ -1,6 +1,16 @@
 """Trial rows as the driver needs them: open-trial counts, the queue, the history an optimizer
 suggests from, and suggestions added as queued trials with their seeds.
 
+Reproducibility: the same definition and seed give the same trials.
+
+- Model-free methods (``MODEL_FREE_METHODS``: sobol, random) are asked for one trial number at
+  a time, with the study seed and every trial handed out so far (``handed_out``) as pending,
+  so trial ``i``'s params depend only on the seed and ``i`` -- not on how many slots were free
+  when the driver asked, nor on which evaluations had finished.
+- Model-based methods see the observations complete at suggest time. With ``parallelism`` 1
+  that is every earlier trial, so a study is deterministic (given deterministic evaluations);
+  with more, results depend on the order evaluations finish in.
+
 States are read here, never changed: new rows start ``queued``, and every later transition
 goes through ``services.lifecycle``.
 """
@@ -17,6 +27,10 @@ from app.models import TRIAL_OPEN, Study, Trial, TrialResult, TrialState
 SEED_MODULUS = 2**31 - 1
 """Seeds stay below this (a positive 32-bit int, accepted by every RNG downstream)."""
 
+MODEL_FREE_METHODS = frozenset({"sobol", "random"})
+"""Methods whose suggestions ignore observed values: suggested one number at a time, as a
+function of the seed and the trial number only."""
+
 
 def trial_seed(study: Study, number: int) -> int:
     """The evaluation seed of trial ``number``: a function of the study seed and the number
@@ -25,8 +39,20 @@ def trial_seed(study: Study, number: int) -> int:
 
 
 def suggest_seed(study: Study) -> int:
-    """The optimizer seed of the next suggest call: changes with every trial added."""
+    """The optimizer seed of the next suggest call of a model-based method: changes with every
+    trial added. Model-free methods get the study seed itself (``sequence_seed``)."""
     return (study.seed * 1_000_003 + study.next_number) % SEED_MODULUS
+
+
+def is_model_free(study: Study) -> bool:
+    """Whether the study's method is suggested number by number (see the module docstring)."""
+    return study.method in MODEL_FREE_METHODS
+
+
+def sequence_seed(study: Study) -> int:
+    """The seed of every suggest call of a model-free method: the study seed, so sobol walks
+    one sequence and random draws trial ``i`` from ``(seed, i)``."""
+    return study.seed % SEED_MODULUS
 
 
 def count_open(session: Session, study_id: int) -> int:
@@ -71,6 +97,19 @@ def history(
         ).all()
     ]
     return observations, pending
+
+
+def handed_out(session: Session, study_id: int) -> list[dict[str, Any]]:
+    """Every trial of the study, whatever its state, by number, as ``{"params", "fidelity"}``:
+    the pending list of a model-free suggest, whose length is the next trial number."""
+    return [
+        {"params": p, "fidelity": z}
+        for p, z in session.execute(
+            select(Trial.params, Trial.fidelity)
+            .where(Trial.study_id == study_id)
+            .order_by(Trial.number)
+        ).all()
+    ]
 
 
 def add_suggestions(

@@ -37,12 +37,12 @@ from optimizer.acquisition.cf_mesmo import CFMESMO as CFMESMOAcquisition
 from optimizer.acquisition.fidelity_filter import BOCAFilter
 from optimizer.acquisition.max_values import sample_max_values
 from optimizer.context import SuggestContext
-from optimizer.encoding import encode_pending
 from optimizer.methods.mf_common import (
-    MFData,
     initial_design,
     mf_data,
+    needs_initial_design,
     optimize_over_space,
+    pending_unit,
     suggestion_from_unit,
 )
 from optimizer.methods.options import Choice, DeclaredOptions, FloatRange, IntRange, OptionSpec
@@ -106,12 +106,9 @@ class CFMESMO(DeclaredOptions):
     fidelity_filter: str = "none"
     min_full_share: float = 0.0
 
-    def initial_size(self, mf: MFData) -> int:
-        return self.n_init if self.n_init is not None else 2 * (mf.D + 1)
-
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
-        if mf.data.n < self.initial_size(mf) or ctx.space.dim == 0:
+        if needs_initial_design(ctx, mf, self.n_init):
             return initial_design(ctx, mf)
         X, Y = mf.data.X, mf.data.Y
         model = fit_objective_model(X, Y)
@@ -126,8 +123,7 @@ class CFMESMO(DeclaredOptions):
             feasible_fn=ctx.space.feasible_unit if ctx.space.constraints else None,
             seed=ctx.rng_seed(1),
         )
-        pending = encode_pending(ctx.space, ctx.pending, with_fidelity=mf.fidelity_dim
-                                 is not None)
+        pending = pending_unit(ctx, mf)
         model = kriging_believer(model, pending)
         out: list[Suggestion] = []
         n_full = int(full.sum()) + sum(1 for p in ctx.pending if ctx.space.is_target(p.fidelity))

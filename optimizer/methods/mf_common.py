@@ -1,6 +1,9 @@
 r"""Shared parts of the multi-fidelity methods (``cf-mesmo``, ``momf``, ``mf-hvkg``).
 
-- ``mf_data``: observations as ``(x, z)`` tensors, fidelity last (see ``optimizer.encoding``).
+- ``mf_data``: observations as ``(x, z)`` tensors, fidelity last (see ``optimizer.encoding``);
+  ``pending_unit`` and ``reference_point`` encode the pending points and the reference point
+  the same way for every method.
+- ``needs_initial_design``: the shared ``n_init`` rule (``None``: ``2 (D + 1)``).
 - ``initial_design``: the cost-aware initial design. Designs are the study's scrambled Sobol
   points (the ``sobol`` method's feasible sequence); fidelities are drawn with density
   :math:`p(z) \propto 1/C(z)` as in BoTorch's multi-objective multi-fidelity tutorial, with
@@ -26,7 +29,12 @@ from botorch.generation.gen import gen_candidates_scipy
 from torch import Tensor
 
 from optimizer.context import SuggestContext
-from optimizer.encoding import TrainingData, encode_observations
+from optimizer.encoding import (
+    TrainingData,
+    encode_observations,
+    encode_pending,
+    ref_point_max,
+)
 from optimizer.methods.sobol import feasible_sobol
 from optimizer.space import UNIT_TARGET, unit_at_target
 from optimizer.types import Suggestion
@@ -67,6 +75,27 @@ def mf_data(ctx: SuggestContext) -> MFData:
                                with_fidelity=has_fid)
     d = ctx.space.dim
     return MFData(data=data, d=d, fidelity_dim=d if has_fid else None)
+
+
+def pending_unit(ctx: SuggestContext, mf: MFData) -> Tensor:
+    """The pending points as a ``p x D`` unit-cube tensor (fidelity last when modelled)."""
+    return encode_pending(ctx.space, ctx.pending, with_fidelity=mf.fidelity_dim is not None)
+
+
+def reference_point(ctx: SuggestContext, mf: MFData) -> Tensor:
+    """``m`` reference point in maximization form (:func:`optimizer.encoding.ref_point_max`)
+    over the target-fidelity observations, or over all of them while none is at the target."""
+    full = mf.full_fidelity_mask()
+    Y = mf.data.Y
+    return ref_point_max(ctx.objectives, Y[full] if full.any() else Y)
+
+
+def needs_initial_design(ctx: SuggestContext, mf: MFData, n_init: int | None) -> bool:
+    """Whether the method still answers with :func:`initial_design`: fewer than ``n_init``
+    observations (``None``: ``2 (D + 1)`` with ``D`` the modelled dimensions), or a space
+    without free parameters."""
+    size = n_init if n_init is not None else 2 * (mf.D + 1)
+    return mf.data.n < size or ctx.space.dim == 0
 
 
 def log_linear_cost_rate(fidelity_unit: Tensor, cost_s: Tensor) -> float:
@@ -193,8 +222,11 @@ __all__ = [
     "inverse_cost_fidelity",
     "log_linear_cost_rate",
     "mf_data",
+    "needs_initial_design",
     "optimize_over_space",
+    "pending_unit",
     "raw_candidates",
+    "reference_point",
     "round_mf",
     "suggestion_from_unit",
 ]

@@ -45,8 +45,16 @@ from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
 from optimizer.context import SuggestContext
-from optimizer.encoding import encode_pending, ref_point_max
-from optimizer.methods.mf_common import MFData, initial_design, mf_data, round_mf
+from optimizer.methods.mf_common import (
+    MFData,
+    initial_design,
+    mf_data,
+    needs_initial_design,
+    pending_unit,
+    reference_point,
+    round_mf,
+    suggestion_from_unit,
+)
 from optimizer.methods.options import DeclaredOptions, IntRange, OptionSpec
 from optimizer.space import UNIT_TARGET
 from optimizer.surrogates import CostModel, fit_objective_model_list
@@ -86,33 +94,22 @@ class MFHVKGMethod(DeclaredOptions):
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
-        n_init = self.n_init if self.n_init is not None else 2 * (mf.D + 1)
-        if mf.data.n < n_init or ctx.space.dim == 0:
+        if needs_initial_design(ctx, mf, self.n_init):
             return initial_design(ctx, mf)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=OptimizationWarning)
             warnings.simplefilter("ignore", category=BotorchWarning)
             X = self._candidates(ctx, mf)
-        out = []
-        for x in X:
-            if mf.fidelity_dim is None:
-                fid = ctx.target_fidelity
-            else:
-                fid = float(ctx.space.fidelity_from_unit(x[mf.fidelity_dim]))
-            out.append(Suggestion(params=ctx.space.from_unit(x[:mf.d]), fidelity=fid,
-                                  extras={"phase": "mf-hvkg"}))
-        return out
+        return [suggestion_from_unit(ctx, mf, x, extras={"phase": "mf-hvkg"}) for x in X]
 
     def _candidates(self, ctx: SuggestContext, mf: MFData) -> Tensor:
         X, Y = mf.data.X, mf.data.Y
         model = fit_objective_model_list(X, Y)  # HVKG needs a ModelList
-        full = mf.full_fidelity_mask()
-        ref = ref_point_max(ctx.objectives, Y[full] if full.any() else Y)
+        ref = reference_point(ctx, mf)
         D = mf.D
         bounds = torch.stack([torch.zeros(D, dtype=torch.double),
                               torch.ones(D, dtype=torch.double)])
-        pending = encode_pending(ctx.space, ctx.pending, with_fidelity=mf.fidelity_dim
-                                 is not None)
+        pending = pending_unit(ctx, mf)
         X_pending = pending if pending.shape[0] else None
         inner = SobolQMCNormalSampler(sample_shape=torch.Size([self.inner_mc_samples]),
                                       seed=ctx.rng_seed(3) % 2**31)

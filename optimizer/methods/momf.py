@@ -29,11 +29,13 @@ from botorch.utils.multi_objective.box_decompositions.non_dominated import (
 )
 
 from optimizer.context import SuggestContext
-from optimizer.encoding import encode_pending, ref_point_max
 from optimizer.methods.mf_common import (
     initial_design,
     mf_data,
+    needs_initial_design,
     optimize_over_space,
+    pending_unit,
+    reference_point,
     suggestion_from_unit,
 )
 from optimizer.methods.options import DeclaredOptions, IntRange, OptionSpec
@@ -67,8 +69,7 @@ class MOMFMethod(DeclaredOptions):
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
-        n_init = self.n_init if self.n_init is not None else 2 * (mf.D + 1)
-        if mf.data.n < n_init or ctx.space.dim == 0:
+        if needs_initial_design(ctx, mf, self.n_init):
             return initial_design(ctx, mf)
         X, Y = mf.data.X, mf.data.Y
         trust = (X[:, mf.fidelity_dim:mf.fidelity_dim + 1] if mf.fidelity_dim is not None
@@ -76,12 +77,9 @@ class MOMFMethod(DeclaredOptions):
         Y_aug = torch.cat([Y, trust], dim=-1)
         model = fit_objective_model(X, Y_aug)
         cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim)
-        full = mf.full_fidelity_mask()
-        ref = torch.cat([ref_point_max(ctx.objectives, Y[full] if full.any() else Y),
-                         torch.zeros(1, dtype=torch.double)])
+        ref = torch.cat([reference_point(ctx, mf), torch.zeros(1, dtype=torch.double)])
         partitioning = FastNondominatedPartitioning(ref_point=ref, Y=Y_aug)
-        pending = encode_pending(ctx.space, ctx.pending,
-                                 with_fidelity=mf.fidelity_dim is not None)
+        pending = pending_unit(ctx, mf)
         sampler = SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]),
                                         seed=ctx.rng_seed(2) % 2**31)
         acq = MOMF(model=model, ref_point=ref, partitioning=partitioning, sampler=sampler,

@@ -183,6 +183,15 @@ class _LevelParam(Param):
         k = self.n_levels
         return (u * k).floor().clamp(0, k - 1).long()
 
+    def _nonempty_tuple(self, field: str, value: Any, what: str) -> tuple[Any, ...]:
+        """``value`` (the ``field`` of the spec, a list of ``what``) as a non-empty tuple."""
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            raise SearchSpaceError(f"Parameter {self.name!r}: {field} must be a list{what}.")
+        out = tuple(value)
+        if not out:
+            raise SearchSpaceError(f"Parameter {self.name!r}: {field} must not be empty.")
+        return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class IntParam(_LevelParam):
@@ -256,11 +265,7 @@ class OrdinalParam(_LevelParam):
     kind: ClassVar[str] = "ordinal"
 
     def __post_init__(self) -> None:
-        if isinstance(self.values, str | bytes) or not isinstance(self.values, Sequence):
-            raise SearchSpaceError(f"Parameter {self.name!r}: values must be a list of numbers.")
-        vals = tuple(self.values)
-        if not vals:
-            raise SearchSpaceError(f"Parameter {self.name!r}: values must not be empty.")
+        vals = self._nonempty_tuple("values", self.values, " of numbers")
         for v in vals:
             finite_number(v, f"Parameter {self.name!r}: each of values")
         if any(float(b) <= float(a) for a, b in zip(vals, vals[1:], strict=False)):
@@ -306,11 +311,7 @@ class CategoricalParam(_LevelParam):
     kind: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
-        if isinstance(self.choices, str | bytes) or not isinstance(self.choices, Sequence):
-            raise SearchSpaceError(f"Parameter {self.name!r}: choices must be a list.")
-        ch = tuple(self.choices)
-        if not ch:
-            raise SearchSpaceError(f"Parameter {self.name!r}: choices must not be empty.")
+        ch = self._nonempty_tuple("choices", self.choices, "")
         for c in ch:
             if not isinstance(c, str | int | float | bool):
                 raise SearchSpaceError(

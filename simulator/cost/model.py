@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from simulator.cost import components as cmp
 from simulator.cost.technology import INPUT_ACTIVITY, INTERCONNECT_BUS_BITS, technology
-from simulator.tiling import column_plan
+from simulator.tiling import TileLayout, layout_for
 
 COMPONENTS: tuple[str, ...] = (
     "array",
@@ -108,33 +108,14 @@ class HardwareCost:
     ``assumptions``."""
 
 
-@dataclass(frozen=True)
-class _Mapping:
-    slices: int
-    cols_per_weight: int
-    ref_cols: int
-    row_tiles: int
-    col_tiles: int
-    used_cols: int  # per row tile, including reference columns
+def map_layer(config: CrossbarLike, layer: LayerShape) -> TileLayout:
+    """Tile counts of a layer (see the module docstring): the mapping's own
+    :func:`~simulator.tiling.layout_for`.
 
-    @property
-    def arrays(self) -> int:
-        return self.row_tiles * self.col_tiles
-
-
-def map_layer(config: CrossbarLike, layer: LayerShape) -> _Mapping:
-    """Tile counts of a layer (see the module docstring)."""
-    plan = column_plan(cols=config.cols, weight_bits=config.weight_bits,
-                       cell_bits=config.cell_bits, encoding=config.encoding)
-    if not plan.fits:
-        raise ValueError(
-            f"cols={config.cols} cannot hold one weight ({plan.cols_per_weight} columns with "
-            f"{config.encoding!r} encoding) of layer {layer.name!r}."
-        )
-    row_tiles, col_tiles = plan.tiles(config.rows, layer.in_features, layer.out_features)
-    used = layer.out_features * plan.cols_per_weight + col_tiles * plan.ref_cols
-    return _Mapping(plan.slices, plan.cols_per_weight, plan.ref_cols, row_tiles, col_tiles,
-                    used)
+    Raises:
+        MappingError: If one weight does not fit in an array's usable columns.
+    """
+    return layout_for(layer.name, layer.kind, layer.in_features, layer.out_features, config)
 
 
 def _validate(config: CrossbarLike, layers: list[LayerShape]) -> None:

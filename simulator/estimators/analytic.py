@@ -24,9 +24,10 @@ from simulator.config import CrossbarConfig
 from simulator.estimators.base import AccuracyEstimate, EstimatorPlan, stratified_subset
 from simulator.estimators.moments import LayerNoise, accuracy_from_moments, propagate_moments
 from simulator.estimators.referral import layer_noise
-from simulator.mapping import layer_shapes, layout_for
+from simulator.mapping import layer_shapes
 from simulator.mitigation.apply import overhead, prepare
 from simulator.mitigation.correctnet import without_compensators
+from simulator.tiling import layout_for
 from simulator.workloads import Workload
 
 __all__ = [

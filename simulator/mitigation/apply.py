@@ -38,8 +38,9 @@ from torch import nn
 
 from simulator import cost
 from simulator.config import MITIGATION_KNOBS, CrossbarConfig
-from simulator.mapping import crossbar_layers, layer_shapes, layout_for
+from simulator.mapping import crossbar_layers, layer_shapes
 from simulator.mitigation import correctnet, faults, remap, resna
+from simulator.tiling import layout_for
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,6 @@ from torch import Generator, Tensor
 
 from simulator.config import FAULT_SCHEMES
 from simulator.nonideal import ProgrammingVariation, StuckAtFaults
-from simulator.nonideal.base import BaseNonIdeality
 
 __all__ = [
     "READ_PULSE_S",
@@ -137,8 +136,9 @@ def rvw_expected_pulses(tolerance: float, max_pulses: int) -> float:
     return (1.0 - (1.0 - q) ** max_pulses) / q
 
 
-class ReadVerifyWrite(BaseNonIdeality):
-    """Programming variation narrowed by cell-by-cell read-verify-write."""
+class ReadVerifyWrite(ProgrammingVariation):
+    """Programming variation narrowed by cell-by-cell read-verify-write: the same write error
+    model, re-drawn for every cell still outside the acceptance window."""
 
     def __init__(self, sigma_us: float, tolerance: float = 1.0, max_pulses: int = 8) -> None:
         """
@@ -148,36 +148,29 @@ class ReadVerifyWrite(BaseNonIdeality):
             tolerance: Accept a write when ``|g - target| <= tolerance · σ``, > 0.
             max_pulses: Write pulses per cell at most, >= 1 (1 = plain programming).
         """
-        super().__init__()
-        if not sigma_us >= 0:
-            raise ValueError(f"sigma_us must be >= 0, got {sigma_us!r}.")
+        super().__init__(sigma_us)
         if not tolerance > 0:
             raise ValueError(f"rvw_tolerance must be > 0, got {tolerance!r}.")
         if max_pulses < 1:
             raise ValueError(f"rvw_max_pulses must be >= 1, got {max_pulses!r}.")
-        self.sigma_us, self.tolerance, self.max_pulses = float(sigma_us), tolerance, max_pulses
+        self.tolerance, self.max_pulses = tolerance, max_pulses
         self.last_mean_pulses: float | None = None
         """Mean write pulses per cell in the last call (diagnostic)."""
 
-    @property
-    def active(self) -> bool:
-        return self.sigma_us > 0
-
-    def apply_to_conductance(self, g: Tensor, generator: Generator | None = None) -> Tensor:
-        if not self.active:
-            return g
-        err = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device)
+    def landing_error(self, g: Tensor, generator: Generator | None = None) -> Tensor:
+        """The error of the last write pulse of each cell [σ]: cells re-written while
+        ``|ε| > tolerance`` and pulses remain. Records :attr:`last_mean_pulses`."""
+        err = super().landing_error(g, generator)
         pulses = torch.ones_like(g)
         done = err.abs() <= self.tolerance
         for _ in range(self.max_pulses - 1):
             if bool(done.all()):
                 break
-            retry = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device)
-            err = torch.where(done, err, retry)
+            err = torch.where(done, err, super().landing_error(g, generator))
             pulses = pulses + (~done).to(g.dtype)
             done = done | (err.abs() <= self.tolerance)
         self.last_mean_pulses = float(pulses.mean())
-        return (g + self.sigma_us * err).clamp_min(0.0)
+        return err
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -305,7 +298,8 @@ def apply_fault_mitigation(
                     effect.g_on_us,
                     column_significance(layer),
                 )
-            elif scheme in ("rvw", "both") and isinstance(effect, ProgrammingVariation):
+            elif (scheme in ("rvw", "both") and isinstance(effect, ProgrammingVariation)
+                  and not isinstance(effect, ReadVerifyWrite)):  # already verified: keep
                 effect = ReadVerifyWrite(effect.sigma_us, tolerance, max_pulses)
             effects.append(effect)
         layer.effects = torch.nn.ModuleList(effects)

@@ -45,9 +45,10 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from simulator.config import REMAP_SCHEMES, CrossbarConfig
-from simulator.mapping import crossbar_layers, layout_for, map_weight, unrolled_weight
+from simulator.mapping import crossbar_layers, map_weight, unrolled_weight
 from simulator.nonideal import level_conductance
 from simulator.nonideal.ir_drop import first_order_conductance
+from simulator.tiling import layout_for
 
 logger = logging.getLogger(__name__)
 

@@ -36,8 +36,19 @@ class ProgrammingVariation(BaseNonIdeality):
     def active(self) -> bool:
         return self.sigma_us > 0
 
+    def landing_error(self, g: Tensor, generator: Generator | None = None) -> Tensor:
+        r"""Standardized error ``ε`` of each cell's write, one ``N(0, 1)`` draw per cell.
+
+        Args:
+            g: A `S x ... x rows x cols`-dim Tensor of target conductances [µS].
+            generator: Source of randomness (``None``: torch's global generator).
+
+        Returns:
+            A Tensor shaped like ``g`` (dimensionless; ``σ`` units).
+        """
+        return torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device)
+
     def apply_to_conductance(self, g: Tensor, generator: Generator | None = None) -> Tensor:
         if not self.active:
             return g
-        eps = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device)
-        return (g + self.sigma_us * eps).clamp_min(0.0)
+        return (g + self.sigma_us * self.landing_error(g, generator)).clamp_min(0.0)

@@ -1,17 +1,32 @@
 """DNN workloads: a trained model plus test data (bundled: digits-mlp, digits-cnn, cifar10)."""
 
-from simulator.workloads.base import Workload, WorkloadInfo, stratified_order, workload_info
+from simulator.workloads.base import (
+    DATA_DIR_ENV,
+    OptionSpec,
+    Workload,
+    WorkloadInfo,
+    data_dir,
+    stratified_order,
+    workload_info,
+)
 from simulator.workloads.registry import (
     ENTRY_POINT_GROUP,
+    check_options,
+    data_missing,
     get_workload,
     list_workloads,
     register_workload,
 )
 
 __all__ = [
+    "DATA_DIR_ENV",
     "ENTRY_POINT_GROUP",
+    "OptionSpec",
     "Workload",
     "WorkloadInfo",
+    "check_options",
+    "data_dir",
+    "data_missing",
     "get_workload",
     "list_workloads",
     "register_workload",

@@ -5,6 +5,12 @@ from its training split). Bundled models are trained once, deterministically, an
 ``XBAR_CACHE_DIR`` (default ``~/.cache/xbar-dse``) under a key hashing the architecture, the
 training hyperparameters, the training data and the torch version, so a change to any of them
 retrains.
+
+Locations are operator configuration, never workload options: data a workload reads lives under
+``XBAR_DATA_DIR`` (:func:`data_dir`) and models under ``XBAR_CACHE_DIR`` (:func:`cache_dir`),
+both read from the environment of the process that loads the workload. A workload declares its
+options (:class:`OptionSpec`: type, bounds, default), so a caller's options can be checked
+without loading it.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -26,10 +33,13 @@ from simulator.errors import WorkloadError
 
 __all__ = [
     "CALIBRATION_SIZE",
+    "DATA_DIR_ENV",
+    "OptionSpec",
     "TrainSpec",
     "Workload",
     "WorkloadInfo",
     "cache_dir",
+    "data_dir",
     "load_or_train",
     "stratified_order",
     "workload_info",
@@ -39,6 +49,63 @@ logger = logging.getLogger(__name__)
 
 CALIBRATION_SIZE = 256
 """Training samples used to calibrate input quantizers and ADC ranges."""
+
+DATA_DIR_ENV = "XBAR_DATA_DIR"
+"""Environment variable naming the operator's data root (workload data sets live under it)."""
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,),
+                                          "str": (str,)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptionSpec:
+    """One option a workload factory takes: a JSON scalar of ``type`` within its bounds.
+
+    No option names a location: data and caches come from the environment (module docstring).
+    """
+
+    name: str
+    """Keyword of the factory."""
+    type: Literal["int", "float", "bool", "str"]
+    """JSON type of the value (``bool`` is never an ``int`` here)."""
+    default: Any = None
+    """Value used when the option is omitted."""
+    low: float | None = None
+    """Smallest allowed value (numbers), or ``None``."""
+    high: float | None = None
+    """Largest allowed value (numbers), or ``None``."""
+    choices: tuple[Any, ...] | None = None
+    """Allowed values, or ``None`` for any value of the type within the bounds."""
+    nullable: bool = False
+    """Whether ``null`` (the factory's "no limit") is allowed."""
+    description: str = ""
+    """One line for humans, with the unit."""
+
+    def check(self, value: Any) -> str | None:
+        """``None`` when ``value`` is allowed, else the reason (naming the option)."""
+        if value is None:
+            return None if self.nullable else f"{self.name} must not be null"
+        ok = isinstance(value, _PY_TYPES[self.type]) and (
+            self.type == "bool" or not isinstance(value, bool))
+        if not ok or (self.type == "float" and not math.isfinite(value)):
+            return f"{self.name} must be a{'n' if self.type == 'int' else ''} {self.type}"
+        if self.choices is not None and value not in self.choices:
+            return f"{self.name} must be one of {list(self.choices)}, got {value!r}"
+        if self.type in ("int", "float") and (
+                (self.low is not None and value < self.low)
+                or (self.high is not None and value > self.high)):
+            return f"{self.name} must be in [{self.low}, {self.high}], got {value!r}"
+        if self.type == "str" and len(value) > 200:
+            return f"{self.name} must be at most 200 characters"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type, "default": self.default}
+        for key in ("low", "high", "nullable", "description"):
+            d[key] = getattr(self, key)
+        if self.choices is not None:
+            d["choices"] = list(self.choices)
+        return d
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +123,11 @@ class WorkloadInfo:
     num_classes: int
     """Number of output classes."""
     needs_data_dir: bool = False
-    """Whether the user must provide the data (``data_dir`` option or an environment variable)."""
+    """Whether the operator must install the data under ``XBAR_DATA_DIR``."""
+    data_files: tuple[str, ...] = ()
+    """Files, relative to ``XBAR_DATA_DIR``, whose presence means the data are installed."""
+    options: tuple[OptionSpec, ...] | None = None
+    """The options the factory takes; ``None``: undeclared (checked against its signature)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +137,7 @@ class WorkloadInfo:
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
             "needs_data_dir": self.needs_data_dir,
+            "options": None if self.options is None else [o.to_dict() for o in self.options],
         }
 
 
@@ -171,6 +243,12 @@ def stratified_order(labels: Tensor, seed: int = 0) -> Tensor:
 def cache_dir() -> Path:
     """Model cache directory: ``$XBAR_CACHE_DIR`` or ``~/.cache/xbar-dse``."""
     return Path(os.environ.get("XBAR_CACHE_DIR") or Path.home() / ".cache" / "xbar-dse")
+
+
+def data_dir() -> Path | None:
+    """The operator's data root ``$XBAR_DATA_DIR`` (``None`` when unset)."""
+    raw = os.environ.get(DATA_DIR_ENV)
+    return Path(raw).expanduser() if raw else None
 
 
 @dataclass(frozen=True, kw_only=True)

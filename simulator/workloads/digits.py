@@ -9,13 +9,13 @@ Both models train in a few seconds on one core and are cached (see
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from simulator.workloads.base import (
     CALIBRATION_SIZE,
+    OptionSpec,
     TrainSpec,
     Workload,
     load_or_train,
@@ -29,6 +29,10 @@ MLP_SPEC = TrainSpec(epochs=15, lr=5e-3, batch_size=64, weight_decay=1e-4, seed=
 
 CNN_SPEC = TrainSpec(epochs=25, lr=5e-3, batch_size=128, weight_decay=1e-4, seed=0)
 """Training of ``digits-cnn``."""
+
+_OPTIONS = (OptionSpec(name="retrain", type="bool", default=False,
+                       description="Train even if a cached model exists."),)
+"""The options of both digits workloads (the model cache is ``$XBAR_CACHE_DIR``)."""
 
 
 @lru_cache(maxsize=1)
@@ -70,13 +74,10 @@ def _build(
     description: str,
     build,
     spec: TrainSpec,
-    cache_dir: str | Path | None,
     retrain: bool,
 ) -> Workload:
     x_train, y_train, x_test, y_test = load_digits_split()
-    model, from_cache, key = load_or_train(
-        name, build, x_train, y_train, spec, directory=cache_dir, retrain=retrain
-    )
+    model, from_cache, key = load_or_train(name, build, x_train, y_train, spec, retrain=retrain)
     workload = Workload(
         name=name,
         description=description,
@@ -101,16 +102,17 @@ def _build(
     dataset="sklearn-digits",
     input_shape=(1, 8, 8),
     num_classes=10,
+    options=_OPTIONS,
 )
-def digits_mlp(cache_dir: str | None = None, retrain: bool = False) -> Workload:
+def digits_mlp(retrain: bool = False) -> Workload:
     """The ``digits-mlp`` workload (2 crossbar layers).
 
     Args:
-        cache_dir: Model cache directory (default ``$XBAR_CACHE_DIR`` or ``~/.cache/xbar-dse``).
-        retrain: Train even if a cached model exists.
+        retrain: Train even if a cached model exists (the cache is ``$XBAR_CACHE_DIR`` or
+            ``~/.cache/xbar-dse``).
     """
     return _build(
-        "digits-mlp", digits_mlp.workload_info.description, _mlp, MLP_SPEC, cache_dir, retrain
+        "digits-mlp", digits_mlp.workload_info.description, _mlp, MLP_SPEC, retrain
     )
 
 
@@ -120,14 +122,15 @@ def digits_mlp(cache_dir: str | None = None, retrain: bool = False) -> Workload:
     dataset="sklearn-digits",
     input_shape=(1, 8, 8),
     num_classes=10,
+    options=_OPTIONS,
 )
-def digits_cnn(cache_dir: str | None = None, retrain: bool = False) -> Workload:
+def digits_cnn(retrain: bool = False) -> Workload:
     """The ``digits-cnn`` workload (3 crossbar layers).
 
     Args:
-        cache_dir: Model cache directory (default ``$XBAR_CACHE_DIR`` or ``~/.cache/xbar-dse``).
-        retrain: Train even if a cached model exists.
+        retrain: Train even if a cached model exists (the cache is ``$XBAR_CACHE_DIR`` or
+            ``~/.cache/xbar-dse``).
     """
     return _build(
-        "digits-cnn", digits_cnn.workload_info.description, _cnn, CNN_SPEC, cache_dir, retrain
+        "digits-cnn", digits_cnn.workload_info.description, _cnn, CNN_SPEC, retrain
     )

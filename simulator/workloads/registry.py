@@ -7,23 +7,34 @@ A third-party package registers a workload by declaring, in its ``pyproject.toml
 
 where ``my_net(**options) -> simulator.Workload``. Decorating it with
 :func:`simulator.workloads.workload_info` lets ``list_workloads`` describe it without loading
-it. :func:`register_workload` does the same at run time (notebooks, tests).
+it, and its ``options`` (:class:`~simulator.workloads.base.OptionSpec`) let
+:func:`check_options` validate a caller's options with their types and bounds (an undeclared
+factory is checked against its signature only). :func:`register_workload` does the same at run
+time (notebooks, tests). :func:`data_missing` says, without loading anything, whether the data
+a workload needs are installed under ``XBAR_DATA_DIR``.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from simulator.errors import WorkloadError
-from simulator.workloads.base import Workload, WorkloadInfo
+from simulator.workloads.base import DATA_DIR_ENV, Workload, WorkloadInfo, data_dir
 from simulator.workloads.cifar10 import cifar10
 from simulator.workloads.digits import digits_cnn, digits_mlp
 
-__all__ = ["ENTRY_POINT_GROUP", "get_workload", "list_workloads", "register_workload"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "check_options",
+    "data_missing",
+    "get_workload",
+    "list_workloads",
+    "register_workload",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,34 +87,90 @@ def _resolve(name: str, entry: Callable[..., Workload] | EntryPoint) -> Callable
     return entry
 
 
-def get_workload(name: str, **options: Any) -> Workload:
-    """Load (and, the first time, train) a workload.
-
-    Args:
-        name: A name from :func:`list_workloads`.
-        **options: Passed to the factory (e.g. ``data_dir`` for ``cifar10``).
+def _factory(name: str) -> Callable[..., Workload]:
+    """The factory registered as ``name``.
 
     Raises:
-        WorkloadError: (a ``ValueError``) on an unknown name (the message lists the known
-            ones), an option the factory does not take (named), or missing data.
+        WorkloadError: on an unknown name (the message lists the known ones).
     """
     factories = _factories()
     if name not in factories:
         raise WorkloadError(
             f"unknown workload {name!r}; available: {', '.join(sorted(factories))}."
         )
-    factory = _resolve(name, factories[name])
+    return _resolve(name, factories[name])
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(option, reason)`` for every option of ``options`` that workload ``name`` refuses:
+    names it does not take, values of the wrong type or out of the declared bounds.
+
+    Raises:
+        WorkloadError: on an unknown workload name.
+    """
+    factory = _factory(name)
+    info = getattr(factory, "workload_info", None)
+    declared = info.options if isinstance(info, WorkloadInfo) else None
+    if declared is not None:
+        specs = {o.name: o for o in declared}
+        errors = []
+        for key, value in options.items():
+            spec = specs.get(key)
+            if spec is None:
+                errors.append((key, f"workload {name!r} has no option {key!r}; options: "
+                                    f"{', '.join(specs) or 'none'}"))
+            elif (reason := spec.check(value)) is not None:
+                errors.append((key, reason))
+        return errors
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
-        params = {}
-    if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        for key in options:
-            if key not in params:
-                raise WorkloadError(
-                    f"workload {name!r} has no option {key!r}; options: "
-                    f"{', '.join(params) or 'none'}."
-                )
+        return []
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return []
+    return [(key, f"workload {name!r} has no option {key!r}; options: "
+                  f"{', '.join(params) or 'none'}") for key in options if key not in params]
+
+
+def data_missing(name: str) -> str | None:
+    """Why workload ``name`` cannot load its data here, or ``None`` when it needs none or they
+    are installed under ``$XBAR_DATA_DIR``. The reason names the variable and the files
+    relative to it, never the configured path.
+
+    Raises:
+        WorkloadError: on an unknown workload name.
+    """
+    info = getattr(_factory(name), "workload_info", None)
+    if not isinstance(info, WorkloadInfo) or not (info.needs_data_dir or info.data_files):
+        return None
+    root = data_dir()
+    where = ", ".join(info.data_files) or "its data"
+    if root is None:
+        return (f"workload {name!r} needs data the operator installs: set {DATA_DIR_ENV} (on "
+                f"the service and every worker) to a folder holding {where}")
+    missing = [f for f in info.data_files if not (root / f).is_file()]
+    if missing:
+        return (f"the data of workload {name!r} are not installed under {DATA_DIR_ENV} "
+                f"(missing {', '.join(missing)})")
+    return None
+
+
+def get_workload(name: str, **options: Any) -> Workload:
+    """Load (and, the first time, train) a workload.
+
+    Args:
+        name: A name from :func:`list_workloads`.
+        **options: Passed to the factory (e.g. ``epochs`` for ``cifar10``), checked first by
+            :func:`check_options`.
+
+    Raises:
+        WorkloadError: (a ``ValueError``) on an unknown name (the message lists the known
+            ones), an option the factory does not take or a bad value (named), or missing data.
+    """
+    factory = _factory(name)
+    errors = check_options(name, options)
+    if errors:
+        raise WorkloadError("; ".join(reason for _, reason in errors) + ".")
     workload = factory(**options)
     if not isinstance(workload, Workload):
         raise WorkloadError(
@@ -129,10 +196,12 @@ def _describe(name: str, entry: Callable[..., Workload] | EntryPoint) -> dict[st
         "input_shape": None,
         "num_classes": None,
         "needs_data_dir": False,
+        "options": None,
     }
 
 
 def list_workloads() -> list[dict[str, Any]]:
     """Every known workload, sorted by name, without loading any: dicts with ``name``,
-    ``description``, ``dataset``, ``input_shape``, ``num_classes``, ``needs_data_dir``."""
+    ``description``, ``dataset``, ``input_shape``, ``num_classes``, ``needs_data_dir`` and
+    ``options`` (the declared options as dicts, or ``None``)."""
     return [_describe(name, entry) for name, entry in sorted(_factories().items())]

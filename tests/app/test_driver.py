@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 import app.execution.driver as driver_module
 from app.execution.driver import StudyDriver
-from app.execution.tasks import evaluate_task
+from app.execution.tasks import evaluate_task, suggest_task
 from app.models import TRIAL_OPEN, Study, StudyState, Trial, TrialResult, TrialState
 from app.services import lifecycle
 from tests.app.conftest import BRANIN, make_settings
@@ -180,7 +180,7 @@ def test_trial_timeout_requeues_then_fails_hung_evaluations(database, engine,
                                                            monkeypatch) -> None:
     """With XBAR_TRIAL_TIMEOUT_S, an evaluation running longer is abandoned: its trial is
     re-queued with attempt + 1 (reason stored), fails after max_attempts, and the late result
-    of an abandoned attempt is never recorded."""
+    of an abandoned attempt is never recorded; a study whose every trial failed ends failed."""
     monkeypatch.setattr(driver_module, "evaluate_task", _hang)
     monkeypatch.setitem(_HANG, "started", 0)
     monkeypatch.setitem(_HANG, "returned", 0)
@@ -205,4 +205,60 @@ def test_trial_timeout_requeues_then_fails_hung_evaluations(database, engine,
         assert s.scalar(select(func.count()).select_from(TrialResult)
                         .join(Trial, Trial.id == TrialResult.trial_id)
                         .where(Trial.study_id == sid)) == 0
-    assert _study(database, sid).state == StudyState.COMPLETED
+    st = _study(database, sid)  # its only trial failed: the study failed, saying why
+    assert st.state == StudyState.FAILED
+    assert st.error.startswith("all 1 trials failed; first error: TrialTimeout")
+
+
+_SLOW = {"hang": 0, "calls": 0, "release": threading.Event()}
+"""The first ``hang`` suggest calls wait for ``release``; later ones run the real optimizer."""
+
+
+def _slow_suggest(*args):
+    with _HANG_LOCK:
+        _SLOW["calls"] += 1
+        hang = _SLOW["calls"] <= _SLOW["hang"]
+    if hang:
+        _SLOW["release"].wait(30.0)
+    return suggest_task(*args)
+
+
+def _slow_optimizer(monkeypatch, hang: int) -> None:
+    monkeypatch.setattr(driver_module, "suggest_task", _slow_suggest)
+    monkeypatch.setitem(_SLOW, "hang", hang)
+    monkeypatch.setitem(_SLOW, "calls", 0)
+    monkeypatch.setitem(_SLOW, "release", threading.Event())
+
+
+def test_a_slow_suggest_is_abandoned_and_asked_again(database, engine, monkeypatch) -> None:
+    """A suggest call running past XBAR_SUGGEST_TIMEOUT_S is abandoned and asked again: with
+    the first call hung, the study still completes its 3 trials, and the abandoned call's
+    late answer adds nothing."""
+    _slow_optimizer(monkeypatch, hang=1)
+    sid = new_study(database, parallelism=1, budget={"max_trials": 3})
+    driver = StudyDriver(database, engine, make_settings(database.url, suggest_timeout_s=0.3))
+    try:
+        _run(driver, lambda: _SLOW["calls"] >= 2, timeout=30)  # abandoned, asked again
+    finally:
+        _SLOW["release"].set()  # the hung call returns: its worker thread is free again
+    _run(driver, lambda: _study(database, sid).state == StudyState.COMPLETED, timeout=30)
+    st = _study(database, sid)
+    assert (st.n_completed, st.n_failed, st.next_number, st.error) == (3, 0, 3, None)
+    assert _SLOW["calls"] >= 4  # the hung one, then one per trial
+
+
+def test_suggest_timeouts_in_a_row_fail_the_study(database, engine, monkeypatch) -> None:
+    """SUGGEST_TRIES suggest calls in a row past the timeout fail the study with a clear
+    error, before any trial exists."""
+    _slow_optimizer(monkeypatch, hang=100)
+    sid = new_study(database, parallelism=1, budget={"max_trials": 3})
+    driver = StudyDriver(database, engine, make_settings(database.url, suggest_timeout_s=0.2))
+    try:
+        _run(driver, lambda: _study(database, sid).state == StudyState.FAILED, timeout=30)
+    finally:
+        _SLOW["release"].set()
+    st = _study(database, sid)
+    assert st.error == (f"optimizer failed: {driver_module.SUGGEST_TRIES} suggest calls in a "
+                        "row were abandoned; last: SuggestTimeout: the optimizer ran longer "
+                        "than 0.2 s")
+    assert st.next_number == 0 and sid not in driver._suggest

@@ -14,7 +14,7 @@ from app.models import Event, Study, StudyState, Trial, TrialState
 from app.problems.crossbar import default_params
 from app.services import lifecycle, pareto
 from optimizer.pareto import default_ref_point, hypervolume, pareto_mask
-from tests.app.helpers import add_trial, complete, new_study
+from tests.app.helpers import add_trial, claim, complete, new_study
 
 
 def test_study_transitions_table(database) -> None:
@@ -34,11 +34,39 @@ def test_study_transitions_table(database) -> None:
     with database.session() as s:
         t = s.get(Trial, q)
         assert (t.state, t.error) == (TrialState.FAILED, "study cancelled")
+        assert s.get(Study, sid).n_failed == 1  # the trial the cancel closed is counted
         moves = [(e.payload["from"], e.payload["to"]) for e in s.scalars(
             select(Event).where(Event.study_id == sid, Event.type == "study.state")
             .order_by(Event.id))]
     assert moves == [(None, "created"), ("running", "paused"), ("paused", "running"),
                      ("running", "cancelled")]
+
+
+def _fail(db, study_id: int, reason: str) -> None:
+    """Add a trial, claim it and fail it for good with ``reason``."""
+    trial_id = add_trial(db, study_id)
+    token = claim(db, trial_id)
+    with db.session() as s:
+        assert lifecycle.fail_attempt(s, trial_id, token, reason, retryable=False,
+                                      max_attempts=3) == TrialState.FAILED
+
+
+def test_finish_study_fails_only_when_every_trial_failed(database) -> None:
+    """A finished study with one completed and one failed trial is completed; one whose two
+    trials both failed is failed, naming the count and the lowest-numbered trial's error."""
+    mixed, bad = new_study(database), new_study(database)
+    complete(database, mixed, {"f0": 1.0, "f1": 1.0})
+    _fail(database, mixed, "boom")
+    _fail(database, bad, "first boom")
+    _fail(database, bad, "second boom")
+    with database.session() as s:
+        assert lifecycle.finish_study(s, s.get(Study, mixed)) == StudyState.COMPLETED
+        assert lifecycle.finish_study(s, s.get(Study, bad)) == StudyState.FAILED
+    with database.session() as s:
+        assert (s.get(Study, mixed).state, s.get(Study, mixed).error) == ("completed", None)
+        st = s.get(Study, bad)
+        assert (st.state, st.error) == ("failed", "all 2 trials failed; first error: first boom")
+        assert (st.n_completed, st.n_failed) == (0, 2)
 
 
 def test_incremental_front_matches_batch(database) -> None:

@@ -80,3 +80,18 @@ def test_depth_scan_ignores_brackets_in_strings() -> None:
 def test_non_finite_locs_walks_lists_and_dicts() -> None:
     assert non_finite_locs({"a": [1.0, float("-inf")], "b": {"c": float("nan")}, "d": "NaN"}) \
         == [["body", "a", 1], ["body", "b", "c"]]
+
+
+def test_per_study_caps_come_from_the_app_settings(migrated_url: str) -> None:
+    """The route enforces the app's own caps (not the process environment's)."""
+    app = create_app(make_settings(migrated_url, run_driver=False, max_parallelism=2,
+                                   max_trials_per_study=5))
+    with TestClient(app) as c:
+        r = c.post(f"{API}/studies", json={**BRANIN, "parallelism": 3,
+                                            "budget": {"max_trials": 6}})
+        assert r.status_code == 422
+        assert sorted(e["loc"] for e in r.json()["errors"]) == [
+            ["body", "budget", "max_trials"], ["body", "parallelism"]]
+        assert _count(c) == 0
+        assert c.post(f"{API}/studies", json={**BRANIN, "parallelism": 2,
+                                               "budget": {"max_trials": 5}}).status_code == 201

@@ -67,3 +67,20 @@ def test_open_queue_and_history(database) -> None:
                              "values": {"f0": 1.0, "f1": 2.0}, "cost_s": 3.0}]
     assert sorted(p["params"]["x0"] for p in pending) == [0.2, 0.3]
     assert all(p.keys() == {"params", "fidelity"} for p in pending)
+
+
+def test_handed_out_lists_every_trial_by_number(database) -> None:
+    """The pending list of a model-free suggest holds every trial, failed ones included, by
+    number, so its length is the next trial number; the sequence seed is the study seed."""
+    sid = new_study(database, seed=5)
+    complete(database, sid, {"f0": 1.0, "f1": 2.0})
+    add_trial(database, sid, params={"x0": 0.2, "x1": 0.2}, state=TrialState.FAILED)
+    add_trial(database, sid, params={"x0": 0.3, "x1": 0.3}, fidelity=0.5)
+    with database.session() as s:
+        study = s.get(Study, sid)
+        got = trials.handed_out(s, sid)
+        assert len(got) == study.next_number == 3
+        assert (trials.is_model_free(study), trials.sequence_seed(study)) == (True, 5)
+    assert not trials.is_model_free(Study(method="qnehvi"))
+    assert got[1:] == [{"params": {"x0": 0.2, "x1": 0.2}, "fidelity": 1.0},
+                       {"params": {"x0": 0.3, "x1": 0.3}, "fidelity": 0.5}]

@@ -20,7 +20,7 @@ from simulator import (
     list_workloads,
     workload_info,
 )
-from simulator.workloads import registry
+from simulator.workloads import OptionSpec, check_options, data_missing, registry
 
 
 def test_digits_workloads_are_accurate(digits_mlp: Workload, digits_cnn: Workload) -> None:
@@ -32,7 +32,7 @@ def test_digits_workloads_are_accurate(digits_mlp: Workload, digits_cnn: Workloa
         assert not w.model.training
 
 
-def test_digits_cache_is_reused(model_cache: Path, digits_mlp: Workload) -> None:
+def test_digits_cache_is_reused(model_cache: Path, digits_mlp: Workload, monkeypatch) -> None:
     """A second load comes from the cache (no retraining, file untouched, same weights);
     retrain=True trains again to the same weights (deterministic training)."""
     files = sorted(model_cache.glob("digits-mlp-*.pt"))
@@ -43,7 +43,9 @@ def test_digits_cache_is_reused(model_cache: Path, digits_mlp: Workload) -> None
     for a, b in zip(again.model.state_dict().values(), digits_mlp.model.state_dict().values(),
                     strict=True):
         assert torch.equal(a, b)
-    fresh = get_workload("digits-mlp", retrain=True, cache_dir=str(model_cache / "other"))
+    monkeypatch.setenv("XBAR_CACHE_DIR", str(model_cache / "other"))
+    fresh = get_workload("digits-mlp", retrain=True)
+    assert len(list((model_cache / "other").glob("digits-mlp-*.pt"))) == 1
     assert not fresh.from_cache
     for a, b in zip(fresh.model.state_dict().values(), digits_mlp.model.state_dict().values(),
                     strict=True):
@@ -68,11 +70,14 @@ def _write_cifar(folder: Path, n_train: int = 60, n_test: int = 30) -> None:
 
 
 @pytest.mark.slow
-def test_cifar10_reads_batches_and_evaluates(tmp_path: Path, model_cache: Path) -> None:
-    """The reader accepts the batch folder or its parent, trains the VGG-style model on the
+def test_cifar10_reads_batches_and_evaluates(tmp_path: Path, model_cache: Path,
+                                             monkeypatch) -> None:
+    """The reader finds the batches under $XBAR_DATA_DIR, trains the VGG-style model on the
     300 generated images, learns the colour-coded classes, and runs through evaluate()."""
     _write_cifar(tmp_path / "cifar-10-batches-py")
-    w = get_workload("cifar10", data_dir=str(tmp_path), epochs=10, test_limit=12)
+    monkeypatch.setenv("XBAR_DATA_DIR", str(tmp_path))
+    assert data_missing("cifar10") is None
+    w = get_workload("cifar10", epochs=10, test_limit=12)
     assert w.x_test.shape == torch.Size([12, 3, 32, 32]) and w.metadata["n_train"] == 300
     assert float(w.x_test.min()) >= 0 and float(w.x_test.max()) <= 1
     assert w.clean_accuracy() >= 0.5
@@ -84,17 +89,60 @@ def test_cifar10_reads_batches_and_evaluates(tmp_path: Path, model_cache: Path) 
 
 
 def test_cifar10_missing_data_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
-    """No data_dir (and no env var), an empty folder or a malformed batch raise WorkloadError."""
-    monkeypatch.delenv("XBAR_CIFAR10_DIR", raising=False)
-    with pytest.raises(WorkloadError, match="XBAR_CIFAR10_DIR"):
+    """No XBAR_DATA_DIR, a root without the batch folder or a malformed batch raise
+    WorkloadError (naming the variable, never the configured path); data_missing says the same
+    without loading anything."""
+    monkeypatch.delenv("XBAR_DATA_DIR", raising=False)
+    with pytest.raises(WorkloadError, match="XBAR_DATA_DIR"):
         get_workload("cifar10")
-    with pytest.raises(WorkloadError, match="test_batch"):
-        get_workload("cifar10", data_dir=str(tmp_path))
-    (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 5), np.uint8),
-                                                       b"labels": [0, 1]}))
-    (tmp_path / "data_batch_1").write_bytes(b"not a pickle")
+    assert "set XBAR_DATA_DIR" in data_missing("cifar10")
+    monkeypatch.setenv("XBAR_DATA_DIR", str(tmp_path))
+    with pytest.raises(WorkloadError, match="test_batch") as info:
+        get_workload("cifar10")
+    assert str(tmp_path) not in str(info.value)
+    assert "missing cifar-10-batches-py/test_batch" in data_missing("cifar10")
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 5), np.uint8),
+                                                     b"labels": [0, 1]}))
+    (folder / "data_batch_1").write_bytes(b"not a pickle")
+    assert data_missing("cifar10") is None
     with pytest.raises(WorkloadError, match="data_batch_1"):
+        get_workload("cifar10")
+    assert data_missing("digits-cnn") is None
+
+
+def test_no_workload_option_names_a_location(tmp_path: Path, monkeypatch) -> None:
+    """data_dir and cache_dir are no workload options: they are refused by name before any
+    file is read (the data root and cache are the environment's)."""
+    monkeypatch.setenv("XBAR_DATA_DIR", str(tmp_path / "empty"))
+    for name in ("cifar10", "digits-mlp", "digits-cnn"):
+        info = {w["name"]: w for w in list_workloads()}[name]
+        declared = [o["name"] for o in info["options"]]
+        assert not [o for o in declared if o.endswith(("_dir", "_path", "_file"))], declared
+        assert [k for k, _ in check_options(name, {"data_dir": str(tmp_path),
+                                                  "cache_dir": str(tmp_path)})] == [
+            "data_dir", "cache_dir"]
+    with pytest.raises(WorkloadError, match="no option 'data_dir'"):
         get_workload("cifar10", data_dir=str(tmp_path))
+
+
+def test_declared_options_are_checked_with_types_and_bounds() -> None:
+    """Each bad option is one (name, reason) entry: unknown names, booleans for ints, values
+    out of bounds, null where not allowed; valid values pass."""
+    assert check_options("cifar10", {"epochs": 3, "test_limit": None, "retrain": True}) == []
+    bad = dict(check_options("cifar10", {"epochs": True, "train_limit": 10**30,
+                                         "test_limit": 0, "retrain": 1, "colour": "red"}))
+    assert set(bad) == {"epochs", "train_limit", "test_limit", "retrain", "colour"}
+    assert "int" in bad["epochs"] and "50000" in bad["train_limit"]
+    assert "bool" in bad["retrain"] and "no option 'colour'" in bad["colour"]
+    assert check_options("digits-cnn", {"retrain": None}) == [
+        ("retrain", "retrain must not be null")]
+    with pytest.raises(WorkloadError, match="epochs must be in"):
+        get_workload("cifar10", epochs=1000)
+    spec = OptionSpec(name="scale", type="float", low=0.0, high=2.0)
+    assert spec.check(1) is None and spec.check(1.5) is None
+    assert spec.check(float("nan")) and spec.check(2.5) and spec.check("1")
 
 
 def test_list_workloads_describes_without_loading() -> None:
@@ -106,7 +154,12 @@ def test_list_workloads_describes_without_loading() -> None:
         "name": "digits-cnn", "description": listed["digits-cnn"]["description"],
         "dataset": "sklearn-digits", "input_shape": [1, 8, 8], "num_classes": 10,
         "needs_data_dir": False,
+        "options": [{"name": "retrain", "type": "bool", "default": False, "low": None,
+                     "high": None, "nullable": False,
+                     "description": "Train even if a cached model exists."}],
     }
+    assert [o["name"] for o in listed["cifar10"]["options"]] == [
+        "epochs", "train_limit", "test_limit", "retrain"]
 
 
 def test_unknown_name_and_option_are_named() -> None:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import CallerDep, SessionDep, StudyDep
+from app.api.deps import CallerDep, SessionDep, SettingsDep, StudyDep
 from app.models import StudyState, state_pattern
-from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
+from app.schemas.study import StudiesPublic, StudyActionIn, StudyCreate, StudyPublic
 from app.services import lifecycle
 from app.services.studies import create_study, list_studies, study_public
 
@@ -17,10 +17,11 @@ router = APIRouter(prefix="/studies", tags=["studies"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyPublic)
 def post_study(
-    body: StudyCreate, session: SessionDep, caller: CallerDep, response: Response
+    body: StudyCreate, session: SessionDep, caller: CallerDep, settings: SettingsDep,
+    response: Response,
 ) -> StudyPublic:
     """Create a study; a driver starts it within a poll interval."""
-    study = create_study(session, body, caller.key_id)
+    study = create_study(session, body, caller.key_id, settings)
     response.headers["Location"] = f"/api/v1/studies/{study.id}"
     return study_public(study)
 
@@ -33,7 +34,7 @@ def get_studies(
     cursor: str | None = None,
     state: Annotated[str | None, Query(pattern=state_pattern(StudyState))] = None,
 ) -> StudiesPublic:
-    return list_studies(session, caller.key_id, caller.auth_on, limit, cursor, state)
+    return list_studies(session, caller.key_id, caller.scoped, limit, cursor, state)
 
 
 @router.get("/{study_id}", response_model=StudyPublic)
@@ -42,7 +43,9 @@ def get_one(study: StudyDep) -> StudyPublic:
 
 
 @router.post("/{study_id}:{action}", response_model=StudyPublic)
-def act(study: StudyDep, action: str, session: SessionDep) -> StudyPublic:
-    """``:pause``, ``:resume`` or ``:cancel``; 409 when the study's state does not allow it."""
+def act(study: StudyDep, action: str, session: SessionDep,
+        body: StudyActionIn | None = None) -> StudyPublic:
+    """``:pause``, ``:resume`` or ``:cancel`` (no body, or ``{}``); 409 when the study's state
+    does not allow it."""
     lifecycle.apply_action(session, study, action)
     return study_public(study)
