@@ -14,11 +14,11 @@ from simulator.mapping import (
     DigitalModule,
     crossbar_layers,
     layer_shapes,
-    layout_for,
     map_weight,
     quantize_symmetric,
     slice_magnitude,
 )
+from simulator.tiling import layout_for
 
 NOISELESS = {"prog_sigma": 0.0, "read_sigma": 0.0, "saf_sa0": 0.0, "saf_sa1": 0.0}
 

@@ -16,7 +16,7 @@ from simulator.mitigation.faults import (
     programming_cost,
     rvw_expected_pulses,
 )
-from simulator.nonideal import StuckAtFaults
+from simulator.nonideal import ProgrammingVariation, StuckAtFaults
 from tests.simulator.mitigation_data import digits, trained
 
 
@@ -57,6 +57,25 @@ def test_rvw_narrows_variation_and_counts_pulses() -> None:
     assert float((out - 5.0).std()) == pytest.approx(0.5 * truncated, rel=0.02)
     assert effect.last_mean_pulses == pytest.approx(rvw_expected_pulses(1.0, 8), rel=0.01)
     assert rvw_expected_pulses(1.0, 8) == pytest.approx((1 - (1 - q) ** 8) / q)
+
+
+def test_rvw_with_one_pulse_is_plain_programming_variation() -> None:
+    """With a budget of one pulse RVW draws exactly the programming variation's error (same
+    generator, same values), and installing RVW twice leaves the first one in place."""
+    g = torch.linspace(0.0, 10.0, 64).reshape(8, 8)
+    rvw = ReadVerifyWrite(0.5, tolerance=1.0, max_pulses=1)
+    plain = ProgrammingVariation(0.5)
+    assert torch.equal(rvw.apply_to_conductance(g, torch.Generator().manual_seed(3)),
+                       plain.apply_to_conductance(g, torch.Generator().manual_seed(3)))
+    assert rvw.last_mean_pulses == 1.0
+    with pytest.raises(ValueError, match="sigma_us"):
+        ReadVerifyWrite(-1.0)
+    analog = AnalogModel(torch.nn.Linear(4, 2), CrossbarConfig(prog_sigma=0.02))
+    apply_fault_mitigation(analog, "rvw", tolerance=1.0)
+    apply_fault_mitigation(analog, "rvw", tolerance=2.0)
+    verified = [e for layer in analog.layers.values() for e in layer.effects
+                if isinstance(e, ProgrammingVariation)]
+    assert [(type(e), e.tolerance) for e in verified] == [(ReadVerifyWrite, 1.0)]
 
 
 def test_programming_cost_charges_extra_pulses() -> None:

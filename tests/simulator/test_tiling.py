@@ -8,8 +8,8 @@ import pytest
 from simulator.config import CrossbarConfig
 from simulator.cost import LayerShape
 from simulator.cost.model import map_layer
-from simulator.mapping import layout_for
-from simulator.tiling import column_plan, magnitude_bits
+from simulator.errors import MappingError
+from simulator.tiling import column_plan, layout_for, magnitude_bits
 
 
 def test_differential_and_offset_plans() -> None:
@@ -33,12 +33,30 @@ def test_a_weight_wider_than_the_array_does_not_fit() -> None:
 
 @pytest.mark.parametrize("encoding", ["differential", "offset"])
 def test_mapping_and_cost_model_tile_a_layer_alike(encoding: str) -> None:
-    """The mapping's TileLayout and the cost model's mapping of one layer agree on slices,
-    columns per weight, reference columns and tiles."""
+    """The cost model's mapping of one layer is the mapping's TileLayout: same slices,
+    columns per weight, reference columns, tiles and used columns."""
     cfg = CrossbarConfig(rows=64, cols=128, weight_bits=6, cell_bits=2, encoding=encoding)
     layout = layout_for("fc", "linear", 300, 50, cfg)
-    m = map_layer(cfg, LayerShape("fc", "linear", 300, 50))
-    assert (layout.slices, layout.cols_per_weight, layout.ref_cols, layout.row_tiles,
-            layout.col_tiles) == (m.slices, m.cols_per_weight, m.ref_cols, m.row_tiles,
-                                  m.col_tiles)
+    assert map_layer(cfg, LayerShape("fc", "linear", 300, 50)) == layout
     assert layout.row_tiles == 5
+    # 5 magnitude bits (differential) -> 3 slices x 2 columns; 6 bits (offset) -> 3 slices
+    expected = {"differential": (3, 6, 0, 3, 300), "offset": (3, 3, 1, 2, 152)}[encoding]
+    assert (layout.slices, layout.cols_per_weight, layout.ref_cols, layout.col_tiles,
+            layout.used_cols) == expected
+
+
+class _Cols8:
+    """A config-like object (no CrossbarConfig check) whose arrays are too narrow."""
+
+    rows, cols, weight_bits, cell_bits, encoding = 16, 8, 8, 1, "differential"
+
+
+def test_a_layer_that_does_not_fit_raises_mapping_error_naming_it() -> None:
+    """Mapping and cost model raise the same MappingError (a ValueError), naming the layer,
+    the columns and the encoding."""
+    for call in (lambda: layout_for("fc", "linear", 4, 4, _Cols8()),
+                 lambda: map_layer(_Cols8(), LayerShape("fc", "linear", 4, 4))):
+        with pytest.raises(MappingError, match=r"layer 'fc': cols=8 .*14 columns with "
+                                               r"'differential' encoding"):
+            call()
+    assert issubclass(MappingError, ValueError)
