@@ -15,7 +15,8 @@ function: an abandoned task keeps its worker thread busy until it returns, and i
 dropped.
 
 Model-free methods (``trials.MODEL_FREE_METHODS``) are suggested number by number
-(:func:`suggest_numbers`), so their trials do not depend on timing; see ``services.trials``.
+(``tasks.suggest_numbers``), so their trials do not depend on timing; see
+``services.trials``.
 
 The driver handles futures; rows are read and written by ``app.services``: ``leases`` (study
 ownership, trial claims, heartbeats, the reaper), ``trials`` (the queue, history, new trials)
@@ -30,7 +31,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from distributed import Future
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import XbarError
 from app.execution.engine import DaskEngine
-from app.execution.tasks import evaluate_task, suggest_task
+from app.execution.tasks import evaluate_task, suggest_numbers, suggest_task
 from app.models import STUDY_ACTIVE, Study, StudyState, utcnow
 from app.services import leases, lifecycle, trials
 
@@ -69,31 +69,6 @@ class _Suggesting:
     n: int
     submitted: float = field(default_factory=time.monotonic)
     """``time.monotonic()`` at submission [s], for ``Settings.suggest_timeout_s``."""
-
-
-def suggest_numbers(
-    space_spec: dict[str, Any],
-    objectives: list[dict[str, Any]],
-    handed_out: list[dict[str, Any]],
-    n: int,
-    method: str,
-    seed: int,
-    options: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """Suggestions of a model-free method for the next ``n`` trial numbers, one optimizer call
-    per number (runs on a worker).
-
-    Trial ``len(handed_out) + k`` gets the one point suggested with every earlier trial as
-    pending and no observations, so it is the same whether it was asked alone or in a batch,
-    and whichever evaluations had finished.
-    """
-    pending = list(handed_out)
-    out = []
-    for _ in range(n):
-        (sg,) = suggest_task(space_spec, objectives, [], pending, 1, method, seed, options)
-        out.append(sg)
-        pending.append({"params": sg["params"], "fidelity": sg["fidelity"]})
-    return out
 
 
 class StudyDriver:

@@ -60,3 +60,28 @@ def suggest_task(
     )
     elapsed = time.perf_counter() - t0
     return [{**asdict(s), "extras": {**s.extras, "suggest_s": elapsed}} for s in out]
+
+
+def suggest_numbers(
+    space_spec: dict[str, Any],
+    objectives: list[dict[str, Any]],
+    handed_out: list[dict[str, Any]],
+    n: int,
+    method: str,
+    seed: int,
+    options: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Suggestions of a model-free method for the next ``n`` trial numbers, one optimizer call
+    per number (runs on a worker).
+
+    Trial ``len(handed_out) + k`` gets the one point suggested with every earlier trial as
+    pending and no observations, so it is the same whether it was asked alone or in a batch,
+    and whichever evaluations had finished.
+    """
+    pending = list(handed_out)
+    out = []
+    for _ in range(n):
+        (sg,) = suggest_task(space_spec, objectives, [], pending, 1, method, seed, options)
+        out.append(sg)
+        pending.append({"params": sg["params"], "fidelity": sg["fidelity"]})
+    return out

@@ -9,6 +9,7 @@ import time
 from sqlalchemy import func, select
 
 import app.execution.driver as driver_module
+import app.execution.tasks as tasks_module
 from app.execution.driver import StudyDriver
 from app.execution.tasks import evaluate_task, suggest_task
 from app.models import TRIAL_OPEN, Study, StudyState, Trial, TrialResult, TrialState
@@ -224,7 +225,8 @@ def _slow_suggest(*args):
 
 
 def _slow_optimizer(monkeypatch, hang: int) -> None:
-    monkeypatch.setattr(driver_module, "suggest_task", _slow_suggest)
+    monkeypatch.setattr(driver_module, "suggest_task", _slow_suggest)  # model-based path
+    monkeypatch.setattr(tasks_module, "suggest_task", _slow_suggest)  # via suggest_numbers
     monkeypatch.setitem(_SLOW, "hang", hang)
     monkeypatch.setitem(_SLOW, "calls", 0)
     monkeypatch.setitem(_SLOW, "release", threading.Event())

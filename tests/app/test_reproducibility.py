@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.execution.driver import suggest_numbers
+from app.execution.tasks import suggest_numbers
 from app.problems import resolve
 from app.schemas.study import StudyCreate
 from tests.app.conftest import BRANIN
