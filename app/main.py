@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.limits import RequestLimits
 from app.api.request_id import RequestId, request_id
+from app.api.responses import allowed_methods
 from app.api.router import api_router
 from app.api.routes import dashboard, health
 from app.api.routes.metrics import install_metrics
@@ -75,7 +76,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), request)
+        resp = problem_response(exc.status_code, str(exc.detail), str(exc.detail), request)
+        resp.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: name every method the path has
+            resp.headers["Allow"] = allowed_methods(request)
+        return resp
 
 
 def create_app(settings: Settings | None = None, *, engine: Any = None) -> FastAPI:

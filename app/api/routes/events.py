@@ -11,27 +11,39 @@ from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
-from app.api.deps import DatabaseDep, StudyDep
+from app.api.deps import MAX_ID, DatabaseDep, StudyDep
+from app.api.responses import API_ERRORS, problems
 from app.models import STUDY_ACTIVE, Event, Study
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["events"])
 
 POLL_S = 0.5
 
+EVENT_SCHEMA = {"type": "object", "required": ["id", "event", "data"],
+                "properties": {"id": {"type": "string", "pattern": "^[0-9]+$"},
+                               "event": {"type": "string"},
+                               "data": {"type": "string", "contentMediaType": "application/json"}}}
+"""One event of the stream (``itemSchema``, as Open API 3.2 and FastAPI's own SSE routes put it);
+the periodic ping is a comment line, not an event."""
 
-@router.get("/events")
+
+@router.get("/events", response_class=EventSourceResponse,
+            responses={200: {"description": "An event stream: ``id``, ``event`` (the type) and "
+                                            "``data`` (a JSON object) per event.",
+                             "content": {"text/event-stream": {"itemSchema": EVENT_SCHEMA}}},
+                       **API_ERRORS, **problems(404)})
 async def events(
     study: StudyDep,
     db: DatabaseDep,
     request: Request,
-    last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str, Header(pattern=r"^[0-9]{1,10}$")] = "0",
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     follow: bool = True,
 ) -> EventSourceResponse:
     """Stream ``study.state``, ``trial.completed``, ``trial.failed`` ... events. Reconnecting
     clients send ``Last-Event-ID`` (or ``?after=``) and get only newer events. The stream ends
     after the study reaches a final state (or at once with ``follow=false``)."""
-    start = after if after is not None else int(last_event_id or 0)
+    start = after if after is not None else int(last_event_id)
     study_id = study.id
 
     def fetch(since: int) -> tuple[list[Event], str | None]:

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.api.deps import DatabaseDep
+from app.api.responses import problems
 from app.migrate import is_up_to_date
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=problems(500))
 
 
-@router.get("/healthz")
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str]
+    """``database`` and ``engine``: ``ok``, or why not."""
+
+
+@router.get("/healthz", response_model=Liveness)
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "Not ready (see ``checks``)."}})
 def readyz(request: Request, db: DatabaseDep) -> JSONResponse:
     """Ready when the database answers at the latest migration and the engine has workers."""
     checks: dict[str, str] = {}

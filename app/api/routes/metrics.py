@@ -70,7 +70,7 @@ def install_metrics(app: FastAPI) -> None:
         t0 = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        path = getattr(route, "path_format", None) or getattr(route, "path", "unmatched")
         requests.labels(request.method, path, str(response.status_code)).inc()
         latency.labels(request.method, path).observe(time.perf_counter() - t0)
         return response

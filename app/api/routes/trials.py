@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
-from app.api.deps import SessionDep, StudyDep
+from app.api.deps import MAX_ID, SessionDep, StudyDep
+from app.api.responses import API_ERRORS, CURSOR_PATTERN, problems
 from app.models import TrialState, state_pattern
 from app.schemas.trial import ParetoPublic, TrialPublic, TrialsPublic
 from app.services.studies import get_trial, list_trials, pareto_front
 
-router = APIRouter(prefix="/studies/{study_id}", tags=["trials"])
+router = APIRouter(prefix="/studies/{study_id}", tags=["trials"],
+                   responses={**API_ERRORS, **problems(404)})
+
+ETAG = {"ETag": {"description": "The front's version; send it back in ``If-None-Match``.",
+                 "schema": {"type": "string"}}}
 
 
 @router.get("/trials", response_model=TrialsPublic)
@@ -19,7 +24,7 @@ def trials(
     study: StudyDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
     state: Annotated[str | None, Query(pattern=state_pattern(TrialState))] = None,
     min_fidelity: Annotated[float | None, Query(ge=0, le=1)] = None,
     details: bool = False,
@@ -29,11 +34,14 @@ def trials(
 
 
 @router.get("/trials/{number}", response_model=TrialPublic)
-def trial(study: StudyDep, session: SessionDep, number: int) -> TrialPublic:
+def trial(study: StudyDep, session: SessionDep,
+          number: Annotated[int, Path(ge=0, le=MAX_ID)]) -> TrialPublic:
     return get_trial(session, study.id, number)
 
 
-@router.get("/pareto", response_model=ParetoPublic, responses={304: {"description": "unchanged"}})
+@router.get("/pareto", response_model=ParetoPublic,
+            responses={200: {"headers": ETAG},
+                       304: {"description": "Unchanged since the ETag sent.", "headers": ETAG}})
 def pareto(
     study: StudyDep,
     session: SessionDep,
