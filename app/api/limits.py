@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import PROBLEM_JSON, PayloadTooLarge, ValidationFailed, XbarError
 
 Loc = list[str | int]
 
@@ -26,14 +26,10 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _problem(status: int, title: str, detail: str, path: str,
-             errors: list[dict[str, Any]] | None = None) -> bytes:
-    body: dict[str, Any] = {"type": "/problems/validation" if status == 422 else
-                            "/problems/too-large", "title": title, "status": status,
-                            "detail": detail, "instance": path}
-    if errors:
-        body["errors"] = errors
-    return json.dumps(body).encode()
+def _problem(error: XbarError, path: str) -> tuple[int, bytes]:
+    """The status and problem+json body of ``error`` (the same rendering as the app's
+    exception handlers)."""
+    return error.status, json.dumps(error.problem(path)).encode()
 
 
 def json_depth_exceeds(raw: bytes, limit: int) -> bool:
@@ -101,14 +97,13 @@ class RequestLimits:
                 chunks.append(chunk)
                 more = message.get("more_body", False)
         except (BodyTooLarge, ValueError):
-            await self._reply(send, 413, _problem(
-                413, "Request body too large",
-                f"The body exceeds {self.max_body_bytes} bytes (XBAR_MAX_BODY_BYTES).", path))
+            await self._reply(send, *_problem(PayloadTooLarge(
+                f"The body exceeds {self.max_body_bytes} bytes (XBAR_MAX_BODY_BYTES)."), path))
             return
         raw = b"".join(chunks)
         error = self._check_json(raw, headers.get(b"content-type", b""), path)
         if error is not None:
-            await self._reply(send, 422, error)
+            await self._reply(send, *error)
             return
 
         sent = False
@@ -122,22 +117,22 @@ class RequestLimits:
 
         await self.app(scope, replay, send)
 
-    def _check_json(self, raw: bytes, content_type: bytes, path: str) -> bytes | None:
+    def _check_json(self, raw: bytes, content_type: bytes, path: str) -> tuple[int, bytes] | None:
         if not raw or b"json" not in content_type.lower():
             return None
         try:
-            raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            return _problem(422, "Validation failed", "The body is not UTF-8 text.", path,
-                            [{"loc": ["body"], "msg": f"not UTF-8 at byte {e.start}",
-                              "type": "json_invalid"}])
+            return _problem(ValidationFailed("The body is not UTF-8 text.", errors=[
+                {"loc": ["body"], "msg": f"not UTF-8 at byte {e.start}",
+                 "type": "json_invalid"}]), path)
         if json_depth_exceeds(raw, self.max_json_depth):
-            return _problem(422, "Validation failed",
-                            f"JSON nested deeper than {self.max_json_depth} levels.", path,
-                            [{"loc": ["body"], "msg": f"nesting deeper than "
-                              f"{self.max_json_depth}", "type": "json_too_deep"}])
+            return _problem(ValidationFailed(
+                f"JSON nested deeper than {self.max_json_depth} levels.", errors=[
+                    {"loc": ["body"], "msg": f"nesting deeper than {self.max_json_depth}",
+                     "type": "json_too_deep"}]), path)
         try:
-            parsed = json.loads(raw)
+            parsed = json.loads(text)
         except (ValueError, RecursionError):
             return None  # malformed JSON: the route's validation reports it with its position
         locs = non_finite_locs(parsed)
@@ -146,7 +141,7 @@ class RequestLimits:
         errors = [{"loc": loc, "msg": "must be a finite number (NaN and Infinity are not JSON)",
                    "type": "finite_number"} for loc in locs]
         fields = ", ".join(".".join(str(p) for p in loc[1:]) or "body" for loc in locs)
-        return _problem(422, "Validation failed", f"Invalid field(s): {fields}", path, errors)
+        return _problem(ValidationFailed(f"Invalid field(s): {fields}", errors=errors), path)
 
     @staticmethod
     async def _reply(send: Send, status: int, body: bytes) -> None:

@@ -57,6 +57,10 @@ class ForbiddenError(XbarError):
     status, title, type_ = 403, "Forbidden", "/problems/forbidden"
 
 
+class PayloadTooLarge(XbarError):
+    status, title, type_ = 413, "Request body too large", "/problems/too-large"
+
+
 class StorageError(XbarError):
     """The database cannot be reached (connection refused or lost)."""
 
