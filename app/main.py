@@ -20,34 +20,37 @@ from app.api.routes import dashboard, health
 from app.api.routes.metrics import install_metrics
 from app.core.config import Settings, get_settings
 from app.core.db import Database
-from app.core.errors import PROBLEM_JSON, XbarError
+from app.core.errors import PROBLEM_JSON, ValidationFailed, XbarError
 from app.migrate import is_up_to_date
 
 log = logging.getLogger(__name__)
 
 
-def problem_response(status: int, title: str, detail: str, request: Request,
-                     errors: list[dict[str, Any]] | None = None,
-                     type_: str = "about:blank") -> JSONResponse:
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail,
-                            "instance": str(request.url.path)}
-    if errors:
-        body["errors"] = errors
-    if status >= 500:
+def _problem_json(request: Request, exc: XbarError) -> JSONResponse:
+    """``exc`` as an RFC 9457 response (:meth:`XbarError.problem`, the one rendering); a 5xx
+    carries the request id and is logged with it."""
+    body = exc.problem(str(request.url.path))
+    if exc.status >= 500:
         body["request_id"] = request_id(request.scope)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+        log.error("%s in %s %s (request %s)", type(exc).__name__, request.method,
+                  request.url.path, body["request_id"], exc_info=exc.__cause__ or exc)
+    return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON,
+                        headers=exc.headers or None)
+
+
+def _http_error(exc: StarletteHTTPException) -> XbarError:
+    """A routing error of Starlette (404 no such path, 405...) as an :class:`XbarError` of its
+    status (generic problem type ``about:blank``)."""
+    error = XbarError(str(exc.detail))
+    error.status, error.title = exc.status_code, str(exc.detail)
+    error.headers = dict(exc.headers or {})
+    return error
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(XbarError)
     async def _xbar(request: Request, exc: XbarError) -> JSONResponse:
-        body = exc.problem(str(request.url.path))
-        if exc.status >= 500:
-            body["request_id"] = request_id(request.scope)
-            log.error("%s in %s %s (request %s)", type(exc).__name__, request.method,
-                      request.url.path, body["request_id"], exc_info=exc)
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON,
-                            headers=exc.headers)
+        return _problem_json(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -61,26 +64,46 @@ def _install_error_handlers(app: FastAPI) -> None:
         fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "body" for e in errors)
         if errors and errors[0]["type"] == "json_invalid":
             fields = f"body ({errors[0]['msg']})"
-        return problem_response(422, "Validation failed", f"Invalid field(s): {fields}", request,
-                                errors, "/problems/validation")
+        return _problem_json(request, ValidationFailed(f"Invalid field(s): {fields}",
+                                                       errors=errors))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        rid = request_id(request.scope)
-        log.error("unhandled error in %s %s (request %s)", request.method, request.url.path,
-                  rid, exc_info=exc)
-        resp = problem_response(500, "Internal error",
-                                f"An internal error occurred; quote request id {rid}.",
-                                request, type_="/problems/internal")
-        return resp
+        error = XbarError(f"An internal error occurred; quote request id "
+                          f"{request_id(request.scope)}.")
+        error.type_, error.__cause__ = "/problems/internal", exc
+        return _problem_json(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        resp = problem_response(exc.status_code, str(exc.detail), str(exc.detail), request)
-        resp.headers.update(exc.headers or {})
+        error = _http_error(exc)
         if exc.status_code == 405:  # RFC 9110: name every method the path has
-            resp.headers["Allow"] = allowed_methods(request)
-        return resp
+            error.headers["Allow"] = allowed_methods(request)
+        return _problem_json(request, error)
+
+
+def _publish_registries(app: FastAPI) -> None:
+    """Make the OpenAPI schema name what the registries hold when it is built: the enum of
+    ``problem.name`` (:func:`app.problems.problem_names`) and of ``optimizer.method``
+    (:func:`optimizer.suggest.available_methods`), so a generator never sends another name."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from app.problems import problem_names
+        from optimizer.suggest import available_methods
+
+        spec = build()
+        schemas = spec["components"]["schemas"]
+        schemas["ProblemIn"]["properties"]["name"]["enum"] = problem_names()
+        method = schemas["OptimizerIn"]["properties"]["method"]
+        for branch in method.get("anyOf", [method]):
+            if branch.get("type") == "string":
+                branch["enum"] = sorted(available_methods())
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, *, engine: Any = None) -> FastAPI:
@@ -108,14 +131,12 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> FastA
         own_engine = None
         driver = None
         if settings.run_driver:
+            from app.execution.clusters import make_engine
             from app.execution.driver import StudyDriver
-            from app.execution.engine import DaskEngine
 
             eng = engine
             if eng is None:
-                own_engine = eng = DaskEngine(settings.dask_scheduler,
-                                              n_workers=settings.dask_workers,
-                                              processes=settings.dask_processes)
+                own_engine = eng = make_engine(settings)
             app.state.engine = eng
             driver = StudyDriver(db, eng, settings)
             driver.start()
@@ -137,6 +158,7 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> FastA
     )
     app.state.settings = settings
     _install_error_handlers(app)
+    _publish_registries(app)
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(dashboard.router)

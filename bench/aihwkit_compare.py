@@ -71,6 +71,8 @@ from bench.aihwkit_setup import (  # noqa: E402
     AIHWKIT_BUILD,
     AIHWKIT_PYTHON,
     CELL_BITS,
+    DEVICE_PATH,
+    DEVICE_W_NOISE,
     G_OFF_US,
     G_ON_US,
     IO_BITS,
@@ -111,6 +113,8 @@ def main() -> None:
     parser.add_argument("--skip-aihwkit", action="store_true",
                         help="reuse bench/results/aihwkit_raw.json")
     parser.add_argument("--quick", action="store_true", help="few seeds, draws and repeats")
+    parser.add_argument("--devices-only", action="store_true",
+                        help="only the device-preset comparison (aihwkit's Wan2022 model)")
     args = parser.parse_args()
     if args.aihwkit_part is not None:
         aihwkit_part(args.aihwkit_part, RAW_PATH)
@@ -119,12 +123,21 @@ def main() -> None:
     # the project's packages nor matplotlib.
     from bench import aihwkit_ours as ours
 
-    setup = ours.build_setup(args.quick)
+    setup = ours.build_setup(args.quick, args.devices_only)
     if args.skip_aihwkit:
         theirs = json.loads(RAW_PATH.read_text()) if RAW_PATH.exists() else None
         outcome = "reused aihwkit_raw.json" if theirs else "aihwkit not run"
     else:
         theirs, outcome = _run_aihwkit(setup)
+    devices = _write_devices(setup, ours.device_compare(ours.device_part(setup),
+                                                         (theirs or {}).get("wan2022")), outcome)
+    for row in devices:
+        other = row.get("aihwkit_wan2022_quantized", {})
+        print(f"{row['workload']:>11} {row['ours_case']:>13}  ours {row['ours']['mean']:.4f}±"
+              f"{row['ours']['std']:.4f}  aihwkit Wan2022 {other.get('mean', math.nan):.4f}±"
+              f"{other.get('std', math.nan):.4f}")
+    if args.devices_only:
+        return
     mine = ours.our_part(setup)
     result = {
         "benchmark": "aihwkit_compare",
@@ -167,6 +180,33 @@ def main() -> None:
         print(f"{t['case']:>16} S={t['draws']:>2}  ours {t['ours_s'] * 1e3:8.2f} ms  aihwkit "
               f"{t.get('aihwkit_s', math.nan) * 1e3:8.2f} ms  "
               f"float {t['clean_float_s'] * 1e3:.3f} ms")
+
+
+def _write_devices(setup: dict[str, Any], rows: list[dict[str, Any]], outcome: str
+                   ) -> list[dict[str, Any]]:
+    """Write the device-preset comparison to ``DEVICE_PATH``; returns ``rows``."""
+    from simulator.params import DEVICE_PRESETS, WAN2022_G_MAX_US, WAN2022_PROG_COEFF_US
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    DEVICE_PATH.write_text(json.dumps({
+        "benchmark": "aihwkit_wan2022",
+        "aihwkit_outcome": outcome,
+        "aihwkit_model": ("ReRamWan2022NoiseModel() at its defaults (SinglePairConductance"
+                          f"Converter g_max {WAN2022_G_MAX_US} uS, g_min 0), programming noise "
+                          f"only (no drift), forward.w_noise {DEVICE_W_NOISE} additive "
+                          "constant per weight, 8-bit inp_res/out_res"),
+        "wan2022_coeff_us": list(WAN2022_PROG_COEFF_US),
+        "ours_presets": {k: {"prog_sigma": p.prog_sigma, "read_sigma": p.read_sigma,
+                             "prog_shape": list(p.prog_shape)}
+                         for k, p in DEVICE_PRESETS.items()},
+        "tile": list(setup["device_tile"]), "seeds": setup["device_seeds"],
+        "draws_per_seed": setup["draws"], "weight_bits": WEIGHT_BITS, "cell_bits": CELL_BITS,
+        "io_bits": IO_BITS, "g_on_us": G_ON_US, "g_off_us": G_OFF_US,
+        "load_average": list(os.getloadavg()),
+        "command": "nice -n 10 .venv/bin/python bench/aihwkit_compare.py --devices-only",
+        "rows": rows,
+    }, indent=2) + "\n")
+    return rows
 
 
 if __name__ == "__main__":

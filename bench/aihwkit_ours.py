@@ -22,6 +22,10 @@ from torch import Tensor, nn  # noqa: E402
 import simulator  # noqa: E402
 from bench.aihwkit_setup import (  # noqa: E402
     CELL_BITS,
+    DEVICE_CASES,
+    DEVICE_SEEDS,
+    DEVICE_TILE,
+    DEVICE_WORKLOADS,
     DRAWS,
     G_OFF_US,
     G_ON_US,
@@ -121,11 +125,12 @@ def _chips(model: nn.Module, tile: tuple[int, int], x: Tensor, x_calib: Tensor, 
     return build
 
 
-def build_setup(quick: bool) -> dict[str, Any]:
-    """The shared inputs: quantized layers and models, inputs, test data, the plan."""
+def build_setup(quick: bool, devices_only: bool = False) -> dict[str, Any]:
+    """The shared inputs: quantized layers and models, inputs, test data, the plan
+    (``devices_only``: only the device-preset comparison)."""
     gen = torch.Generator().manual_seed(0)
     linear = []
-    for n_in, n_out in LINEAR_CASES:
+    for n_in, n_out in [] if devices_only else LINEAR_CASES:
         w = torch.randn(n_out, n_in, generator=gen) / math.sqrt(n_in)
         layer = nn.Linear(n_in, n_out, bias=False)
         with torch.no_grad():
@@ -138,16 +143,27 @@ def build_setup(quick: bool) -> dict[str, Any]:
             "x_calib": torch.relu(torch.randn(4 * LINEAR_BATCH, n_in, generator=gen)),
         })
     workloads = []
-    for name in WORKLOADS:
+    for name in [] if devices_only else WORKLOADS:
         wl = simulator.get_workload(name)
         workloads.append({
             "name": name, "tile": WORKLOAD_TILE, "model": quantize_model(wl.model, WEIGHT_BITS),
             "x_test": wl.x_test, "y_test": wl.y_test, "x_calib": wl.x_calib,
             "clean_float_accuracy": wl.clean_accuracy(),
         })
+    device_workloads = []
+    for name in DEVICE_WORKLOADS[:1] if quick else DEVICE_WORKLOADS:
+        wl = simulator.get_workload(name)
+        device_workloads.append({
+            "name": name, "model": quantize_model(wl.model, WEIGHT_BITS),
+            "float_model": copy.deepcopy(wl.model).eval().requires_grad_(False),
+            "x_test": wl.x_test, "y_test": wl.y_test, "x_calib": wl.x_calib,
+        })
     return {
         "linear": linear,
         "workloads": workloads,
+        "device_workloads": device_workloads,
+        "device_tile": DEVICE_TILE,
+        "device_seeds": 2 if quick else DEVICE_SEEDS,
         "noise_levels": NOISE_LEVELS[::3] if quick else NOISE_LEVELS,
         "peripheries": list(PERIPHERIES),
         "seeds": 2 if quick else SEEDS,
@@ -211,6 +227,49 @@ def our_part(setup: dict[str, Any]) -> dict[str, Any]:
         res["workloads"][wl["name"]] = entry
     res["load_average_end"] = list(os.getloadavg())
     return res
+
+
+def device_part(setup: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """Top-1 per seed of every device workload under each of :data:`DEVICE_CASES` (adc8
+    periphery, ``DEVICE_TILE`` arrays, the 5-bit model on one 4-bit cell per column of a
+    pair, no wire resistance or faults: device noise only)."""
+    torch.set_num_threads(1)
+    out: dict[str, dict[str, list[float]]] = {}
+    for wl in setup["device_workloads"]:
+        out[wl["name"]] = {}
+        for case, fields in DEVICE_CASES.items():
+            base = our_config(setup["device_tile"], (0.0, 0.0))
+            config = simulator.CrossbarConfig.from_params(
+                {"prog_sigma": simulator.CrossbarConfig.prog_sigma,
+                 "read_sigma": simulator.CrossbarConfig.read_sigma, **fields}, base=base)
+            analog = AnalogModel(wl["model"], config, ir_drop="ideal", adc=True)
+            analog.calibrate(wl["x_calib"])
+            out[wl["name"]][case] = [
+                top1(_draws(analog, wl["x_test"], setup["draws"],
+                            torch.Generator().manual_seed(seed)), wl["y_test"])
+                for seed in range(setup["device_seeds"])
+            ]
+    return out
+
+
+def device_compare(ours: dict[str, Any], theirs: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per workload and our case: mean ± std over seeds, aihwkit's Wan2022 on the same
+    5-bit model (and on the float model), and the difference in accuracy points."""
+    rows = []
+    for name, cases in ours.items():
+        other = (theirs or {}).get(name, {})
+        for case, per_seed in cases.items():
+            row: dict[str, Any] = {"workload": name, "ours_case": case,
+                                   "ours": {**_summary(per_seed), "per_seed": per_seed}}
+            for kind in ("quantized", "float"):
+                if kind in other:
+                    row[f"aihwkit_wan2022_{kind}"] = {**_summary(other[kind]),
+                                                      "per_seed": other[kind]}
+            if "quantized" in other:
+                row["difference_points"] = 100 * (row["ours"]["mean"]
+                                                  - row["aihwkit_wan2022_quantized"]["mean"])
+            rows.append(row)
+    return rows
 
 
 def _summary(per_seed: list[float]) -> dict[str, float]:

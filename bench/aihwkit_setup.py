@@ -61,6 +61,23 @@ WORKLOADS = ("digits-mlp", "digits-cnn")
 WORKLOAD_TILE = (32, 64)
 """Small tiles so that the digits layers (64 inputs at most) span several arrays."""
 
+DEVICE_PATH = RESULTS / "aihwkit_wan2022.json"
+"""Device-preset comparison (aihwkit's own ``ReRamWan2022NoiseModel`` vs our presets)."""
+DEVICE_TILE = (128, 128)
+"""Tiles of the device-preset comparison (issue 12: 128x128 tiles, 8-bit DAC/ADC)."""
+DEVICE_W_NOISE = 0.01
+"""aihwkit ``forward.w_noise`` (additive constant, per weight, relative to the tile's largest
+weight): the ~1 % short-term read noise the ``ReRamWan2022NoiseModel`` docstring asks for."""
+DEVICE_WORKLOADS = ("digits-mlp", "digits-cnn")
+DEVICE_SEEDS = 10
+"""Seeds of the device-preset comparison; each seed is the mean over ``DRAWS`` chips."""
+DEVICE_CASES: dict[str, dict[str, Any]] = {
+    "generic-0.03": {"device": "generic", "prog_sigma": 0.03, "read_sigma": 0.01},
+    "wan2022": {"device": "wan2022"},
+}
+"""Our configurations compared with aihwkit's Wan2022 model: the old default (constant 3 % /
+1 % per cell) and the ``wan2022`` preset at its own defaults."""
+
 Noise = tuple[float, float]
 """``(prog_sigma, read_sigma)``, fractions of ``g_on - g_off``."""
 Chips = Callable[[int], Tensor]

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.aihwkit_setup import (
+    DEVICE_W_NOISE,
     G_OFF_US,
     G_ON_US,
     IO_BITS,
@@ -146,7 +147,57 @@ def aihwkit_part(setup_path: Path, out_path: Path) -> dict[str, Any]:
         entry["timing"].update(timing_by_draws(setup, lambda s, a=analog, x=x: _draws(a, x, s)))
         entry["timing"]["clean_float_s"] = median_time(lambda m=model, x=x: m(x), repeats)
         raw["workloads"][wl["name"]] = entry
+    if setup.get("device_workloads"):
+        raw["wan2022"] = wan2022_part(setup)
     raw["load_average_end"] = list(os.getloadavg())
+    if not setup["linear"] and not setup["workloads"] and out_path.exists():
+        # A devices-only run keeps the noise-sweep measurements of the last full run.
+        raw = {**json.loads(out_path.read_text()), "wan2022": raw.get("wan2022")}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(raw, indent=2) + "\n")
     return raw
+
+
+def _wan2022_rpu(tile: tuple[int, int]) -> Any:
+    """aihwkit's ``InferenceRPUConfig`` with its own ``ReRamWan2022NoiseModel`` at its
+    defaults (single-pair converter, g_max 25 µS, g_min 0), ``w_noise = DEVICE_W_NOISE``
+    (additive constant, per weight), 8-bit DAC/ADC with the default output bound."""
+    # optional dependency: only the aihwkit interpreter has it
+    from aihwkit.inference.noise.reram import ReRamWan2022NoiseModel
+    from aihwkit.simulator.configs import InferenceRPUConfig
+    from aihwkit.simulator.parameters.enums import WeightNoiseType
+
+    rpu = InferenceRPUConfig()
+    rpu.mapping.max_input_size = tile[0]
+    rpu.mapping.max_output_size = tile[1] // 2
+    rpu.mapping.weight_scaling_omega = 1.0
+    rpu.forward.out_noise = 0.0
+    rpu.forward.w_noise_type = WeightNoiseType.ADDITIVE_CONSTANT
+    rpu.forward.w_noise = DEVICE_W_NOISE
+    rpu.forward.inp_res = 1.0 / (2**IO_BITS - 2)
+    rpu.forward.out_res = 1.0 / (2**IO_BITS - 2)
+    rpu.noise_model = ReRamWan2022NoiseModel()
+    rpu.drift_compensation = None
+    return rpu
+
+
+def wan2022_part(setup: dict[str, Any]) -> dict[str, Any]:
+    """Top-1 per seed of every device workload under aihwkit's Wan2022 model, on the 5-bit
+    model both tools get (``quantized``) and on the float model (``float``)."""
+    from aihwkit.nn.conversion import convert_to_analog  # optional dependency (see above)
+
+    out: dict[str, Any] = {}
+    for wl in setup["device_workloads"]:
+        x, y = wl["x_test"], wl["y_test"]
+        entry = {}
+        for kind in ("quantized", "float"):
+            analog = convert_to_analog(copy.deepcopy(wl["model" if kind == "quantized"
+                                                       else "float_model"]),
+                                       _wan2022_rpu(setup["device_tile"])).eval()
+            per_seed = []
+            for seed in range(setup["device_seeds"]):
+                torch.manual_seed(seed)
+                per_seed.append(top1(_draws(analog, x, setup["draws"]), y))
+            entry[kind] = per_seed
+        out[wl["name"]] = entry
+    return out

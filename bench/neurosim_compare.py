@@ -1,85 +1,51 @@
-"""Compare ``simulator.cost`` with DNN+NeuroSim V1.4 on the same network and parameters.
+"""Compare ``simulator.cost`` with DNN+NeuroSim V1.4 at its own defaults on VGG8 (and 5 others).
 
-NeuroSim (CC BY-NC 4.0) is not part of this project. To reproduce, build its C++ inference
-simulator outside the repository from github.com/neurosim/DNN_NeuroSim_V1.4 (commit ac828e6)
-with these edits to ``Param.cpp``: ``memcelltype = 2`` (RRAM), ``SARADC = true``,
-``pipeline = false``, ``speedUpDegree = 1``, ``novelMapping = false``, ``cellBit = 2`` and,
-per run, ``technode``, ``levelOutput`` (2^adc_bits) and ``numColMuxed``. Feed it the network
-of :data:`NETWORK` (its ``NetWork.csv`` format) with random weights in [-1, 1] and random
-input bits (p = 0.5): ``main net.csv 8 8 128 128 weight0.csv input0.csv ...``, and save each
-run's standard output as ``<logs>/<tag>.log``. This script only reads those logs.
+NeuroSim's numbers are its raw outputs in ``bench/results/neurosim_raw/<tag>.txt``, written by
+``bench/neurosim_run.py`` (which records the NeuroSim commit, the ``Param.cpp`` edits and the
+command line in each file's header). Ours come from :func:`simulator.cost.estimate` on the
+same network (``NetWork_VGG8.csv``, read by :mod:`simulator.cost.network`) with the
+``neurosim-v1.4`` preset changed as the run was.
 
-Usage: ``python bench/neurosim_compare.py --logs DIR`` -> ``bench/results/neurosim_compare.json``.
+Usage: ``python bench/neurosim_compare.py`` -> ``bench/results/neurosim_compare.json`` + PNG.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
-from simulator.cost import COMPONENTS, LayerShape, estimate
-from simulator.cost.technology import CELL_HEIGHT_F, CELL_WIDTH_F
+from simulator.config import CrossbarConfig
+from simulator.cost import estimate
+from simulator.cost.network import layer_shapes, operations, parse_network_csv
+from simulator.cost.report import NEUROSIM_V14, cost_report
 
-RESULTS = Path(__file__).parent / "results"
-
-NETWORK = [
-    # NeuroSim NetWork.csv rows: IFM H, IFM W, C_in, kh, kw, C_out, max-pool after, stride
-    (16, 16, 3, 3, 3, 64, 0, 1),
-    (16, 16, 64, 3, 3, 64, 1, 1),
-    (8, 8, 64, 3, 3, 128, 1, 1),
-    (1, 1, 2048, 1, 1, 256, 0, 1),
-    (1, 1, 256, 1, 1, 10, 0, 1),
-]
-
-RUNS = {
-    # tag: (tech node nm, adc bits, columns per ADC)
-    "base22": (22, 5, 8),
-    "n32": (32, 5, 8),
-    "adc6": (22, 6, 8),
-    "mux4": (22, 5, 4),
-}
-
-ROWS = COLS = 128
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+RAW = RESULTS / "neurosim_raw"
 TOLERANCE = 0.30
+VGG8_CSV = """32,32,3,3,3,128,0,1
+32,32,128,3,3,128,1,1
+16,16,128,3,3,256,0,1
+16,16,256,3,3,256,1,1
+8,8,256,3,3,512,0,1
+8,8,512,3,3,512,1,1
+1,1,8192,1,1,1024,0,1
+1,1,1024,1,1,10,0,1
+"""
+"""NeuroSim's ``Inference_pytorch/NeuroSIM/NetWork_VGG8.csv`` (IFM h, w, c, kh, kw, cout,
+pool, stride)."""
 
-
-@dataclass(frozen=True, kw_only=True)
-class MatchedConfig:
-    """Our configuration matched to NeuroSim's ``Param.cpp`` defaults and edits."""
-
-    rows: int = ROWS
-    cols: int = COLS
-    cell_bits: int = 2
-    weight_bits: int = 8
-    input_bits: int = 8
-    dac_bits: int = 1
-    adc_bits: int = 5
-    cols_per_adc: int = 8
-    g_on_us: float = 10.0  # resistanceOn = 100 kΩ
-    g_off_us: float = 10.0 / 17.0  # resistanceOff = 1.7 MΩ
-    wire_r_ohm: float = 1.0
-    tech_node_nm: int = 22
-    clock_ghz: float = 1.0  # clkFreq = 1e9 (before NeuroSim's synchronous stretch)
-    encoding: str = "offset"  # NeuroSim subtracts a reference (dummy) column
-    read_voltage_v: float = 0.55
-
-
-def layers() -> list[LayerShape]:
-    out = []
-    for n, (h, w, cin, kh, kw, cout, _pool, stride) in enumerate(NETWORK):
-        if kh == 1 and h == 1:
-            out.append(LayerShape(f"layer{n + 1}", "linear", cin, cout, 1))
-        else:
-            out.append(
-                LayerShape(
-                    f"layer{n + 1}", "conv", cin * kh * kw, cout, (h // stride) * (w // stride)
-                )
-            )
-    return out
-
+RUNS: dict[str, dict] = {
+    "default": {},
+    "cell2": {"cell_bits": 2},
+    "sar": {"adc_type": "sar"},
+    "mux16": {"cols_per_adc": 16},
+    "n45": {"tech_node_nm": 45, "read_voltage_v": 0.51},
+    "sub256": {"rows": 256, "cols": 256},
+}
+"""Tag -> our config changes, matching ``bench/neurosim_run.py``'s ``Param.cpp`` edits."""
 
 _NUM = r"([-+0-9.eE]+)"
 _SUMMARY = {
@@ -88,206 +54,131 @@ _SUMMARY = {
     "ic_area_um2": rf"Total IC Area on chip \(Global and Tile/PE local\): {_NUM}um\^2",
     "adc_area_um2": rf"Total ADC \(or S/As and precharger for SRAM\) Area on chip : {_NUM}um\^2",
     "accum_area_um2": rf"Total Accumulation Circuits .*? on chip : {_NUM}um\^2",
-    "other_area_um2": rf"Other Peripheries \(e\.g\. decoders, mux, switchmatrix, buffers, "
-    rf"pooling and activation units\) : {_NUM}um\^2",
+    "other_area_um2": rf"Other Peripheries \(e\.g\. decoders, .*?\) : {_NUM}um\^2",
     "clock_period_ns": rf"Chip clock period is: {_NUM}ns",
-    "latency_ns": rf"Chip layer-by-layer readLatency \(per image\) is: {_NUM}ns",
-    "dynamic_energy_pj": rf"Chip total readDynamicEnergy is: {_NUM}pJ",
-    "leakage_energy_pj": rf"Chip total leakage Energy is: {_NUM}pJ",
-    "buffer_latency_ns": rf"Chip buffer readLatency is: {_NUM}ns",
-    "buffer_energy_pj": rf"Chip buffer readDynamicEnergy is: {_NUM}pJ",
-    "ic_latency_ns": rf"Chip ic readLatency is: {_NUM}ns",
-    "ic_energy_pj": rf"Chip ic readDynamicEnergy is: {_NUM}pJ",
-}
-_BREAKDOWN = {
-    "adc_latency_ns": rf"ADC \(or S/As and precharger for SRAM\) readLatency is : {_NUM}ns",
-    "accum_latency_ns": rf"Accumulation Circuits .*? readLatency is : {_NUM}ns",
-    "other_latency_ns": rf"Other Peripheries .*? readLatency is : {_NUM}ns",
+    "latency_ns": rf"Chip pipeline-system-clock-cycle \(per image\) is: {_NUM}ns",
+    "dynamic_energy_pj": rf"Chip pipeline-system readDynamicEnergy \(per image\) is: {_NUM}pJ",
+    "leakage_energy_pj": rf"Chip pipeline-system leakage Energy \(per image\) is: {_NUM}pJ",
+    "buffer_energy_pj": rf"Chip pipeline-system buffer readDynamicEnergy \(per image\) is: "
+    rf"{_NUM}pJ",
+    "ic_energy_pj": rf"Chip pipeline-system ic readDynamicEnergy \(per image\) is: {_NUM}pJ",
     "adc_energy_pj": rf"ADC \(or S/As and precharger for SRAM\) readDynamicEnergy is : {_NUM}pJ",
     "accum_energy_pj": rf"Accumulation Circuits .*? readDynamicEnergy is : {_NUM}pJ",
     "other_energy_pj": rf"Other Peripheries .*? readDynamicEnergy is : {_NUM}pJ",
+    "tops_per_w": rf"Energy Efficiency TOPS/W \(Pipelined Process\): {_NUM}",
+    "runtime_s": rf"Total Run-time of NeuroSim: {_NUM} seconds",
 }
 
 
 def parse_log(text: str) -> dict:
-    """Totals, per-layer values and the floorplan from a NeuroSim V1.4 log."""
-    summary_text = text[text.index("Summary") :]
-    out = {key: float(re.search(rx, summary_text).group(1)) for key, rx in _SUMMARY.items()}
-    for key, rx in _BREAKDOWN.items():
-        out[key] = float(re.findall(rx, summary_text)[-1])
-    layer_blocks = re.split(r"-+ Estimation of Layer \d+ -+", text[: text.index("Summary")])[1:]
-    out["layers"] = []
-    for n, block in enumerate(layer_blocks, start=1):
-        entry = {
-            "latency_ns": float(re.search(rf"readLatency is: {_NUM}ns", block).group(1)),
-            "energy_pj": float(re.search(rf"readDynamicEnergy is: {_NUM}pJ", block).group(1)),
-        }
-        for key, rx in _BREAKDOWN.items():
-            entry[key] = float(re.search(rx, block).group(1))
-        entry["speed_up"] = float(
-            re.search(rf"\nlayer{n}: {_NUM}", _section(text, "Speed-up")).group(1)
-        )
-        entry["tiles"] = float(
-            re.search(rf"\nlayer{n}: {_NUM}", _section(text, "# of tile")).group(1)
-        )
-        out["layers"].append(entry)
+    """Chip totals (after ``Summary``), per-layer speed-ups and tiles of a pipelined run."""
+    summary = text[text.index("Summary") :]
+    out = {key: float(re.search(rx, summary).group(1)) for key, rx in _SUMMARY.items()}
+    for title, key in (("Speed-up of each layer", "speed_up"), ("# of tile used", "tiles")):
+        block = text[text.index(title) : text.index("\n\n", text.index(title))]
+        out[key] = [float(v) for v in re.findall(rf"layer\d+: {_NUM}", block)]
+    out["command"] = [line[2:] for line in text.splitlines()[:2] if line.startswith("# ")]
     return out
 
 
-def _section(text: str, title: str) -> str:
-    line_end = text.index("\n", text.index(title))
-    return text[line_end : text.index("\n-", line_end)]
-
-
 def _cmp(ours: float, theirs: float) -> dict:
-    ratio = ours / theirs if theirs else float("inf")
-    return {
-        "ours": ours,
-        "neurosim": theirs,
-        "ratio": ratio,
-        "within_30pct": abs(ratio - 1.0) <= TOLERANCE,
+    ratio = ours / theirs
+    return {"ours": ours, "neurosim": theirs, "ratio": ratio,
+            "within_30pct": abs(ratio - 1.0) <= TOLERANCE}
+
+
+def compare(tag: str, log: dict) -> dict:
+    rows = parse_network_csv(VGG8_CSV, source="NetWork_VGG8.csv")
+    cfg = CrossbarConfig.from_params({**NEUROSIM_V14, **RUNS[tag]})
+    start = time.perf_counter()
+    report = cost_report(estimate(cfg, layer_shapes(rows)), operations(rows))
+    elapsed_ms = (time.perf_counter() - start) * 1e3
+    area, energy = report["area_mm2"], report["dynamic_energy_uj"]
+    headline = {
+        "chip_area_mm2": _cmp(area["chip"], log["chip_area_um2"] * 1e-6),
+        "cim_array_area_mm2": _cmp(area["cim_array"], log["array_area_um2"] * 1e-6),
+        "adc_area_mm2": _cmp(area["adc"], log["adc_area_um2"] * 1e-6),
+        "accumulation_area_mm2": _cmp(area["accumulation"], log["accum_area_um2"] * 1e-6),
+        "other_periphery_area_mm2": _cmp(area["other_periphery"],
+                                         log["other_area_um2"] * 1e-6),
+        "dynamic_energy_uj": _cmp(energy["per_image"], log["dynamic_energy_pj"] * 1e-6),
+        "adc_energy_uj": _cmp(energy["adc"], log["adc_energy_pj"] * 1e-6),
+        "accumulation_energy_uj": _cmp(energy["accumulation"], log["accum_energy_pj"] * 1e-6),
+        "other_energy_uj": _cmp(energy["other"], log["other_energy_pj"] * 1e-6),
+        "latency_per_image_us": _cmp(report["latency_us"]["pipelined_per_image"],
+                                     log["latency_ns"] * 1e-3),
+        "tops_per_w": _cmp(report["tops_per_w"], log["tops_per_w"]),
     }
-
-
-def compare(tag: str, node: int, adc_bits: int, cols_per_adc: int, log: dict) -> dict:
-    cfg = MatchedConfig(tech_node_nm=node, adc_bits=adc_bits, cols_per_adc=cols_per_adc)
-    cost = estimate(cfg, layers())
-    comp = cost.breakdown["components"]
-
-    def area_um2(*keys: str) -> float:
-        return sum(comp[k]["area_mm2"] for k in keys) * 1e6
-
-    def energy_pj(*keys: str) -> float:
-        return sum(comp[k]["energy_uj"] for k in keys) * 1e6
-
-    def latency_ns(*keys: str) -> float:
-        return sum(comp[k]["latency_us"] for k in keys) * 1e3
-
-    f = node * 1e-9
-    subarray_um2 = ROWS * COLS * CELL_HEIGHT_F * CELL_WIDTH_F * f * f * 1e12
-    n_sub_ns = log["array_area_um2"] / subarray_um2
-    n_ours = cost.breakdown["arrays"]
-    other_area = ("dac_driver", "mux", "buffer")
-    per_sub = {
-        "array": _cmp(area_um2("array") / n_ours, log["array_area_um2"] / n_sub_ns),
-        "adc": _cmp(area_um2("adc") / n_ours, log["adc_area_um2"] / n_sub_ns),
-        "accumulation (shift_add + accumulation)": _cmp(
-            area_um2("shift_add", "accumulation") / n_ours, log["accum_area_um2"] / n_sub_ns
-        ),
-        "other (dac_driver + mux + buffer)": _cmp(
-            area_um2(*other_area) / n_ours, log["other_area_um2"] / n_sub_ns
-        ),
-        "interconnect": _cmp(area_um2("interconnect") / n_ours, log["ic_area_um2"] / n_sub_ns),
-        "sum of components": _cmp(
-            cost.area_mm2 * 1e6 / n_ours,
-            sum(
-                log[k]
-                for k in (
-                    "array_area_um2",
-                    "adc_area_um2",
-                    "accum_area_um2",
-                    "other_area_um2",
-                    "ic_area_um2",
-                )
-            )
-            / n_sub_ns,
-        ),
-        "chip (NeuroSim: tile bounding boxes + global buffer)": _cmp(
-            cost.area_mm2 * 1e6 / n_ours, log["chip_area_um2"] / n_sub_ns
-        ),
+    extra = {
+        "interconnect_area_mm2": _cmp(area["interconnect"], log["ic_area_um2"] * 1e-6),
+        "buffer_energy_uj": _cmp(energy["buffer"], log["buffer_energy_pj"] * 1e-6),
+        "interconnect_energy_uj": _cmp(energy["interconnect"], log["ic_energy_pj"] * 1e-6),
     }
-    energy = {
-        "total dynamic": _cmp(cost.energy_uj * 1e6, log["dynamic_energy_pj"]),
-        "adc (+ array, as NeuroSim books it)": _cmp(
-            energy_pj("adc", "array"), log["adc_energy_pj"]
-        ),
-        "accumulation (shift_add + accumulation)": _cmp(
-            energy_pj("shift_add", "accumulation"), log["accum_energy_pj"]
-        ),
-        "other (dac_driver + mux + buffer + interconnect)": _cmp(
-            energy_pj("dac_driver", "mux", "buffer", "interconnect"), log["other_energy_pj"]
-        ),
-        "buffer": _cmp(energy_pj("buffer"), log["buffer_energy_pj"]),
-        "interconnect": _cmp(energy_pj("interconnect"), log["ic_energy_pj"]),
-    }
-    latency = {
-        "total": _cmp(cost.latency_us * 1e3, log["latency_ns"]),
-        "adc": _cmp(latency_ns("adc"), log["adc_latency_ns"]),
-        "accumulation (shift_add + accumulation)": _cmp(
-            latency_ns("shift_add", "accumulation"), log["accum_latency_ns"]
-        ),
-        "other (array + buffer + interconnect)": _cmp(
-            latency_ns("array", "buffer", "interconnect"), log["other_latency_ns"]
-        ),
-        "buffer": _cmp(latency_ns("buffer"), log["buffer_latency_ns"]),
-        "interconnect": _cmp(latency_ns("interconnect"), log["ic_latency_ns"]),
-    }
-    # NeuroSim duplicates small layers inside a tile ("speed-up"); undo it per layer so the
-    # ADC latency compares the same number of conversions.
-    per_layer_adc = []
-    for ours_layer, ns_layer in zip(cost.breakdown["layers"], log["layers"], strict=True):
-        ours_adc = ours_layer["components"]["adc"]["latency_us"] * 1e3
-        entry = _cmp(ours_adc, ns_layer["adc_latency_ns"] * ns_layer["speed_up"])
-        entry["layer"] = ours_layer["name"]
-        entry["neurosim_speed_up"] = ns_layer["speed_up"]
-        per_layer_adc.append(entry)
-    checks = [*per_sub.values(), *energy.values(), *latency.values()]
     return {
         "tag": tag,
-        "params": {"tech_node_nm": node, "adc_bits": adc_bits, "cols_per_adc": cols_per_adc},
-        "our_config": dataclass_dict(cfg),
-        "subarrays": {"ours": n_ours, "neurosim": round(n_sub_ns, 2)},
+        "our_config_changes": RUNS[tag],
+        "neurosim_run": log["command"],
+        "headline": headline,
+        "within_30pct": f"{sum(c['within_30pct'] for c in headline.values())}/{len(headline)}",
+        "extra": extra,
+        "speed_up_per_layer": {"ours": [r["speed_up"] for r in report["layers"]],
+                               "neurosim": log["speed_up"]},
+        "neurosim_tiles_per_layer": log["tiles"],
         "neurosim_clock_period_ns": log["clock_period_ns"],
-        "neurosim_leakage_energy_pj": log["leakage_energy_pj"],
-        "area_per_subarray_um2": per_sub,
-        "energy_pj": energy,
-        "latency_ns": latency,
-        "adc_latency_per_layer_undoing_duplication_ns": per_layer_adc,
-        "within_30pct": f"{sum(c['within_30pct'] for c in checks)}/{len(checks)}",
-        "ours_breakdown_shares": {
-            k: {s: comp[k][s] for s in ("area_share", "energy_share", "latency_share")}
-            for k in COMPONENTS
-        },
+        "neurosim_leakage_energy_uj": log["leakage_energy_pj"] * 1e-6,
+        "neurosim_runtime_s": log["runtime_s"],
+        "ours_ms": elapsed_ms,
     }
 
 
-def dataclass_dict(obj: object) -> dict:
-    return {k: getattr(obj, k) for k in obj.__dataclass_fields__}  # type: ignore[attr-defined]
+def plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(runs[0]["headline"])
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / len(runs)
+    for i, run in enumerate(runs):
+        ratios = [run["headline"][n]["ratio"] for n in names]
+        ax.bar([j + i * width for j in range(len(names))], ratios, width,
+               label=f"{run['tag']} ({run['within_30pct']})")
+    ax.axhspan(1 - TOLERANCE, 1 + TOLERANCE, color="green", alpha=0.12)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(names))])
+    ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("ours / NeuroSim V1.4")
+    ax.set_title("simulator.cost vs DNN+NeuroSim V1.4 on VGG8 (green: within 30 %)")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--logs", type=Path, required=True, help="folder with <tag>.log files")
-    args = parser.parse_args()
     runs = []
-    for tag, (node, adc_bits, mux) in RUNS.items():
-        path = args.logs / f"{tag}.log"
-        if not path.exists():
-            runs.append({"tag": tag, "status": f"no NeuroSim log at {path}"})
-            continue
-        runs.append(compare(tag, node, adc_bits, mux, parse_log(path.read_text())))
+    for tag in RUNS:
+        path = RAW / f"{tag}.txt"
+        runs.append(compare(tag, parse_log(path.read_text())))
         print(f"{tag}: within 30 %: {runs[-1]['within_30pct']}")
     out = {
         "description": (
-            "simulator.cost against DNN+NeuroSim V1.4 (commit ac828e6, RRAM 1T1R, SAR ADC, "
-            "layer-by-layer, no pipelining, conventional mapping) on the same 5-layer CNN with "
-            "random weights and input bits (p = 0.5). Ratios are ours / NeuroSim."
+            "simulator.cost against DNN+NeuroSim V1.4 (commit ac828e6) on VGG8 "
+            "(NetWork_VGG8.csv) at NeuroSim's defaults with memcelltype = 2 (RRAM 1T1R): "
+            "22 nm, 128x128, 1-bit cells, 5-bit MLSA ADC, 8 columns per ADC, 8-bit "
+            "weights/inputs, pipeline + speedUpDegree 8; other runs change one parameter. "
+            "Ratios are ours / NeuroSim; NeuroSim's TOPS/W includes leakage and its "
+            "post-layout factor zeta = 1.22, ours is dynamic energy only."
         ),
-        "network_neurosim_csv": [list(row) for row in NETWORK],
-        "neurosim_param_edits": {
-            "memcelltype": 2,
-            "SARADC": True,
-            "pipeline": False,
-            "speedUpDegree": 1,
-            "novelMapping": False,
-            "cellBit": 2,
-            "cli": "main net.csv 8 8 128 128 <weight/input csv per layer>",
-        },
+        "neurosim_traces": "bench/neurosim_run.py write_traces (seeded; see its docstring)",
+        "network_neurosim_csv": VGG8_CSV.split(),
         "tolerance": TOLERANCE,
         "runs": runs,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "neurosim_compare.json").write_text(json.dumps(out, indent=2) + "\n")
+    plot(runs, RESULTS / "neurosim_compare.png")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,21 @@
-"""Simulator benchmark: Monte-Carlo throughput and accuracy vs noise on digits-cnn.
+"""Simulator benchmark: Monte-Carlo cost against a clean pass and against the arithmetic bound.
 
 Writes ``bench/results/simulator.json`` and ``bench/results/simulator.png``.
 
-* **Throughput**: wall time of the analog forward pass over the test images with ``S = 1, 8,
-  32`` noisy draws read at once (programming included), relative to one clean analog pass
-  (``S = 1``, no device noise) and to the float model.
-* **Accuracy vs noise**: ``evaluate()`` while sweeping read-noise σ, programming σ, the
-  stuck-at rate (SA0 = SA1) and ADC bits, every other parameter at its default.
+* **Per-draw cost** of the exact read-out (every slice column digitized per cycle,
+  :mod:`simulator.readout`) for ``S = 1, 8, 32`` draws on ``digits-cnn`` and ``vgg8`` (32x32x3
+  inputs), with the default configuration and with 2-bit cells + 4-bit DAC: the analog forward
+  time divided by ``S``, as a multiple of (a) one clean float torch pass over the same images
+  and (b) the **bound**: per layer one float32 product of the unrolled inputs repeated over the
+  input cycles (``cycles·M x K``) with a ``K x out·columns-per-weight`` matrix, i.e.
+  ``cycles x columns-per-weight`` clean-size products, timed here on the same inputs.
+* **evaluate()** on ``vgg8``: wall time and peak resident memory (``ru_maxrss`` of a fresh
+  process per run) at fidelity 1 (exact read-out) and fidelity 0 with the column-sum tier
+  (``column_sum_below``), and the analytic moment tier (``analytic_below``).
 
-Usage: ``python bench/simulator.py [--quick] [--plot-only]`` (``--quick``: fewer images and
-sweep points; ``--plot-only``: redraw the PNG from the JSON).
+Every timing runs on ``--threads`` intra-op threads (default 1), and the 1-minute load average
+is recorded beside it (the machine is shared). Usage: ``nice -n 10 python bench/simulator.py
+[--quick] [--vgg8-s32] [--plot-only]``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,68 +35,129 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import median_time  # noqa: E402
-from simulator import CrossbarConfig, evaluate, get_workload  # noqa: E402
+from simulator import CrossbarConfig, get_workload  # noqa: E402
 from simulator.analog import AnalogModel  # noqa: E402
+from simulator.mapping import crossbar_layers  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-QUIET = {"prog_sigma": 0.0, "read_sigma": 0.0, "saf_sa0": 0.0, "saf_sa1": 0.0}
-
-
-
-def throughput(workload, n_images: int, repeats: int) -> dict[str, Any]:
-    x = workload.x_test[:n_images]
-    with torch.no_grad():
-        t_float = median_time(lambda: workload.model(x), repeats)
-
-    def analog_pass(config: CrossbarConfig, draws: int) -> float:
-        model = AnalogModel(workload.model, config)
-        model.calibrate(workload.x_calib)
-        gen = torch.Generator().manual_seed(0)
-        model.set_generator(gen)
-
-        def run() -> None:
-            with torch.no_grad():
-                model.program(draws, gen)
-                for chunk in model.chunks(n_images):
-                    model(x[chunk])
-
-        return median_time(run, repeats)
-
-    t_clean = analog_pass(CrossbarConfig(**QUIET), 1)
-    rows = []
-    for draws in (1, 8, 32):
-        t = analog_pass(CrossbarConfig(), draws)
-        rows.append({"draws": draws, "seconds": t, "vs_clean_analog": t / t_clean,
-                     "per_draw_vs_clean_analog": t / t_clean / draws, "vs_float": t / t_float})
-    # The same 8 draws as a Python loop of single-draw passes, for comparison.
-    t_loop = 8 * analog_pass(CrossbarConfig(), 1)
-    return {"n_images": n_images, "float_s": t_float, "clean_analog_s": t_clean, "noisy": rows,
-            "loop_8_single_draws_s": t_loop, "goal": "S=32 <= 8x one clean pass"}
-
-
-SWEEPS: dict[str, tuple[str, list[float]]] = {
-    "read_sigma": ("read_sigma", [0.0, 0.02, 0.05, 0.1, 0.2, 0.3]),
-    "prog_sigma": ("prog_sigma", [0.0, 0.02, 0.05, 0.1, 0.2, 0.3]),
-    "saf_rate": ("saf_sa0 = saf_sa1", [0.0, 0.002, 0.01, 0.02, 0.05, 0.1]),
-    "adc_bits": ("adc_bits", [3, 4, 5, 6, 7, 8]),
+CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "2bit-cell-4bit-dac": {"cell_bits": 2, "dac_bits": 4},
 }
 
 
-def sweeps(workload, fidelity: float, quick: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, (label, values) in SWEEPS.items():
-        points = values[::2] if quick else values
-        rows = []
-        for v in points:
-            if key == "saf_rate":
-                cfg = CrossbarConfig(saf_sa0=v, saf_sa1=v)
-            else:
-                cfg = CrossbarConfig.from_params({key: v})
-            ev = evaluate(cfg, workload, fidelity, seed=0)
-            rows.append({"value": v, "accuracy": ev.accuracy, "std": ev.accuracy_std,
-                         "stderr": ev.accuracy_stderr, "cost_s": ev.cost_s})
-            print(f"  {label}={v}: {ev.accuracy:.4f} ± {ev.accuracy_std:.4f} ({ev.cost_s:.1f} s)")
-        out[key] = {"label": label, "points": rows}
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def bound_seconds(model: torch.nn.Module, x: torch.Tensor, config: CrossbarConfig,
+                  repeats: int) -> float:
+    """Time of ``cycles x columns-per-weight`` clean-size products of every layer [s]."""
+    analog = AnalogModel(model, config)
+    inputs: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: inputs.__setitem__(n, i[0]))
+             for n, m in crossbar_layers(analog.float_model)]
+    with torch.no_grad():
+        analog.float_model(x)
+    for h in hooks:
+        h.remove()
+    total = 0.0
+    for name, layer in analog.layers.items():
+        x3 = layer._unroll(inputs[name], 1)[0]  # M x K
+        a = x3.repeat(config.input_cycles, 1).contiguous()
+        b = torch.rand(x3.shape[1], layer.layout.weight_cols)
+        out = torch.empty(a.shape[0], b.shape[1])
+        total += median_time(lambda a=a, b=b, out=out: torch.mm(a, b, out=out), repeats)
+    return total
+
+
+def per_draw(workload, config_name: str, n_images: int, draws: tuple[int, ...],
+             repeats: int) -> dict[str, Any]:
+    config = CrossbarConfig(**CONFIGS[config_name])
+    x = workload.x_test[:n_images]
+    with torch.no_grad():
+        t_clean = median_time(lambda: workload.model(x), max(3, repeats))
+    t_bound = bound_seconds(workload.model, x, config, max(3, repeats))
+    model = AnalogModel(workload.model, config)
+    model.calibrate(workload.x_calib)
+    gen = torch.Generator().manual_seed(0)
+    model.set_generator(gen)
+    rows = []
+
+    def run() -> None:
+        with torch.no_grad():
+            for chunk in model.chunks(n_images):
+                model(x[chunk])
+
+    for s in draws:
+        t_program, t = 0.0, 0.0
+        for d in model.draw_passes(s):  # programmed conductances bounded in memory
+            t0 = time.perf_counter()
+            model.program(d, gen)
+            t_program += time.perf_counter() - t0
+            t += median_time(run, repeats) if d * n_images <= 64 else _once(run)
+        row = {"draws": s, "seconds": t, "program_s": t_program, "per_draw_s": t / s,
+               "per_draw_vs_clean": t / s / t_clean, "per_draw_vs_bound": t / s / t_bound,
+               "load_avg_1min": load()}
+        rows.append(row)
+        print(f"  {workload.name} {config_name} S={s}: {t / s:.3f} s/draw = "
+              f"{row['per_draw_vs_clean']:.0f}x clean, {row['per_draw_vs_bound']:.2f}x bound "
+              f"(load {row['load_avg_1min']:.1f})", flush=True)
+    return {"workload": workload.name, "config": config_name, "n_images": n_images,
+            "clean_s": t_clean, "bound_s": t_bound,
+            "bound_products": config.input_cycles * config.slices
+            * (2 if config.encoding == "differential" else 1), "rows": rows}
+
+
+def _save(result: dict[str, Any]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "simulator.json").write_text(json.dumps(result, indent=2))
+
+
+def _once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+_CHILD = """
+import json, resource, sys, time, torch
+torch.set_num_threads({threads})
+from simulator import CrossbarConfig, evaluate, get_workload
+w = get_workload("vgg8", test_limit={test_limit})
+cfg = CrossbarConfig(**{cfg!r})
+t0 = time.perf_counter()
+ev = evaluate(cfg, w, {fidelity}, seed=0)
+print(json.dumps({{"wall_s": time.perf_counter() - t0, "cost_s": ev.cost_s,
+                  "accuracy": ev.accuracy, "estimator": ev.details["estimator"],
+                  "n_draws": ev.details["n_draws"], "n_test": ev.details["n_test"],
+                  "ir_drop": ev.details["ir_drop"],
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def evaluate_runs(threads: int, test_limit: int, config_name: str) -> dict[str, Any]:
+    """``evaluate()`` on vgg8 in fresh processes (peak RSS of each)."""
+    base = CONFIGS[config_name]
+    runs = {
+        "full_fidelity": (dict(base), 1.0),
+        "lowest_fidelity_column_sum": ({**base, "column_sum_below": 0.1}, 0.0),
+        "lowest_fidelity_exact": (dict(base), 0.0),
+        "analytic_moments": ({**base, "analytic_below": 0.05}, 0.0),
+    }
+    out: dict[str, Any] = {"config": config_name, "test_limit": test_limit}
+    root = Path(__file__).resolve().parents[1]
+    for key, (cfg, z) in runs.items():
+        code = _CHILD.format(threads=threads, test_limit=test_limit, cfg=cfg, fidelity=z)
+        before = load()
+        proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                              text=True, check=False)
+        if proc.returncode != 0:
+            out[key] = {"error": proc.stderr.strip().splitlines()[-1:]}
+        else:
+            out[key] = {**json.loads(proc.stdout.strip().splitlines()[-1]),
+                        "load_avg_1min": (before + load()) / 2}
+        print(f"  evaluate vgg8 {key}: {out[key]}", flush=True)
     return out
 
 
@@ -99,34 +167,44 @@ def plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 5, figsize=(22, 4))
-    tp = result["throughput"]
-    draws = [r["draws"] for r in tp["noisy"]]
-    axes[0].bar([str(d) for d in draws], [r["vs_clean_analog"] for r in tp["noisy"]],
-                color="tab:blue")
-    axes[0].axhline(8, color="tab:red", ls="--", label="goal for S=32 (8x)")
-    axes[0].set_xlabel("Monte-Carlo draws S")
-    axes[0].set_ylabel("time / clean analog pass")
-    axes[0].set_title(f"MC cost, {tp['n_images']} images")
-    axes[0].legend()
-    for ax, (key, sweep) in zip(axes[1:], result["sweeps"].items(), strict=True):
-        pts = sweep["points"]
-        ax.errorbar([p["value"] for p in pts], [p["accuracy"] for p in pts],
-                    yerr=[p["std"] for p in pts], marker="o", capsize=3)
-        ax.axhline(result["software_accuracy"], color="gray", ls=":", label="float model")
-        ax.set_xlabel(sweep["label"])
-        ax.set_ylabel("accuracy (mean ± std over draws)")
-        ax.set_title(f"digits-cnn vs {key}")
-        ax.set_ylim(0, 1.02)
-        ax.legend(loc="lower left")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+    for series in result["per_draw"]:
+        label = f"{series['workload']} / {series['config']}"
+        draws = [r["draws"] for r in series["rows"]]
+        axes[0].plot(draws, [r["per_draw_vs_bound"] for r in series["rows"]], "o-", label=label)
+        axes[1].plot(draws, [r["per_draw_vs_clean"] for r in series["rows"]], "o-", label=label)
+    axes[0].axhline(1.5, color="tab:red", ls="--", label="goal (1.5x bound)")
+    axes[0].set_ylabel("per-draw time / bound")
+    axes[1].set_ylabel("per-draw time / clean torch pass")
+    axes[1].set_yscale("log")
+    for ax in axes[:2]:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("Monte-Carlo draws S")
+        ax.legend(fontsize=7)
+    ev = result.get("evaluate_vgg8", {})
+    keys = [k for k in ev if isinstance(ev[k], dict) and "wall_s" in ev[k]]
+    axes[2].bar(keys, [ev[k]["wall_s"] for k in keys], color="tab:blue")
+    for i, k in enumerate(keys):
+        axes[2].text(i, ev[k]["wall_s"], f"{ev[k]['peak_rss_mib']:.0f} MiB", ha="center",
+                     va="bottom", fontsize=8)
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel("evaluate() wall time [s] (label: peak RSS)")
+    axes[2].set_title(f"vgg8, {ev.get('config', '')}, {ev.get('test_limit', '')} test images")
+    axes[2].tick_params(axis="x", labelrotation=15, labelsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer images and sweep points")
+    parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--vgg8-s32", action="store_true",
+                        help="S=1, 8, 32 on vgg8 with the default config too (default: S=1, 2)")
+    parser.add_argument("--eval-config", default="2bit-cell-4bit-dac", choices=list(CONFIGS))
+    parser.add_argument("--eval-test-limit", type=int, default=4)
+    parser.add_argument("--skip-per-draw", action="store_true",
+                        help="only the evaluate() runs (keeps per_draw from the JSON)")
     parser.add_argument("--plot-only", action="store_true",
                         help="redraw simulator.png from the existing simulator.json")
     args = parser.parse_args()
@@ -134,30 +212,35 @@ def main() -> None:
         plot(json.loads((RESULTS / "simulator.json").read_text()), RESULTS / "simulator.png")
         return
     torch.set_num_threads(args.threads)
-    workload = get_workload("digits-cnn")
-    n_images, repeats, fidelity = (100, 1, 0.3) if args.quick else (360, 3, 0.5)
     t0 = time.perf_counter()
-    print("throughput ...")
-    tp = throughput(workload, n_images, repeats)
-    for r in tp["noisy"]:
-        print(f"  S={r['draws']}: {r['seconds']:.3f} s = {r['vs_clean_analog']:.1f}x clean analog "
-              f"pass ({tp['clean_analog_s']:.3f} s), {r['vs_float']:.0f}x float")
-    print("accuracy sweeps ...")
+    series = []
+    cnn = get_workload("digits-cnn")
+    vgg = get_workload("vgg8")
+    if args.skip_per_draw:
+        series = json.loads((RESULTS / "simulator.json").read_text())["per_draw"]
+    for name in CONFIGS if not args.skip_per_draw else ():
+        series.append(per_draw(cnn, name, 50 if args.quick else 100, (1, 8, 32),
+                               1 if args.quick else 3))
+    result: dict[str, Any] = {}
+    for name in CONFIGS if not args.skip_per_draw else ():
+        draws = (1, 8, 32) if name != "default" or args.vgg8_s32 else (1, 2)  # ~1 min/draw
+        series.append(per_draw(vgg, name, 1, draws, 1))
+        _save({"partial": True, "per_draw": series})
     result = {
-        "workload": "digits-cnn",
-        "software_accuracy": workload.clean_accuracy(),
-        "quick": args.quick,
-        "sweep_fidelity": fidelity,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpus": os.cpu_count(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(),
-                    "load_avg_1min": os.getloadavg()[0]},
-        "throughput": tp,
-        "sweeps": sweeps(workload, fidelity, args.quick),
+                    "threads": torch.get_num_threads(), "load_avg_1min_start": load()},
+        "clean_accuracy": {"digits-cnn": cnn.metadata["clean_accuracy"],
+                           "vgg8": vgg.metadata["clean_accuracy"]},
+        "per_draw": series,
+        "goal": "per-draw at S=32 <= 1.5x bound; lowest tier >= 10x cheaper than full on "
+                "vgg8; analytic < 10 s on vgg8; full-fidelity vgg8 peak RSS < 4 GiB",
     }
+    print("evaluate() on vgg8 ...", flush=True)
+    result["evaluate_vgg8"] = evaluate_runs(args.threads, args.eval_test_limit,
+                                            args.eval_config)
     result["wall_s"] = time.perf_counter() - t0
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "simulator.json").write_text(json.dumps(result, indent=2))
+    _save(result)
     plot(result, RESULTS / "simulator.png")
     print(f"wrote {RESULTS / 'simulator.json'} and simulator.png in {result['wall_s']:.0f} s")
 

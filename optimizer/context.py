@@ -29,6 +29,9 @@ class SuggestContext:
         seed: The caller's seed.
         method: The method name the call asked for.
         options: The method options as passed (already consumed by the factory).
+        max_evaluations: The study's evaluation budget (trials in all: completed, pending and
+            still to come), or ``None`` when the study has none; methods size their initial
+            design by it.
     """
 
     space: SearchSpace
@@ -39,6 +42,7 @@ class SuggestContext:
     seed: int
     method: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    max_evaluations: int | None = None
 
     @property
     def directions(self) -> list[str]:

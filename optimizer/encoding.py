@@ -37,12 +37,15 @@ class TrainingData:
         Y: ``n x m`` objective values in maximization form.
         fidelity: ``n`` fidelities in the space's own scale (not unit-mapped).
         cost_s: ``n`` measured costs [s].
+        Yvar: ``n x m`` known noise variances of ``Y`` (``Observation.variances``; NaN where
+            not given), or ``None`` when no observation gives one.
     """
 
     X: Tensor
     Y: Tensor
     fidelity: Tensor
     cost_s: Tensor
+    Yvar: Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -68,7 +71,7 @@ def encode_observations(
         full_fidelity_only: Keep only observations at the space's target fidelity.
         with_fidelity: Append the unit fidelity as the last column of ``X``.
     """
-    rows_x, rows_y, fids, costs = [], [], [], []
+    rows_x, rows_y, fids, costs, rows_var = [], [], [], [], []
     dropped = 0
     for ob in observations:
         if full_fidelity_only and not space.is_target(ob.fidelity):
@@ -81,6 +84,8 @@ def encode_observations(
         rows_y.append(y)
         fids.append(float(ob.fidelity))
         costs.append(float(ob.cost_s))
+        var = ob.variances or {}
+        rows_var.append([float(var.get(o.name, math.nan)) for o in objectives])
     if dropped:
         logger.warning("dropped %d observation(s) with non-finite objective values", dropped)
     d, m = space.dim, len(objectives)
@@ -89,8 +94,10 @@ def encode_observations(
     if with_fidelity:
         X = torch.cat([X, space.fidelity_to_unit(fidelity).unsqueeze(-1)], dim=-1)
     Y = torch.tensor(rows_y, dtype=torch.double).reshape(-1, m)
+    Yvar = torch.tensor(rows_var, dtype=torch.double).reshape(-1, m)
     return TrainingData(X=X, Y=Y, fidelity=fidelity,
-                        cost_s=torch.tensor(costs, dtype=torch.double))
+                        cost_s=torch.tensor(costs, dtype=torch.double),
+                        Yvar=Yvar if bool(torch.isfinite(Yvar).any()) else None)
 
 
 def encode_pending(space: SearchSpace, pending: Sequence[Suggestion], *,

@@ -263,7 +263,29 @@ def _check_observations(space: SearchSpace, objectives: list[Objective],
         if not isinstance(ob.cost_s, int | float) or not ob.cost_s >= 0:
             raise ObservationError(f"observations[{i}].cost_s must be a number >= 0.")
         out.append(Observation(params=params, fidelity=fid, values=dict(ob.values),
-                               cost_s=float(ob.cost_s)))
+                               cost_s=float(ob.cost_s),
+                               variances=_check_variances(objectives, ob.variances, i)))
+    return out
+
+
+def _check_variances(objectives: list[Objective], variances: Any, i: int
+                     ) -> dict[str, float] | None:
+    """``variances`` of ``observations[i]`` as floats: a mapping from objective names to
+    finite numbers ``>= 0``, or ``None``."""
+    if variances is None:
+        return None
+    where = f"observations[{i}].variances"
+    if not isinstance(variances, Mapping):
+        raise ObservationError(f"{where} must be an object or null.")
+    names = {o.name for o in objectives}
+    out = {}
+    for k, v in variances.items():
+        if k not in names:
+            raise ObservationError(f"{where} names {k!r}, which is not an objective.")
+        if (not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v)
+                or v < 0):
+            raise ObservationError(f"{where}[{k!r}] must be a finite number >= 0, got {v!r}.")
+        out[k] = float(v)
     return out
 
 
@@ -287,6 +309,8 @@ def suggest(
     method: str,
     seed: int,
     options: dict[str, Any] | None = None,
+    *,
+    max_evaluations: int | None = None,
 ) -> list[Suggestion]:
     """Propose ``n`` points (and fidelities) to evaluate next.
 
@@ -299,6 +323,8 @@ def suggest(
         method: A name from ``available_methods()``.
         seed: Seed; the same inputs and seed give the same suggestions.
         options: Method options (see ``docs/optimizer.md``); ``None`` for the defaults.
+        max_evaluations: The study's evaluation budget (all trials, whatever their state), or
+            ``None``; the multi-fidelity methods size their initial design by it.
 
     Returns:
         ``n`` suggestions, params in canonical form, fidelity within the space's range.
@@ -313,6 +339,11 @@ def suggest(
         raise OptimizerError(f"n must be an integer >= 1, got {n!r}.")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise OptimizerError(f"seed must be an integer, got {seed!r}.")
+    if max_evaluations is not None and (not isinstance(max_evaluations, int)
+                                        or isinstance(max_evaluations, bool)
+                                        or max_evaluations < 1):
+        raise OptimizerError(
+            f"max_evaluations must be null or an integer >= 1, got {max_evaluations!r}.")
     if not isinstance(method, str):
         raise UnknownMethodError(f"method must be a string, got {method!r}.")
     objectives = _check_objectives(objectives)
@@ -320,7 +351,8 @@ def suggest(
     pend = _check_pending(space, pending)
     impl = make_method(method, options)
     ctx = SuggestContext(space=space, objectives=objectives, observations=obs, pending=pend,
-                         n=n, seed=seed, method=method, options=dict(options or {}))
+                         n=n, seed=seed, method=method, options=dict(options or {}),
+                         max_evaluations=max_evaluations)
     with torch.random.fork_rng(devices=[]), _torch_threads(_thread_limit()):
         torch.manual_seed(ctx.rng_seed(0x5EED))
         raw = impl.suggest(ctx)

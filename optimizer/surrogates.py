@@ -66,9 +66,11 @@ from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.means import LinearMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.utils.warnings import NumericalWarning
 from torch import Tensor
 
 from optimizer.errors import OptimizerError
+from optimizer.known_noise import KnownNoiseLikelihood, known_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +118,18 @@ def _fit(model: SingleTaskGP) -> None:
     model.eval()
 
 
-def fit_objective_model(X: Tensor, Y: Tensor) -> SingleTaskGP:
+def fit_objective_model(X: Tensor, Y: Tensor, Yvar: Tensor | None = None,
+                        fidelity_dim: int | None = None) -> SingleTaskGP:
     r"""Fit the per-objective GP over ``(x, z)`` (see the module docstring).
 
     Args:
         X: ``n x D`` unit-cube inputs (fidelity last when modelled).
         Y: ``n x m`` objective values in maximization form.
+        Yvar: ``n x m`` known noise variances of ``Y`` (NaN where not given), or ``None``:
+            outputs whose every row is given get that fixed noise, the others learned noise
+            (``optimizer.known_noise.KnownNoiseLikelihood``).
+        fidelity_dim: Column of the unit fidelity in ``X`` (the prospective noise of the known
+            outputs is fitted against it), or ``None``.
 
     Returns:
         A fitted ``SingleTaskGP`` with ``m`` outputs, in eval mode; ``model.posterior(X')``
@@ -134,9 +142,19 @@ def fit_objective_model(X: Tensor, Y: Tensor) -> SingleTaskGP:
     D, m = X.shape[-1], Y.shape[-1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=InputDataWarning)
+        known = known_outputs(Yvar)
+        # unknown outputs' 0 (replaced below) would be rounded up to 1e-6 with a warning
+        warnings.simplefilter("ignore", category=NumericalWarning)
         model = SingleTaskGP(X.double(), Y.double(),
+                             train_Yvar=(None if known is None
+                                         else torch.nan_to_num(Yvar.double(), nan=0.0)),
                              input_transform=Normalize(d=D, bounds=_unit_bounds(D)),
                              outcome_transform=Standardize(m=m))
+        if known is not None and m > 1:  # BoTorch's likelihood is all fixed: mix (m = 1:
+            # the one output is known, and BoTorch's fixed-noise likelihood is the model)
+            model.likelihood = KnownNoiseLikelihood(
+                model.likelihood.noise_covar.noise.detach().reshape(m, -1), known,
+                X.double(), fidelity_dim)
     _fit(model)
     return model
 

@@ -50,12 +50,16 @@ class Observation:
         fidelity: Fidelity z in [0, 1] the evaluation ran at; 1 is the full evaluation.
         values: Objective values by objective name, raw (not sign-flipped).
         cost_s: Measured wall time of the evaluation [s].
+        variances: Known noise variance of some values, by objective name, in the value's
+            units squared (e.g. ``{"accuracy": accuracy_stderr**2}``); ``None`` or a missing
+            name: the noise is learned (``optimizer.known_noise``).
     """
 
     params: dict[str, Any]
     fidelity: float = 1.0
     values: dict[str, float]
     cost_s: float = 1.0
+    variances: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,9 +17,15 @@ One read of an array (:class:`AnalogLayer`):
    over cycles and cells, differential pairs / reference columns subtracted, row-tile partial
    sums added, then rescaled by the weight and input steps; the bias is added digitally.
 
-Draws are a leading ``S`` dimension of every tensor: ``S`` programmed chips are read with one
-batched matmul per layer. Activations between layers carry ``S`` folded into the batch
-dimension (``S·N``), so unmapped modules (ReLU, pooling, batch norm) run unchanged.
+Steps 2-4 run in cache-sized blocks of input vectors, with the ADC offset and step folded into
+the conductances and the read noise drawn straight into the product's accumulator
+(:func:`simulator.readout.read_layer`): the arithmetic is ``cycles x columns-per-weight``
+products of the clean layer's size. ``readout="column_sum"`` digitizes the slice-summed column
+current once per cycle instead (the fast tier of :mod:`simulator.readout`).
+
+Draws are a leading ``S`` dimension: ``S`` programmed chips are read draw by draw through the
+same blocks. Activations between layers carry ``S`` folded into the batch dimension
+(``S·N``), so unmapped modules (ReLU, pooling, batch norm) run unchanged.
 """
 
 from __future__ import annotations
@@ -39,22 +45,34 @@ from simulator.mapping import (
     map_weight,
     unrolled_weight,
 )
-from simulator.nonideal import BaseNonIdeality, device_nonidealities, level_conductance
+from simulator.nonideal import (
+    BaseNonIdeality,
+    ReadNoise,
+    device_nonidealities,
+    level_conductance,
+)
 from simulator.nonideal.ir_drop import (
     IR_DROP_MODES,
+    drop_correction,
     effective_conductance,
-    relaxation_correction,
 )
+from simulator.readout import ReadPlan, column_sum_conductance, current_range, read_layer
 from simulator.tiling import TileLayout
 
-__all__ = ["AnalogLayer", "AnalogModel"]
+__all__ = ["READOUTS", "AnalogLayer", "AnalogModel"]
+
+READOUTS: tuple[str, ...] = ("per_slice", "column_sum")
+"""ADC read-out models (:mod:`simulator.readout`): every slice column digitized per cycle
+(exact), or the slice-summed column current digitized once per cycle (the fast tier)."""
 
 CALIBRATION_VECTORS = 4096
 """Most input row vectors (samples x positions) read to calibrate a layer's ADC range; more
 are subsampled evenly."""
 
-_CHUNK_ELEMENTS = 1 << 23
-"""Largest intermediate tensor (elements) built by the calibration loop."""
+PROGRAM_BUDGET_BYTES = 1 << 30
+"""Most memory of programmed conductances held at once [bytes]: draws beyond it are
+programmed and read in successive passes (:meth:`AnalogModel.draw_passes`); one draw of
+NeuroSim's VGG8 with the defaults holds ~0.7 GB."""
 
 
 class AnalogLayer(nn.Module):
@@ -73,6 +91,8 @@ class AnalogLayer(nn.Module):
         ir_drop: str = "ideal",
         nonidealities: list[BaseNonIdeality] | None = None,
         adc: bool = True,
+        readout: str = "per_slice",
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         """
         Args:
@@ -83,10 +103,16 @@ class AnalogLayer(nn.Module):
             nonidealities: Effects to apply (default: :func:`device_nonidealities` of
                 ``config``).
             adc: ``False`` bypasses ADC quantization (ideal periphery; for validation).
+            readout: One of :data:`READOUTS`.
+            dtype: Floating dtype of the simulation (float64 for reference checks).
         """
         super().__init__()
         if ir_drop not in IR_DROP_MODES:
             raise ValueError(f"ir_drop must be one of {IR_DROP_MODES}, got {ir_drop!r}.")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}.")
+        self.readout = readout
+        self.dtype = dtype
         self.name = name
         self.config = config
         self.ir_drop = ir_drop
@@ -111,7 +137,7 @@ class AnalogLayer(nn.Module):
         self.g_eff: Tensor | None = None
         self.generator: Generator | None = None
         self._correction: Tensor | None = None
-        self._workspace: dict[str, Tensor] = {}
+        self._g_sum: tuple[Tensor, Tensor] | None = None
         self.positions = 1
         """Row vectors per sample (output positions of a convolution), set by calibrate()."""
 
@@ -147,10 +173,11 @@ class AnalogLayer(nn.Module):
         return used.contiguous()
 
     def _effective(self, g: Tensor) -> Tensor:
-        if self.ir_drop == "relaxation" and self._correction is None:
-            self._correction = relaxation_correction(
+        if self.ir_drop in ("solved", "relaxation") and self._correction is None:
+            self._correction = drop_correction(
                 self.nominal_conductance(),
                 self.config.wire_r_ohm,
+                self.ir_drop,
                 min(self.config.rows, self.layout.in_features),
             )
         return effective_conductance(g, self.config.wire_r_ohm, self.ir_drop, self._correction)
@@ -168,22 +195,19 @@ class AnalogLayer(nn.Module):
         peak = float(x.abs().max()) if x.numel() else 0.0
         self.input_scale = peak / qmax if peak > 0 else 1.0
         self.signed_inputs = bool(x.numel()) and float(x.min()) < 0
-        g = self._read_view(self._effective(self.nominal_conductance().unsqueeze(0)))
-        x3 = self._unroll(x.to(torch.float32), 1)
+        g = self._read_view(self._effective(self._conductance().unsqueeze(0)))
+        x3 = self._unroll(x.to(self.dtype), 1)
         self.positions = max(1, x3.shape[1] // max(1, x.shape[0]))
         if x3.shape[1] > CALIBRATION_VECTORS:
             pick = torch.linspace(0, x3.shape[1] - 1, CALIBRATION_VECTORS).round().long()
             x3 = x3[:, pick]
-        lo, hi = math.inf, -math.inf
-        n_used = g.shape[-1]
-        per_vector = self.layout.row_tiles * self.config.input_cycles * 2 * n_used
-        step = max(1, _CHUNK_ELEMENTS // per_vector)
-        for m0 in range(0, x3.shape[1], step):
-            currents, _, _ = self._currents(x3[:, m0 : m0 + step], g, noisy=False)
-            lo, hi = min(lo, float(currents.min())), max(hi, float(currents.max()))
-        if not math.isfinite(lo):
-            lo, hi = 0.0, 0.0
-        self.adc_range = (lo, hi)
+        if self.readout == "column_sum":
+            g, _ = column_sum_conductance(g, self.mapped.combine)
+        self.adc_range = current_range(self._quantize(x3), g, self._plan(adc=False))
+
+    def _conductance(self) -> Tensor:
+        """Nominal conductances in the simulation dtype [µS]."""
+        return self.nominal_conductance().to(self.dtype)
 
     @torch.no_grad()
     def program(self, n_draws: int, generator: Generator | None = None) -> None:
@@ -195,11 +219,13 @@ class AnalogLayer(nn.Module):
         """
         if n_draws < 1:
             raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
-        g = self.nominal_conductance().unsqueeze(0).expand(n_draws, *self.mapped.levels.shape)
+        self.g_eff, self._g_sum = None, None  # free the previous draws first
+        g = self._conductance().unsqueeze(0).expand(n_draws, *self.mapped.levels.shape)
         g = g.contiguous()
         for effect in self.effects:
             g = effect.apply_to_conductance(g, generator)
         self.g_eff = self._read_view(self._effective(g))
+        self._g_sum = None
 
     # -- forward ----------------------------------------------------------------------------
 
@@ -210,70 +236,32 @@ class AnalogLayer(nn.Module):
             return cols.transpose(1, 2).reshape(n_draws, -1, cols.shape[1])
         return x.reshape(n_draws, -1, x.shape[-1])
 
-    def _currents(self, x3: Tensor, g: Tensor, *, noisy: bool) -> tuple[Tensor, Tensor, Tensor]:
-        r"""Column currents of every read.
-
-        Args:
-            x3: A `S x M x K`-dim Tensor of float inputs.
-            g: A `S x row_tiles x rows_used x n_used`-dim Tensor of conductances [µS].
-            noisy: Apply read-time effects.
-
-        Returns:
-            ``(currents, cycle_weight, q_sum)``: a `S x row_tiles x P·C x M x n_used`-dim
-            Tensor [µA] (``P`` sign passes, ``C`` cycles), the `P·C`-dim shift-and-add weights,
-            and the `S x M`-dim signed sum of the integer inputs.
-        """
-        c = self.config
-        qmax = 2**c.input_bits - 1
+    def _quantize(self, x3: Tensor) -> Tensor:
+        """Float inputs -> signed integers (float dtype) of ``input_bits``."""
+        qmax = 2**self.config.input_bits - 1
         low = -qmax if self.signed_inputs else 0
-        q = torch.clamp(torch.round(x3 / self.input_scale), low, qmax)
-        parts = [q.clamp_min(0), (-q).clamp_min(0)] if self.signed_inputs else [q]
-        signs = [1.0, -1.0][: len(parts)]
-        cycles = c.input_cycles
-        base = float(2**c.dac_bits)
-        digits, weights = [], []
-        for part, sign in zip(parts, signs, strict=True):
-            rest = part
-            for cycle in range(cycles):
-                digit = torch.remainder(rest, base)
-                digits.append(digit)
-                weights.append(sign * base**cycle)
-                rest = torch.div(rest - digit, base)
-        v = torch.stack(digits, dim=1) * self._v_unit  # S x PC x M x K [V]
-        s, pc, m, k = v.shape
-        t_r, rows = self.layout.row_tiles, self.config.rows
-        if t_r > 1:
-            v = F.pad(v, (0, t_r * rows - k))
-            v = v.reshape(s, pc, m, t_r, rows).permute(0, 3, 1, 2, 4)
-        else:
-            v = v.unsqueeze(1)
-        v = v.reshape(s, t_r, pc * m, v.shape[-1])  # S x T_r x PC·M x rows_used
-        shape = (*torch.broadcast_shapes(v.shape[:-2], g.shape[:-2]), v.shape[-2], g.shape[-1])
-        if noisy and not (v.requires_grad or g.requires_grad):
-            # Inference: reuse one output buffer across chunks (no fresh pages per call).
-            currents = torch.matmul(v, g, out=self._buffer("currents", shape, g))
-        else:
-            currents = v @ g  # S x T_r x PC·M x n_used [µA]
-        if noisy:
-            v_norm = None
-            for effect in self.effects:
-                if type(effect).apply_to_currents is BaseNonIdeality.apply_to_currents:
-                    continue
-                if v_norm is None:
-                    v_norm = torch.linalg.vector_norm(v, dim=-1)
-                currents = effect.apply_to_currents(
-                    currents, v_norm, self.generator, inplace=True
-                )
-        cycle_weight = torch.tensor(weights, dtype=currents.dtype, device=currents.device)
-        return currents.reshape(s, t_r, pc, m, -1), cycle_weight, q.sum(-1)
+        return torch.clamp(torch.round(x3 / self.input_scale), low, qmax)
 
-    def _buffer(self, key: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
-        """A reusable scratch tensor (reallocated when the shape changes)."""
-        buf = self._workspace.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != like.dtype:
-            buf = torch.empty(shape, dtype=like.dtype, device=like.device)
-            self._workspace[key] = buf
-        return buf
+    def _plan(self, *, adc: bool, col_noise: Tensor | None = None) -> ReadPlan:
+        """The :class:`~simulator.readout.ReadPlan` of this layer (read noise from its
+        :class:`~simulator.nonideal.ReadNoise` effects, other read-time effects as given)."""
+        c = self.config
+        sigma2, others = 0.0, []
+        for effect in self.effects:
+            if type(effect).apply_to_currents is BaseNonIdeality.apply_to_currents:
+                continue
+            if isinstance(effect, ReadNoise):
+                sigma2 += effect.sigma_us**2
+            else:
+                others.append(
+                    lambda cur, vn, gen, e=effect: e.apply_to_currents(cur, vn, gen, inplace=True)
+                )
+        return ReadPlan(
+            v_unit=self._v_unit, dac_bits=c.dac_bits, cycles=c.input_cycles,
+            signed=self.signed_inputs, rows=c.rows, row_tiles=self.layout.row_tiles,
+            adc=self._adc_step() if adc and self.adc else None,
+            sigma_us=math.sqrt(sigma2), col_noise=col_noise, effects=tuple(others),
+        )
 
     def _adc_step(self) -> tuple[float, float, int]:
         """``(lo, step, top)``: ADC offset [µA], LSB [µA] and largest code."""
@@ -297,27 +285,34 @@ class AnalogLayer(nn.Module):
             raise ValueError(
                 f"layer {self.name!r}: batch {x.shape[0]} is not a multiple of {s} draws."
             )
-        x3 = self._unroll(x.to(torch.float32), s)
-        currents, cycle_weight, q_sum = self._currents(x3, self.g_eff, noisy=True)
-        _, t_r, pc, m, n = currents.shape
+        q = self._quantize(self._unroll(x.to(self.dtype), s))
+        combine = self.mapped.combine.to(self.g_eff)
         unit = self._v_unit * self._dg  # µA per level unit
-        weight = cycle_weight.repeat(t_r)  # T_r·PC
-        if self.adc:
-            lo, step, top = self._adc_step()
-            # ADC codes in place: the currents tensor is ours.
-            codes = currents.sub_(lo).mul_(1.0 / step).round_().clamp_(0, top)
-            gain, offset = step / unit, lo / unit * float(weight.sum())
+        if self.readout == "column_sum":
+            if self._g_sum is None:
+                self._g_sum = column_sum_conductance(self.g_eff, combine)
+            g_sum, col_noise = self._g_sum
+            plan = self._plan(adc=True, col_noise=col_noise)
+            y = read_layer(q, g_sum, plan, generator=self.generator)
+            n_sum = None
         else:
-            codes, gain, offset = currents, 1.0 / unit, 0.0
-        # Shift-and-add over cycles and sign passes, plus row-tile partial sums (one GEMV).
-        summed = torch.matmul(weight, codes.reshape(s, t_r * pc, m * n)).reshape(s, m, n)
-        summed = summed.mul_(gain).add_(offset)
-        y = summed @ self.mapped.combine.to(summed.device)  # S x M x out
+            plan = self._plan(adc=True)
+            y = read_layer(q, self.g_eff, plan, combine, self.generator)
+            n_sum = combine.sum(0)
+        reads = float(plan.cycle_weights(torch.float64).sum()) * self.layout.row_tiles
+        if plan.adc is not None:
+            lo, step, _ = plan.adc
+            # codes -> level units: (code·step + lo) / unit summed with the cycle weights
+            y = y.mul_(step / unit)
+            offset = lo / unit * reads
+            y = y.add_(offset if n_sum is None else offset * n_sum)
+        else:
+            y = y.div_(unit)
         if self.mapped.offset:
-            y = y - self.mapped.offset * q_sum.unsqueeze(-1)
+            y = y - self.mapped.offset * q.sum(-1, keepdim=True)
         y = y * (self.mapped.weight_scale * self.input_scale)
         if self.bias is not None:
-            y = y + self.bias
+            y = y + self.bias.to(y.dtype)
         return self._fold(y, x)
 
     def _fold(self, y: Tensor, x: Tensor) -> Tensor:
@@ -348,6 +343,8 @@ class AnalogModel(nn.Module):
         ir_drop: str = "ideal",
         nonidealities: list[BaseNonIdeality] | None = None,
         adc: bool = True,
+        readout: str = "per_slice",
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         """
         Args:
@@ -356,6 +353,9 @@ class AnalogModel(nn.Module):
             ir_drop: One of :data:`~simulator.nonideal.ir_drop.IR_DROP_MODES`.
             nonidealities: Effects for every layer (default: those of ``config``).
             adc: ``False`` bypasses ADC quantization.
+            readout: One of :data:`READOUTS` (every layer).
+            dtype: Floating dtype of the analog layers and of the digital modules between
+                them (float64 for reference checks).
 
         Raises:
             MappingError: If a layer cannot be mapped.
@@ -365,13 +365,16 @@ class AnalogModel(nn.Module):
             model = nn.Sequential(model)  # a bare layer as the root has no parent to swap it in
         self.float_model = copy.deepcopy(model).eval()
         self.network = copy.deepcopy(model).eval()
+        self.dtype = dtype
         self.layers: dict[str, AnalogLayer] = {}
         for name, module in crossbar_layers(self.network):
             layer = AnalogLayer(
-                name, module, config, ir_drop=ir_drop, nonidealities=nonidealities, adc=adc
+                name, module, config, ir_drop=ir_drop, nonidealities=nonidealities, adc=adc,
+                readout=readout, dtype=dtype,
             )
             _set_submodule(self.network, name, layer)
             self.layers[name] = layer
+        self.network.to(dtype)
         self.n_draws = 0
 
     @torch.no_grad()
@@ -408,23 +411,32 @@ class AnalogModel(nn.Module):
         if self.n_draws < 1:
             raise RuntimeError("call program() before forward().")
         s = self.n_draws
+        x = x.to(self.dtype)
         xs = x.unsqueeze(0).expand(s, *x.shape).reshape(s * x.shape[0], *x.shape[1:])
         out = self.network(xs)
         return out.reshape(s, x.shape[0], *out.shape[1:])
 
+    def draw_passes(self, n_draws: int, budget_bytes: int = PROGRAM_BUDGET_BYTES) -> list[int]:
+        """Draws per pass (summing to ``n_draws``) so that the programmed conductances of a
+        pass stay within ``budget_bytes`` (at least one draw per pass)."""
+        item = torch.finfo(self.dtype).bits // 8
+        per_draw = sum(layer.mapped.levels.numel() for layer in self.layers.values()) * item
+        step = max(1, min(n_draws, budget_bytes // max(1, per_draw)))
+        return [min(step, n_draws - i) for i in range(0, n_draws, step)]
+
     def elements_per_sample(self) -> int:
-        """Largest per-input read tensor of any layer divided by ``S`` (for chunking)."""
+        """Largest per-input, per-draw tensor of any layer (its unrolled inputs plus its
+        outputs; the reads themselves go through fixed-size blocks, :mod:`simulator.readout`),
+        for chunking."""
         total = 0
         for layer in self.layers.values():
-            if layer.g_eff is None:
-                continue
-            n_used = layer.g_eff.shape[-1]
-            reads = layer.layout.row_tiles * layer.config.input_cycles * 2
-            total = max(total, reads * n_used * layer.positions)
+            per = layer.layout.in_features + layer.layout.used_cols + layer.layout.out_features
+            total = max(total, 2 * per * layer.positions)
         return max(total, 1)
 
     def chunks(self, n: int, budget: int = 1 << 24) -> Iterator[slice]:
-        """Slices of ``n`` samples such that ``S x chunk`` reads stay near ``budget`` elements."""
+        """Slices of ``n`` samples such that ``S x chunk`` activations stay near ``budget``
+        elements."""
         per = max(1, self.n_draws) * self.elements_per_sample()
         step = max(1, budget // per)
         for i in range(0, n, step):

@@ -20,7 +20,9 @@ from simulator.errors import ConfigError
 
 __all__ = [
     "ADC_POLICIES",
+    "ADC_TYPES",
     "COMPENSATION_MODES",
+    "DEVICES",
     "ENCODINGS",
     "FAULT_SCHEMES",
     "FIELD_CONSTRAINTS",
@@ -34,8 +36,15 @@ ENCODINGS: tuple[str, ...] = ("differential", "offset")
 """Signed-weight encodings: a column pair per weight slice, or offset weights with one
 reference column per array."""
 
+DEVICES: tuple[str, ...] = tuple(params.DEVICE_PRESETS)
+"""Device noise presets (:data:`simulator.params.DEVICE_PRESETS`)."""
+
 TECH_NODES_NM: tuple[int, ...] = (22, 32, 45, 65)
 """Technology nodes with cost-model tables [nm]."""
+
+ADC_TYPES: tuple[str, ...] = ("mlsa", "sar")
+"""ADC circuits of the cost model: NeuroSim's multi-level sense amplifier (its default) or a
+successive-approximation ADC (NeuroSim ``SARADC = true``)."""
 
 COMPENSATION_MODES: tuple[str, ...] = ("none", "all", "search")
 """Values of the ``compensation`` knob (CorrectNet+ error compensation)."""
@@ -108,6 +117,7 @@ FIELD_CONSTRAINTS: dict[str, IntRange | FloatRange | Choice] = {
     "cols_per_adc": IntRange(1, 1024),
     "g_on_us": FloatRange(0.0, low_open=True),
     "g_off_us": FloatRange(0.0, low_open=True),
+    "device": Choice(DEVICES),
     "prog_sigma": FloatRange(0.0, 1.0),
     "read_sigma": FloatRange(0.0, 1.0),
     "saf_sa0": FloatRange(0.0, 1.0),
@@ -117,6 +127,8 @@ FIELD_CONSTRAINTS: dict[str, IntRange | FloatRange | Choice] = {
     "clock_ghz": FloatRange(0.0, 10.0, low_open=True),
     "encoding": Choice(ENCODINGS),
     "read_voltage_v": FloatRange(0.0, 5.0, low_open=True),
+    "adc_type": Choice(ADC_TYPES),
+    "speed_up_degree": IntRange(1, 64),
     # Mitigation knobs (simulator.mitigation.apply); each field default switches it off.
     "resna_epochs": IntRange(0, 100),
     "resna_noise_scale": FloatRange(0.0, 10.0),
@@ -128,6 +140,7 @@ FIELD_CONSTRAINTS: dict[str, IntRange | FloatRange | Choice] = {
     "rvw_tolerance": FloatRange(0.0, 10.0, low_open=True),
     "rvw_max_pulses": IntRange(1, 100),
     "analytic_below": FloatRange(0.0, 1.0),
+    "column_sum_below": FloatRange(0.0, 1.0),
 }
 """Per-field constraint, applied (and ints/floats normalized) by ``__post_init__``."""
 
@@ -174,17 +187,29 @@ class CrossbarConfig:
     """On (low-resistance) conductance [µS], > ``g_off_us``. Default: NeuroSim (100 kΩ)."""
     g_off_us: float = params.G_OFF_US
     """Off (high-resistance) conductance [µS], > 0. Default: NeuroSim (1.7 MΩ)."""
+    device: str = params.DEVICE
+    """Device noise preset, ``"wan2022"`` (state-dependent programming noise of aihwkit's
+    ``ReRamWan2022NoiseModel``) or ``"generic"`` (level-independent). It sets how σ varies
+    with the programmed state; ``prog_sigma``/``read_sigma`` set the scale. Default:
+    wan2022 (``docs/decisions.md``)."""
     prog_sigma: float = params.PROG_SIGMA
-    """Programming variation σ as a fraction of ``g_on - g_off``, 0..1, drawn once per
-    programmed array. Default: 0.03 (Wan et al. 2022 fit in aihwkit)."""
+    """Programming variation σ **per cell** of an on-state cell, fraction of
+    ``g_on - g_off``, 0..1, drawn once per programmed array; a cell at another state gets
+    ``prog_sigma`` times the preset's shape (1 for ``generic``). Default: wan2022's 0.0441
+    (1.103 µS at aihwkit's g_max = 25 µS)."""
     read_sigma: float = params.READ_SIGMA
-    """Read noise σ per cell and read, fraction of ``g_on - g_off``, 0..1. Default: 0.01."""
+    """Read noise σ **per cell** and read, fraction of ``g_on - g_off``, 0..1 (a weight on a
+    differential pair carries ``sqrt(2)`` of it). Default: wan2022's 0.00707 (aihwkit's
+    ``w_noise = 0.01`` per weight)."""
     saf_sa0: float = params.SAF_SA0
     """Fraction of cells stuck at ``g_off``, 0..1, ``saf_sa0 + saf_sa1 <= 1``. Default: MNSIM."""
     saf_sa1: float = params.SAF_SA1
     """Fraction of cells stuck at ``g_on``, 0..1. Default: MNSIM 2.0 (0.1 %)."""
     wire_r_ohm: float = params.WIRE_R_OHM
-    """Wire resistance per cell segment [Ω], >= 0. Default: NeuroSim wire model, 22 nm."""
+    """Wire resistance per cell segment [Ω], >= 0, word and bit lines alike. Default:
+    :func:`simulator.params.wire_r_ohm_for` at the default node (2.04 Ω at 22 nm: the mean of
+    the 12F row and 4F column segments of a 1T1R cell); for another ``tech_node_nm`` set it
+    to ``wire_r_ohm_for(node)``."""
     tech_node_nm: int = params.TECH_NODE_NM
     """CMOS technology node [nm], one of 22, 32, 45, 65. Default: NeuroSim (22)."""
     clock_ghz: float = params.CLOCK_GHZ
@@ -193,6 +218,13 @@ class CrossbarConfig:
     """Signed-weight encoding, ``"differential"`` or ``"offset"``. Default: differential."""
     read_voltage_v: float = params.READ_VOLTAGE_V
     """Word-line read voltage [V], (0, 5]. Default: NeuroSim (0.55 V at 22 nm)."""
+    adc_type: str = "mlsa"
+    """ADC circuit, ``"mlsa"`` (multi-level sense amplifier) or ``"sar"``. Default: NeuroSim
+    V1.4 (``SARADC = false``)."""
+    speed_up_degree: int = 8
+    """Pipeline speed-up by weight duplication, 1..64 (1 = none): layers whose input feature
+    map is larger than ``max IFM / speed_up_degree`` get ``ceil((IFM / bound)^2)`` copies of
+    their arrays. Default: NeuroSim V1.4 (``speedUpDegree = 8``, ``pipeline = true``)."""
 
     # -- mitigation knobs (simulator.mitigation; defaults: off) ------------------------------
     # (analytic_below, after them, picks the accuracy estimator: it is not a mitigation.)
@@ -222,6 +254,10 @@ class CrossbarConfig:
     analytic_below: float = 0.0
     """Fidelities below this value estimate accuracy by analytic moment propagation instead
     of Monte-Carlo, 0..1 (0 = never). Suggested: 0.05."""
+    column_sum_below: float = 0.0
+    """Monte-Carlo fidelities below this value digitize the slice-summed column current once
+    per cycle (the fast tier of :mod:`simulator.readout`, aihwkit's abstraction) instead of
+    every slice column, 0..1 (0 = never). Suggested: 0.1."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -48,7 +48,9 @@ MIN_TEST_FRACTION = 0.2
 MIN_TEST_SAMPLES = 100
 """Smallest test subset (unless the split is smaller)."""
 FIRST_ORDER_FROM = 0.25
-"""Fidelity from which IR drop uses the first-order model (below: ideal wires)."""
+"""Fidelity from which IR drop is modelled (below: ideal wires): first-order per programmed
+draw plus the correction of the nominal arrays solved by conjugate gradients (``"solved"``,
+within 1 % of the exact solver at 128x128, g <= 100 µS, 2 Ω; ``bench/simulator_ir.py``)."""
 RELAXATION_FROM = 0.9
 """Fidelity from which IR drop is corrected by relaxation of every nominal array."""
 
@@ -59,11 +61,12 @@ class FidelityPlan:
     fidelity: float
     """The requested fidelity in [0, 1]."""
     tier: str
-    """``"screen"`` (ideal wires), ``"standard"`` (first-order IR drop) or ``"full"``
-    (first-order IR drop corrected by relaxation)."""
+    """``"screen"`` (ideal wires), ``"standard"`` (first-order IR drop corrected by the
+    CG-solved nominal arrays) or ``"full"`` (corrected by their relaxation to 1e-6)."""
     estimator: str
     """Accuracy estimator: ``"moments"`` (analytic moment propagation) below the
-    ``analytic_below`` fidelity, else ``"montecarlo"`` (a key of
+    ``analytic_below`` fidelity, ``"montecarlo_column_sum"`` (Monte-Carlo with the column-sum
+    ADC tier) below ``column_sum_below``, else ``"montecarlo"`` (a key of
     :data:`simulator.estimators.registry.ESTIMATORS`)."""
     n_draws: int
     """Monte-Carlo draws ``S``, MIN_DRAWS..MAX_DRAWS."""
@@ -78,17 +81,21 @@ class FidelityPlan:
         return min(n_available, wanted)
 
 
-def fidelity_plan(fidelity: float, analytic_below: float = 0.0) -> FidelityPlan:
+def fidelity_plan(
+    fidelity: float, analytic_below: float = 0.0, column_sum_below: float = 0.0
+) -> FidelityPlan:
     """The evaluation plan for ``fidelity`` in [0, 1].
 
     Draws grow linearly from :data:`MIN_DRAWS` to :data:`MAX_DRAWS` and the test subset from
     :data:`MIN_TEST_FRACTION` to the whole split; IR drop is ideal below
-    :data:`FIRST_ORDER_FROM`, first-order up to :data:`RELAXATION_FROM`, relaxation-corrected
-    above. A cheaper estimator (e.g. analytic moment propagation) plugs in here by returning
-    another ``estimator`` at the bottom of the range and registering it in
+    :data:`FIRST_ORDER_FROM`, CG-corrected first-order up to :data:`RELAXATION_FROM`,
+    relaxation-corrected above. A cheaper estimator (e.g. analytic moment propagation) plugs
+    in here by returning another ``estimator`` at the bottom of the range and registering it in
     :data:`simulator.estimators.registry.ESTIMATORS`: fidelities below ``analytic_below``
     (``CrossbarConfig.analytic_below``, default 0 = never) use ``"moments"``, the analytic
-    moment model of :mod:`simulator.estimators.analytic`.
+    moment model of :mod:`simulator.estimators.analytic`; the Monte-Carlo fidelities below
+    ``column_sum_below`` (``CrossbarConfig.column_sum_below``) use the column-sum read-out
+    (:mod:`simulator.readout`).
 
     Raises:
         ConfigError: If ``fidelity`` is not a number in [0, 1].
@@ -101,13 +108,14 @@ def fidelity_plan(fidelity: float, analytic_below: float = 0.0) -> FidelityPlan:
     if z < FIRST_ORDER_FROM:
         tier, ir_drop = "screen", "ideal"
     elif z < RELAXATION_FROM:
-        tier, ir_drop = "standard", "first_order"
+        tier, ir_drop = "standard", "solved"
     else:
         tier, ir_drop = "full", "relaxation"
     return FidelityPlan(
         fidelity=z,
         tier=tier,
-        estimator="moments" if z < analytic_below else "montecarlo",
+        estimator=("moments" if z < analytic_below
+                   else "montecarlo_column_sum" if z < column_sum_below else "montecarlo"),
         n_draws=MIN_DRAWS + round(z * (MAX_DRAWS - MIN_DRAWS)),
         test_fraction=MIN_TEST_FRACTION + z * (1.0 - MIN_TEST_FRACTION),
         ir_drop=ir_drop,
@@ -164,7 +172,7 @@ def evaluate(
         raise ConfigError(f"config must be a CrossbarConfig, got {type(config).__name__}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an int >= 0, got {seed!r}.")
-    plan = fidelity_plan(fidelity, config.analytic_below)
+    plan = fidelity_plan(fidelity, config.analytic_below, config.column_sum_below)
     if isinstance(workload, str):
         workload = get_workload(workload)
     estimate = ESTIMATORS[plan.estimator](config, workload, plan, seed)
@@ -198,6 +206,7 @@ def evaluate(
         "tiles": sum(entry["arrays"] for entry in layers),
         "config": config.to_dict(),
         "hardware": hardware.breakdown,
+        "latency_pipelined_us": hardware.latency_pipelined_us,
     }
     extra = details.get("mitigation", {})  # per-inference changes charged by mitigations
     return Evaluation(

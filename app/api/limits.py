@@ -32,39 +32,54 @@ def _problem(error: XbarError, path: str) -> tuple[int, bytes]:
     return error.status, json.dumps(error.problem(path)).encode()
 
 
-def json_depth_exceeds(raw: bytes, limit: int) -> bool:
-    """Whether the JSON text nests arrays/objects deeper than ``limit`` (a scan that skips
-    strings; cheaper than parsing and safe against recursion limits)."""
-    depth, in_str, esc = 0, False, False
-    for b in raw:
-        if in_str:
-            if esc:
-                esc = False
-            elif b == 0x5C:  # backslash
-                esc = True
-            elif b == 0x22:  # quote
-                in_str = False
-        elif b == 0x22:
-            in_str = True
-        elif b in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return True
-        elif b in (0x5D, 0x7D):
-            depth -= 1
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def parse_json(text: str) -> tuple[Any, bool]:
+    """``text`` parsed, and whether it holds ``NaN``/``Infinity``/``-Infinity`` (the parser's
+    ``parse_constant`` hook sees each one, so a body without them is never walked for them).
+
+    Raises:
+        ValueError: malformed JSON. RecursionError: nesting past the interpreter's limit.
+    """
+    seen = False
+
+    def constant(name: str) -> float:
+        nonlocal seen
+        seen = True
+        return _NON_FINITE[name]
+
+    return json.loads(text, parse_constant=constant), seen
+
+
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests arrays/objects deeper than ``limit``: a walk level by level
+    over containers only (scalars and strings are never visited)."""
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [v for c in level for v in (c.values() if isinstance(c, dict) else c)
+                 if isinstance(v, dict | list)]
     return False
 
 
-def non_finite_locs(value: Any, loc: Loc | None = None) -> list[Loc]:
-    """Paths (``["body", key, index, ...]``) of every NaN or infinite float in parsed JSON."""
-    loc = loc if loc is not None else ["body"]
-    if isinstance(value, float) and not math.isfinite(value):
-        return [loc]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in non_finite_locs(v, [*loc, k])]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in non_finite_locs(v, [*loc, i])]
-    return []
+def non_finite_locs(value: Any) -> list[Loc]:
+    """Paths (``["body", key, index, ...]``) of every NaN or infinite float in parsed JSON, in
+    document order (iterative, so any depth is safe); run only when :func:`parse_json` saw
+    one."""
+    locs: list[Loc] = []
+    stack: list[tuple[Any, Loc]] = [(value, ["body"])]
+    while stack:
+        item, loc = stack.pop()
+        if isinstance(item, dict | list):
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend(reversed([(v, [*loc, k]) for k, v in pairs]))
+        elif isinstance(item, float) and not math.isfinite(item):
+            locs.append(loc)
+    return locs
 
 
 class RequestLimits:
@@ -126,16 +141,20 @@ class RequestLimits:
             return _problem(ValidationFailed("The body is not UTF-8 text.", errors=[
                 {"loc": ["body"], "msg": f"not UTF-8 at byte {e.start}",
                  "type": "json_invalid"}]), path)
-        if json_depth_exceeds(raw, self.max_json_depth):
-            return _problem(ValidationFailed(
-                f"JSON nested deeper than {self.max_json_depth} levels.", errors=[
-                    {"loc": ["body"], "msg": f"nesting deeper than {self.max_json_depth}",
-                     "type": "json_too_deep"}]), path)
+        too_deep = {"loc": ["body"], "msg": f"nesting deeper than {self.max_json_depth}",
+                    "type": "json_too_deep"}
         try:
-            parsed = json.loads(text)
-        except (ValueError, RecursionError):
+            parsed, non_finite = parse_json(text)
+            deep = nests_deeper(parsed, self.max_json_depth)
+        except RecursionError:
+            deep, non_finite = True, False
+        except ValueError:
             return None  # malformed JSON: the route's validation reports it with its position
-        locs = non_finite_locs(parsed)
+        if deep:
+            return _problem(ValidationFailed(
+                f"JSON nested deeper than {self.max_json_depth} levels.", errors=[too_deep]),
+                path)
+        locs = non_finite_locs(parsed) if non_finite else []
         if not locs:
             return None
         errors = [{"loc": loc, "msg": "must be a finite number (NaN and Infinity are not JSON)",

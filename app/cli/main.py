@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Annotated
 
 import typer
@@ -11,6 +10,7 @@ from rich.console import Console
 
 from app.cli import bench, keys, study
 from app.cli import eval as eval_cli
+from app.cli.cost import cost
 from app.cli.sweep import sweep
 
 app = typer.Typer(help="xbar-dse: design-space exploration of ReRAM crossbar accelerators.",
@@ -20,6 +20,7 @@ app.add_typer(eval_cli.app, name="eval")
 app.add_typer(bench.app, name="bench")
 app.add_typer(keys.app, name="keys")
 app.command()(sweep)
+app.command()(cost)
 out = Console()
 err = Console(stderr=True)
 
@@ -64,25 +65,43 @@ def serve(
 @app.command()
 def worker(
     scheduler: Annotated[str | None, typer.Argument(
-        help="Dask scheduler address tcp://host:port (env XBAR_DASK_SCHEDULER).")] = None,
+        help="Dask scheduler address tcp://host:port or tls://host:port (env "
+             "XBAR_DASK_SCHEDULER).")] = None,
     nthreads: Annotated[int, typer.Option(help="Threads of this worker.")] = 1,
     name: Annotated[str | None, typer.Option(help="Worker name.")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Interface the worker listens on (env XBAR_DASK_HOST, default 127.0.0.1).")] = None,
 ) -> None:
-    """Start a Dask worker that can import the project and evaluate trials."""
-    import subprocess
-    import sys
+    """Run a Dask worker (in this process) that can import the project and evaluate trials.
 
-    addr = scheduler or os.environ.get("XBAR_DASK_SCHEDULER")
-    if not addr:
+    It waits for the scheduler with backoff, reconnects after a scheduler restart, stops
+    cleanly on SIGTERM/SIGINT and, running in this process, leaves nothing behind when killed.
+    TLS: XBAR_DASK_TLS_CA_FILE, XBAR_DASK_TLS_CERT, XBAR_DASK_TLS_KEY.
+    """
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from app.core.config import Settings
+    from app.execution.clusters import security_from
+    from app.execution.worker import serve_worker
+
+    try:
+        settings = Settings(**({"dask_host": host} if host else {}))
+        security = security_from(settings)
+    except (ValidationError, ValueError) as e:
+        err.print(f"[red]invalid settings:[/red]\n{e}")
+        raise typer.Exit(2) from None
+    addr = scheduler or settings.dask_scheduler
+    if not addr or "://" not in addr:
         err.print("[red]error:[/red] give the scheduler address (tcp://host:port) or set "
                   "XBAR_DASK_SCHEDULER")
         raise typer.Exit(2)
-    cmd = [sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nthreads",
-           str(nthreads), "--nworkers", "1", "--no-dashboard"]
-    if name:
-        cmd += ["--name", name]
-    err.print(f"starting worker for {addr}")
-    raise typer.Exit(subprocess.call(cmd))
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    err.print(f"starting worker for {addr} on {settings.dask_host}")
+    raise typer.Exit(asyncio.run(serve_worker(addr, nthreads=nthreads, name=name,
+                                              host=settings.dask_host, security=security)))
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,4 +1,8 @@
-"""``xbar study create|show|watch|export``."""
+"""``xbar study create|validate|list|show|watch|export|delete``.
+
+Exit codes (:mod:`app.cli.client`): 0 done, 1 the study failed or was cancelled, 2 bad input
+(file, 4xx answer), 3 infrastructure (server unreachable, 5xx answer).
+"""
 
 from __future__ import annotations
 
@@ -11,45 +15,50 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from app.cli.client import ApiError, Client
+from app.cli.client import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    ApiError,
+    Client,
+)
+from app.cli.render import front_table, progress_of, studies_table, study_table
+from app.cli.studyfile import StudyFile, StudyFileError, load_study_file, validate_locally
 
-app = typer.Typer(help="Create, inspect, follow and export studies.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
+__all__ = ["FINAL", "app", "load_study_file", "wait_for_study"]
+
+app = typer.Typer(help="Create, validate, inspect, follow, export and delete studies.",
+                  no_args_is_help=True)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Service URL (env XBAR_URL).")]
 KeyOpt = Annotated[str | None, typer.Option("--api-key", help="API key (env XBAR_API_KEY).")]
 FINAL = ("completed", "failed", "cancelled")
 
 
-def _fail(e: Exception, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {e}")
+def _fail(e: Exception, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/red] {e}", highlight=False)
     return typer.Exit(code)
 
 
-def load_study_file(path: Path) -> dict[str, Any]:
-    """Read a study definition from YAML or JSON.
+def _api_fail(e: ApiError) -> typer.Exit:
+    return _fail(e, e.exit_code)
 
-    Raises:
-        ValueError: unreadable file or not a mapping.
-    """
+
+def _read(file: Path) -> StudyFile:
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror}") from e
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValueError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
-                         f"{e}") from e
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping (name, problem, budget, ...)")
-    return data
+        return StudyFile.read(file)
+    except StudyFileError as e:
+        raise _fail(e, EXIT_BAD_INPUT) from None
+
+
+def study_exit_code(study: dict[str, Any]) -> int:
+    """0 for a completed study, 1 for a failed or cancelled one."""
+    return EXIT_OK if study["state"] == "completed" else EXIT_FAILED
 
 
 @app.command()
@@ -57,92 +66,186 @@ def create(
     file: Annotated[Path, typer.Argument(help="Study definition (.yaml/.yml/.json).")],
     url: UrlOpt = None,
     api_key: KeyOpt = None,
-    watch: Annotated[bool, typer.Option("--watch", help="Follow progress until done.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow progress until done; exit "
+                                        "1 if the study fails.")] = False,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls.")] = 1.0,
 ) -> None:
     """Submit a study file; prints the new study's id."""
+    sf = _read(file)
+    client = Client(url, api_key)
     try:
-        body = load_study_file(file)
-        client = Client(url, api_key)
-        study = client.post("/studies", json=body)
-    except (ValueError, ApiError) as e:
-        raise _fail(e, 2 if isinstance(e, ValueError) or getattr(e, "status", 0) == 422
-                    else 1) from None
+        study = client.post("/studies", json=sf.data)
+    except ApiError as e:
+        if e.errors:
+            raise _fail(ValueError(f"HTTP {e.status}: the server refused the study:\n"
+                                   f"{sf.describe(e.errors)}"), e.exit_code) from None
+        raise _api_fail(e) from None
     out.print(f"created study [bold]{study['id']}[/bold] ({study['name']}, method "
-              f"{study['method']})")
+              f"{study['method']})", highlight=False)
     if watch:
-        _watch(client, study["id"], 1.0)
+        _finish_watch(client, study["id"], interval)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Study definition (.yaml/.yml/.json).")],
+    server: Annotated[bool, typer.Option("--server", help="Ask the service at --url "
+                                         "(POST /studies:validate) instead of checking "
+                                         "locally.")] = False,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+) -> None:
+    """Check a study file without submitting it: syntax (with line numbers), then every field
+    as the API checks it (locally through the same code, or on the server with --server).
+    Exit 0 when valid, 2 when not, 3 when --server cannot be reached."""
+    sf = _read(file)
+    if server:
+        client = Client(url, api_key)
+        try:
+            client.post("/studies:validate", json=sf.data)
+        except ApiError as e:
+            if e.errors:
+                raise _fail(ValueError(f"{file} is invalid (server):\n{sf.describe(e.errors)}"),
+                            e.exit_code) from None
+            raise _api_fail(e) from None
+        out.print(f"{file}: valid (server {client.url})", highlight=False)
+        return
+    errors, objectives = validate_locally(sf.data)
+    if errors:
+        raise _fail(ValueError(f"{file} is invalid:\n{sf.describe(errors)}"), EXIT_BAD_INPUT)
+    out.print(f"{file}: valid ({len(objectives)} objectives: {', '.join(objectives)})",
+              highlight=False)
+
+
+@app.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option(help="Only studies in this state.")] = None,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+) -> None:
+    """List studies: id, name, state, progress, hypervolume, cost."""
+    client = Client(url, api_key)
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    try:
+        while True:
+            params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {}),
+                                      **({"state": state} if state else {})}
+            page = client.get("/studies", params=params)
+            rows += page["data"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    except ApiError as e:
+        raise _api_fail(e) from None
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    out.print(studies_table(rows))
 
 
 @app.command()
 def show(study_id: int, url: UrlOpt = None, api_key: KeyOpt = None,
-         as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show a study's state, budget, counts, hypervolume and Pareto front."""
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False
+         ) -> None:
+    """Show a study's state, budget, counts, hypervolume and Pareto front (objectives and
+    parameters of every point, with units)."""
     try:
         client = Client(url, api_key)
         s = client.get(f"/studies/{study_id}")
         front = client.get(f"/studies/{study_id}/pareto")
     except ApiError as e:
-        raise _fail(e) from None
+        raise _api_fail(e) from None
     if as_json:
         sys.stdout.write(json.dumps({"study": s, "pareto": front}, indent=2) + "\n")
         return
-    t = Table(title=f"study {s['id']}: {s['name']}", show_header=False)
-    for k in ("state", "method", "parallelism", "n_trials", "n_completed", "n_failed",
-              "total_cost_s", "hypervolume", "error"):
-        t.add_row(k, str(s[k]))
-    t.add_row("problem", json.dumps(s["problem"]))
-    t.add_row("budget", json.dumps({k: v for k, v in s["budget"].items() if v is not None}))
-    out.print(t)
-    names = [o["name"] for o in front["objectives"]]
-    ft = Table(title=f"Pareto front ({len(front['points'])} points)")
-    ft.add_column("#")
-    for n, o in zip(names, front["objectives"], strict=True):
-        ft.add_column(f"{n} ({'max' if o['direction'] == 'maximize' else 'min'})")
-    for p in front["points"]:
-        ft.add_row(str(p["number"]), *[f"{p['values'][n]:.6g}" for n in names])
-    out.print(ft)
+    out.print(study_table(s))
+    out.print(front_table(front))
 
 
-def _watch(client: Client, study_id: int, interval: float) -> dict[str, Any]:
+def wait_for_study(client: Client, study_id: int, interval: float,
+                   show_progress: bool = True, timeout_s: float | None = None
+                   ) -> dict[str, Any]:
+    """Poll a study until it reaches a final state (or ``timeout_s`` seconds pass), showing
+    its progress on stderr: trials of ``max_trials``, or cost / wall time of its budget [s]
+    without a trial limit; front size, hypervolume and cost.
+
+    Returns:
+        The study as last read.
+
+    Raises:
+        ApiError: the service refused or could not be reached.
+    """
+    t0 = time.monotonic()
     s = client.get(f"/studies/{study_id}")
-    total = s["budget"].get("max_trials")
+    p = progress_of(s)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} trials"),
+                  TextColumn("{task.fields[done]}"),
                   TextColumn("front {task.fields[front]}  HV {task.fields[hv]}  "
-                             "cost {task.fields[cost]}s  {task.fields[state]}"),
-                  TimeElapsedColumn(), console=err) as progress:
-        task = progress.add_task(f"study {study_id}", total=total, front=0, hv="-", cost=0,
-                                 state=s["state"])
+                             "cost {task.fields[cost]} s  {task.fields[state]}"),
+                  TimeElapsedColumn(), console=err, disable=not show_progress) as progress:
+        task = progress.add_task(f"study {study_id}", total=p.total or None, done="",
+                                 front=0, hv="-", cost=0, state=s["state"])
         etag = None
         front_n = 0
         while True:
-            s = client.get(f"/studies/{study_id}")
-            r = client.http.get(f"/studies/{study_id}/pareto",
-                                headers={"If-None-Match": etag} if etag else {})
+            r = client.send("GET", f"/studies/{study_id}/pareto",
+                            headers={"If-None-Match": etag} if etag else {})
             if r.status_code == 200:
                 etag = r.headers.get("ETag")
                 front_n = len(r.json()["points"])
+            p = progress_of(s)
             hv = s["hypervolume"]
-            progress.update(task, completed=s["n_completed"] + s["n_failed"], front=front_n,
+            progress.update(task, completed=min(p.done, p.total) if p.total else p.done,
+                            done=f"{p.done:.4g}/{p.total:.4g} {p.unit}", front=front_n,
                             hv=f"{hv:.4g}" if hv is not None else "-",
                             cost=f"{s['total_cost_s']:.3g}", state=s["state"])
             if s["state"] in FINAL:
                 return s
+            if timeout_s is not None and time.monotonic() - t0 > timeout_s:
+                return s
             time.sleep(interval)
+            s = client.get(f"/studies/{study_id}")
+
+
+def _finish_watch(client: Client, study_id: int, interval: float) -> None:
+    try:
+        s = wait_for_study(client, study_id, interval)
+    except ApiError as e:
+        raise _api_fail(e) from None
+    out.print(f"study {study_id} {s['state']}: {s['n_completed']} completed, "
+              f"{s['n_failed']} failed, hypervolume {s['hypervolume']}"
+              + (f"\nerror: {s['error']}" if s.get("error") else ""), highlight=False)
+    raise typer.Exit(study_exit_code(s))
 
 
 @app.command()
 def watch(study_id: int, url: UrlOpt = None, api_key: KeyOpt = None,
-          interval: Annotated[float, typer.Option(min=0.1)] = 1.0) -> None:
-    """Follow a study live: trials done/total, front size, hypervolume. Exit 1 if it fails."""
+          interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls.")]
+          = 1.0) -> None:
+    """Follow a study live until it ends; exit 0 when completed, 1 when failed or
+    cancelled."""
+    _finish_watch(Client(url, api_key), study_id, interval)
+
+
+@app.command()
+def delete(
+    study_id: int,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+    = False,
+    url: UrlOpt = None,
+    api_key: KeyOpt = None,
+) -> None:
+    """Delete a study with its trials, results and events (a running study is cancelled
+    first)."""
+    if not yes and not typer.confirm(f"Delete study {study_id} and all its trials?"):
+        raise typer.Exit(EXIT_FAILED)
     try:
-        s = _watch(Client(url, api_key), study_id, interval)
+        Client(url, api_key).delete(f"/studies/{study_id}")
     except ApiError as e:
-        raise _fail(e) from None
-    out.print(f"study {study_id} {s['state']}: {s['n_completed']} completed, "
-              f"{s['n_failed']} failed, hypervolume {s['hypervolume']}")
-    if s["state"] != "completed":
-        raise typer.Exit(1)
+        raise _api_fail(e) from None
+    out.print(f"deleted study {study_id}", highlight=False)
 
 
 @app.command()
@@ -155,7 +258,7 @@ def export(
 ) -> None:
     """Export every trial (params, fidelity, values, cost, front membership)."""
     if fmt not in ("csv", "json"):
-        raise _fail(ValueError(f"--format must be csv or json, not {fmt!r}"), 2)
+        raise _fail(ValueError(f"--format must be csv or json, not {fmt!r}"), EXIT_BAD_INPUT)
     try:
         client = Client(url, api_key)
         rows: list[dict[str, Any]] = []
@@ -174,7 +277,7 @@ def export(
             if not cursor:
                 break
     except ApiError as e:
-        raise _fail(e) from None
+        raise _api_fail(e) from None
     if fmt == "json":
         text = json.dumps(rows, indent=2) + "\n"
     else:
@@ -191,3 +294,4 @@ def export(
         err.print(f"wrote {len(rows)} trials to {output}")
     else:
         sys.stdout.write(text)
+

@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+CLUSTER_KINDS = ("local", "slurm", "pbs", "kubernetes")
+"""Values of ``XBAR_DASK_CLUSTER`` besides a scheduler address."""
+
 
 class Settings(BaseSettings):
     """Every knob of the service. Each field maps to the environment variable ``XBAR_<NAME>``."""
@@ -27,6 +30,35 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = Field(
         default=None, description="tcp://host:port of an external Dask scheduler."
     )
+    dask_cluster: str = Field(
+        default="local",
+        description="Where evaluations run: 'local' (a LocalCluster in `xbar serve`), a "
+                    "scheduler address tcp://host:port or tls://host:port, 'slurm' or 'pbs' "
+                    "(dask-jobqueue, settings from the dask config `jobqueue.*`) or "
+                    "'kubernetes' (dask-kubernetes operator). XBAR_DASK_SCHEDULER, when set, "
+                    "wins.",
+    )
+    dask_jobs: int = Field(
+        default=1, ge=0, description="Jobs (SLURM/PBS) or workers (Kubernetes) to start."
+    )
+    dask_image: str = Field(
+        default="xbar-dse:latest",
+        description="Container image of Kubernetes workers (the project installed).",
+    )
+    dask_host: str = Field(
+        default="127.0.0.1",
+        description="Interface the LocalCluster scheduler/workers and `xbar worker` bind to.",
+    )
+    dask_dashboard: str | None = Field(
+        default=None,
+        description="host:port of the LocalCluster's Dask dashboard; unset: no dashboard.",
+    )
+    dask_tls_ca_file: str | None = Field(
+        default=None, description="CA certificate (PEM) for Dask TLS; with cert and key it "
+                                  "turns TLS on for client, scheduler and workers."
+    )
+    dask_tls_cert: str | None = Field(default=None, description="Dask TLS certificate (PEM).")
+    dask_tls_key: str | None = Field(default=None, description="Dask TLS private key (PEM).")
     dask_workers: int = Field(
         default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
         ge=1,
@@ -83,6 +115,14 @@ class Settings(BaseSettings):
                 "XBAR_DATABASE_URL must be sqlite:///path or postgresql://user:pass@host/db"
             )
         return v
+
+    @field_validator("dask_cluster")
+    @classmethod
+    def _check_cluster(cls, v: str) -> str:
+        if v in CLUSTER_KINDS or v.startswith(("tcp://", "tls://")):
+            return v
+        raise ValueError("XBAR_DASK_CLUSTER must be local, slurm, pbs, kubernetes or a "
+                         "scheduler address tcp://host:port / tls://host:port")
 
     @field_validator("dask_scheduler")
     @classmethod

@@ -12,11 +12,16 @@ from sqlalchemy.exc import (
     IntegrityError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import InvalidStoredValue, StorageError, StorageFailure
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 3
+"""Bound on opening a PostgreSQL connection [s]: an unreachable server gives a 503 quickly."""
+POOL_TIMEOUT_S = 10
+"""Bound on waiting for a free pooled connection [s]."""
 
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
@@ -39,7 +44,9 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engin
 
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+        pool_recycle=1800, pool_timeout=POOL_TIMEOUT_S,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
     )
 
 
@@ -49,6 +56,8 @@ def storage_error(e: SQLAlchemyError) -> StorageError | InvalidStoredValue | Sto
     kind = type(getattr(e, "orig", None) or e).__name__
     if isinstance(e, IntegrityError | DataError):
         return InvalidStoredValue(f"The database refused a value ({kind}).")
+    if isinstance(e, PoolTimeout):
+        return StorageError("The database is busy (no free connection).")
     if isinstance(e, DBAPIError) and e.connection_invalidated:
         return StorageError(f"The database connection was lost ({kind}).")
     if isinstance(e, DBAPIError) and type(e).__name__ in ("OperationalError", "InterfaceError"):

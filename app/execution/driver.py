@@ -14,6 +14,14 @@ and its trial re-queued (an attempt spent); a suggest call running longer than
 function: an abandoned task keeps its worker thread busy until it returns, and its result is
 dropped.
 
+Outages: when the engine reports the Dask scheduler lost (``DaskEngine.check``) every
+in-flight evaluation is re-queued at once without spending an attempt (the outage is not the
+evaluation's fault) and nothing is submitted until it is back; a future Dask cancelled (its
+connection dropped) is treated the same way. A failing step (database unreachable) is retried
+with exponential backoff up to ``STEP_BACKOFF_MAX_S``. Each change of state is logged once.
+A driver taking over a study from a driver whose ownership lease expired re-queues the old
+owner's running trials at once (``leases.requeue_orphans``), without waiting for their lease.
+
 Model-free methods (``trials.MODEL_FREE_METHODS``) are suggested number by number
 (``tasks.suggest_numbers``), so their trials do not depend on timing; see
 ``services.trials``.
@@ -53,6 +61,9 @@ RETRYABLE = ("KilledWorker", "CancelledError", "CommClosedError", "FutureCancell
 SUGGEST_TRIES = 3
 """A study fails after this many suggest calls in a row timed out or were lost."""
 
+STEP_BACKOFF_MAX_S = 5.0
+"""Longest wait between two failing driver steps [s] (the wait doubles from the poll period)."""
+
 
 @dataclass
 class _InFlight:
@@ -86,7 +97,13 @@ class StudyDriver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_renew = utcnow()
+        self._owned: set[int] = set()
+        """Studies owned after the last step (to spot the ones taken over)."""
+        self._generation = engine.generation
+        """``engine.generation`` the in-flight futures were submitted under."""
         self.errors = 0
+        self.interrupted = 0
+        """Evaluations re-queued, attempt unspent, because the scheduler connection was lost."""
 
     # -- thread -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -103,19 +120,35 @@ class StudyDriver:
             self._release()
 
     def _run(self) -> None:
+        failing: str | None = None  # the error of the last step, logged once per change
+        wait = self.settings.poll_interval_s
         while not self._stop.is_set():
             try:
                 self.step()
-            except Exception:  # the loop must survive a bad study or a database hiccup
+            except Exception as e:  # the loop must survive a bad study or a database outage
                 self.errors += 1
-                log.exception("driver step failed")
-            self._stop.wait(self.settings.poll_interval_s)
+                if failing != type(e).__name__:
+                    failing = type(e).__name__
+                    log.exception("driver step failed; retrying with backoff")
+                wait = min(2 * wait, max(STEP_BACKOFF_MAX_S, self.settings.poll_interval_s))
+            else:
+                if failing is not None:
+                    log.warning("driver step succeeded again after %s", failing)
+                    failing = None
+                wait = self.settings.poll_interval_s
+            self._stop.wait(wait)
 
     # -- one loop ---------------------------------------------------------------------------
     def step(self) -> None:
+        up = self.engine.check()
+        if self.engine.generation != self._generation:
+            self._interrupt_all()
         now = utcnow()
         with self.db.session() as s:
             leases.requeue_expired(s, now, self.settings.max_attempts)
+        if not up:  # nothing can run: let the ownership lapse for a driver that can
+            self._owned.clear()
+            return
         for study_id in self._acquire(now):
             try:
                 self._step_study(study_id)
@@ -126,7 +159,31 @@ class StudyDriver:
 
     def _acquire(self, now: datetime) -> list[int]:
         with self.db.session() as s:
-            return leases.claim_studies(s, self.driver_id, now, self.settings.driver_lease_s)
+            owned = leases.claim_studies(s, self.driver_id, now, self.settings.driver_lease_s)
+            new = [i for i in owned if i not in self._owned]
+            if new and (n := leases.requeue_orphans(s, self.driver_id, new)):
+                log.warning("re-queued %d trials of studies %s left running by a lost driver",
+                            n, new)
+        for gone in self._owned - set(owned):  # cancelled, deleted or taken over
+            self._forget(gone)
+        self._owned = set(owned)
+        return owned
+
+    def _interrupt_all(self) -> None:
+        """The scheduler connection was lost: every in-flight future is gone. Re-queue their
+        trials without spending an attempt and forget the suggest calls (not counted as
+        lost: the optimizer did not fail)."""
+        self._generation = self.engine.generation
+        if not self._trials and not self._suggest:
+            return
+        with self.db.session() as s:
+            n = sum(leases.requeue_unspent(s, tid, f.token, leases.INTERRUPTED_REASON)
+                    for tid, f in self._trials.items())
+        self.interrupted += n
+        log.warning("re-queued %d interrupted evaluations, dropped %d suggest calls", n,
+                    len(self._suggest))
+        self._trials.clear()
+        self._suggest.clear()
 
     def _renew(self) -> None:
         self._last_renew = utcnow()
@@ -212,7 +269,7 @@ class StudyDriver:
             observations, pending = trials.history(s, study.id)
             fut = self.engine.submit(
                 suggest_task, study.search_space, study.objectives, observations, pending, n,
-                study.method, trials.suggest_seed(study), options,
+                study.method, trials.suggest_seed(study), options, study.max_trials,
             )
         self._suggest[study.id] = _Suggesting(fut, n)
 
@@ -227,14 +284,15 @@ class StudyDriver:
                     del self._trials[trial_id]
                     self._abandon(trial_id, f, timeout)
                 continue
-            del self._trials[trial_id]
-            self._record(trial_id, f)
+            self._record(trial_id, f)  # kept in flight until recorded: a database outage
+            self._trials.pop(trial_id, None)  # retries it next step (recording is idempotent)
         entry = self._suggest.get(study_id)
         if entry is None:
             return
         if entry.future.done():
-            del self._suggest[study_id]
             self._insert_suggestions(study_id, entry.future)
+            if self._suggest.get(study_id) is entry:
+                del self._suggest[study_id]
         elif time.monotonic() - entry.submitted > self.settings.suggest_timeout_s:
             del self._suggest[study_id]
             entry.future.cancel()
@@ -253,10 +311,14 @@ class StudyDriver:
                     log.warning("dropping result of trial %s: its lease token is stale",
                                 trial_id)
                 return
-            exc = fut.exception() if fut.status == "error" else None
-            name = type(exc).__name__ if exc is not None else "CancelledError"
-            retryable = exc is None or name in RETRYABLE
-            reason = f"{name}: {exc}" if exc is not None else "evaluation cancelled"
+            if fut.status != "error":  # cancelled by Dask (connection lost), not by us
+                if leases.requeue_unspent(s, trial_id, f.token, leases.INTERRUPTED_REASON):
+                    self.interrupted += 1
+                return
+            exc = fut.exception()
+            name = type(exc).__name__
+            retryable = name in RETRYABLE
+            reason = f"{name}: {exc}"
             lifecycle.fail_attempt(s, trial_id, f.token, reason[:2000], retryable=retryable,
                                    max_attempts=self.settings.max_attempts)
 
@@ -273,10 +335,12 @@ class StudyDriver:
                                    retryable=True, max_attempts=self.settings.max_attempts)
 
     def _insert_suggestions(self, study_id: int, fut: Future) -> None:
+        if fut.status not in ("finished", "error"):  # cancelled by Dask: ask again, uncounted
+            return
         if fut.status != "finished":
-            exc = fut.exception() if fut.status == "error" else None
-            name = type(exc).__name__ if exc is not None else "CancelledError"
-            reason = f"{name}: {exc}" if exc is not None else name
+            exc = fut.exception()
+            name = type(exc).__name__
+            reason = f"{name}: {exc}"
             log.error("suggest failed for study %s: %s", study_id, reason)
             if name in RETRYABLE:
                 self._lost_suggest(study_id, reason)

@@ -42,7 +42,9 @@ def run_evaluation(
     of a closed-form function is meaningless) or, for a tabulated problem, the wall time
     recorded with the table; the measured time is in ``details``. For the crossbar problem
     ``cost_s`` is the simulator's measured wall time [s] and the values are the
-    :data:`~app.problems.crossbar.OBJECTIVE_NAMES` fields of its evaluation.
+    :data:`~app.problems.crossbar.OBJECTIVE_NAMES` fields of its evaluation; its
+    ``details["variances"]`` holds the Monte-Carlo noise variance of the accuracy
+    (``accuracy_stderr`` squared), which the optimizer models as known noise.
 
     Raises:
         ValueError: for an unknown evaluator ``kind``, or a spec its problem rejects (for a
@@ -76,6 +78,7 @@ def run_evaluation(
         return {
             "values": {name: float(getattr(ev, name)) for name in OBJECTIVE_NAMES},
             "cost_s": float(ev.cost_s),
-            "details": {"accuracy_std": float(ev.accuracy_std), **ev.details},
+            "details": {"accuracy_std": float(ev.accuracy_std), **ev.details,
+                        "variances": {"accuracy": float(ev.accuracy_stderr) ** 2}},
         }
     raise ValueError(f"unknown evaluator kind {evaluator.get('kind')!r}")

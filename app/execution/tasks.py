@@ -45,21 +45,36 @@ def suggest_task(
     method: str,
     seed: int,
     options: dict[str, Any],
+    max_evaluations: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the optimizer on a worker (never on the API's event loop)."""
+    """Run the optimizer on a worker (never on the API's event loop); ``max_evaluations`` is
+    the study's ``max_trials`` (the budget the initial design is sized by). An observation's
+    ``variances`` (known noise, e.g. the crossbar accuracy's Monte-Carlo stderr squared) are
+    passed on for the study's objectives."""
     t0 = time.perf_counter()
+    objs = [Objective(**o) for o in objectives]
+    names = {o.name for o in objs}
     out = suggest(
         SearchSpace.from_spec(space_spec),
-        [Objective(**o) for o in objectives],
-        [Observation(**o) for o in observations],
+        objs,
+        [Observation(**{**o, "variances": _study_variances(o.get("variances"), names)})
+         for o in observations],
         [Suggestion(**p) for p in pending],
         n,
         method,
         seed,
         options,
+        max_evaluations=max_evaluations,
     )
     elapsed = time.perf_counter() - t0
     return [{**asdict(s), "extras": {**s.extras, "suggest_s": elapsed}} for s in out]
+
+
+def _study_variances(variances: Any, names: set[str]) -> dict[str, float] | None:
+    """A stored result's known noise variances restricted to the study's objectives."""
+    if not isinstance(variances, dict):
+        return None
+    return {k: v for k, v in variances.items() if k in names} or None
 
 
 def suggest_numbers(

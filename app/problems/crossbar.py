@@ -21,6 +21,7 @@ import copy
 from typing import Any
 
 from app.problems.common import ProblemSpec, field_error
+from app.problems.config_rules import pair_violations, param_values
 from app.problems.workloads import workload_errors
 from app.schemas.study import ProblemIn
 from optimizer.errors import SearchSpaceError
@@ -171,9 +172,12 @@ def resolve_problem(problem: ProblemIn, errors: list[dict[str, Any]]) -> Problem
         errors.append(field_error(["problem", "search_space"],
                                   "the search space has no parameters"))
         params = []
+    n_before = len(errors)
     _check_params(params, base, errors)
     _check_fixed(problem.fixed, errors)
     fixed = {**CROSSBAR_DEFAULTS, **problem.fixed}
+    if len(errors) == n_before:  # each value is fine alone: now every pair the space makes
+        _check_pairs(params, base, fixed, spec.get("constraints") or [], errors)
     evaluator = {"kind": CROSSBAR, "workload": workload,
                  "workload_options": problem.workload_options, "fixed": fixed}
     return ProblemSpec(spec, list(OBJECTIVES), evaluator)
@@ -261,6 +265,21 @@ def _check_domain(name: str, p: dict[str, Any], loc: list[str | int],
     for j, v in enumerate(values):
         if (msg := _value_error(name, v)) is not None:
             errors.append(field_error([*loc, key] if kind == "fixed" else [*loc, key, j], msg))
+
+
+def _check_pairs(params: list[dict[str, Any]], base: list[str | int], fixed: dict[str, Any],
+                 constraints: list[Any], errors: list[dict[str, Any]]) -> None:
+    """Append an entry per parameter (searched or fixed) of each cross-field rule that some
+    combination of the space breaks (:func:`app.problems.config_rules.pair_violations`); the
+    message names both fields and the first bad combination."""
+    searched = {p["name"]: param_values(p) for p in params}
+    locs: dict[str, list[str | int]] = {p["name"]: [*base, i] for i, p in enumerate(params)}
+    locs.update({k: ["problem", "fixed", k] for k in fixed if k not in searched})
+    defaults = {**CrossbarConfig().to_dict(), **fixed}
+    for a, b, msg in pair_violations(searched, defaults, constraints):
+        for name in (a, b):
+            if name in locs:
+                errors.append(field_error(locs[name], msg))
 
 
 def _check_fixed(fixed: dict[str, Any], errors: list[dict[str, Any]]) -> None:

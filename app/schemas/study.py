@@ -5,9 +5,19 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
 
 from app.models import StudyState
+from app.schemas.space import SPACE_MAX_PARAMS, search_space_schema
 from app.schemas.types import UtcDatetime
 
 NAME_MAX = 200
@@ -29,6 +39,14 @@ def _bad_char(text: str) -> str | None:
         if cat in ("Cc", "Cs", "Co", "Cn") or (cat == "Cf" and ch not in _ZERO_WIDTH_JOINERS):
             return f"U+{ord(ch):04X}"
     return None
+
+
+def _integral(value: Any) -> Any:
+    """An integral float (``123.0``: JSON Schema's ``integer`` admits it) as an int; anything
+    else unchanged, for the strict int check (so ``true``, ``"1"`` and ``1.5`` stay refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _check_name(value: str) -> str:
@@ -69,8 +87,17 @@ Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=BUDG
 """A positive, finite duration [s] of at most :data:`BUDGET_MAX_S`."""
 Options = Annotated[dict[str, Any], Field(max_length=64), AfterValidator(_check_strings)]
 """Options of a problem, workload or method (each checked by its owner at creation)."""
-SPACE_MAX_PARAMS = 64
-"""Most parameters a search space lists."""
+def bounded_int(*, ge: int | None = None, gt: int | None = None,
+                le: int | None = None) -> Any:
+    """A JSON integer within the bounds: an int or an integral float (``8.0``, which JSON
+    Schema's ``integer`` admits); booleans, strings and fractions are refused. Its schema is
+    stated whole (pydantic writes ``gt``/``le`` verbatim beside a before-validator)."""
+    schema: dict[str, Any] = {"type": "integer"}
+    for key, value in (("minimum", ge), ("exclusiveMinimum", gt), ("maximum", le)):
+        if value is not None:
+            schema[key] = value
+    return Annotated[StrictInt, BeforeValidator(_integral), Field(ge=ge, gt=gt, le=le),
+                     WithJsonSchema(schema)]
 
 
 def _check_space(value: Any) -> Any:
@@ -112,9 +139,8 @@ class ProblemIn(BaseModel):
         description="crossbar only: the workload's declared options (never a path: data come "
                     "from the operator's XBAR_DATA_DIR).",
     )
-    search_space: Annotated[Any, AfterValidator(_check_space)] = Field(
-        default=None, description="Parameter specs (a list, or an object with 'params'); the "
-                                  "problem's default space when omitted.")
+    search_space: Annotated[Any, AfterValidator(_check_space),
+                            WithJsonSchema(search_space_schema())] = None
     fixed: Options = Field(
         default_factory=dict, description="crossbar only: CrossbarConfig fields held fixed."
     )
@@ -136,9 +162,11 @@ class BudgetIn(BaseModel):
     """When to stop creating trials; at least one limit is required (strictly typed: ``true``
     is no trial count)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": [k], "properties": {k: {"not": {"type": "null"}}}}
+        for k in ("max_trials", "max_cost_s", "max_wall_s")]})
 
-    max_trials: Annotated[StrictInt, Field(gt=0, le=100_000)] | None = None
+    max_trials: bounded_int(gt=0, le=100_000) | None = None
     max_cost_s: Seconds | None = Field(
         default=None, description="Total evaluation cost [s] (sum of trial cost_s)."
     )
@@ -168,8 +196,8 @@ class StudyCreate(BaseModel):
     )
     optimizer: OptimizerIn = Field(default_factory=OptimizerIn)
     budget: BudgetIn
-    parallelism: Annotated[StrictInt, Field(ge=1, le=256)] = 1
-    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+    parallelism: bounded_int(ge=1, le=256) = 1
+    seed: bounded_int(ge=0, le=2**31 - 1) = 0
 
 
 class StudyActionIn(BaseModel):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import ConflictError, NotFoundError
@@ -101,6 +101,22 @@ def apply_action(session: Session, study: Study, action: str) -> None:
         )
     transition_study(session, study, target)
     session.commit()  # before the response: a GET right after it must see the new state
+
+
+def delete_study(session: Session, study: Study) -> None:
+    """Delete ``study`` with its trials, results and events (``ON DELETE CASCADE``; SQLite
+    enforces it through ``PRAGMA foreign_keys=ON`` in ``core.db``).
+
+    An active study is cancelled first, in its own commit: its open trials fail, and a driver
+    racing with the delete finds a final study and submits nothing more for it. Results that
+    arrive later find no trial and are dropped as stale (``record_result`` returns None).
+    """
+    if study.state in STUDY_ACTIVE:
+        transition_study(session, study, StudyState.CANCELLED)
+        session.commit()
+    session.execute(delete(Study).where(Study.id == study.id))
+    session.commit()  # before the 204: a GET right after it must answer 404
+    session.expunge_all()
 
 
 def finish_study(session: Session, study: Study) -> StudyState:

@@ -45,20 +45,16 @@ def _cap_errors(body: StudyCreate, settings: Settings) -> list[dict[str, Any]]:
     return errors
 
 
-def create_study(
-    session: Session, body: StudyCreate, owner_key_id: int | None,
-    settings: Settings | None = None,
-) -> Study:
-    """Validate and store a new study in state ``created`` (a driver starts it), with the
-    target fidelity of its resolved search space, and commit it: a request that reads it
-    right after the 201 finds it.
+def validate_definition(body: StudyCreate, settings: Settings | None = None) -> ResolvedStudy:
+    """Every semantic check a new study passes (``POST /studies``, ``POST /studies:validate``
+    and ``xbar study validate`` all call this one function); nothing is stored.
 
     Args:
         settings: The per-study caps to enforce; ``get_settings()`` when omitted.
 
     Raises:
         ValidationFailed: a semantic error in the definition, or a cap of ``settings``
-            exceeded (every bad field listed once); nothing is stored.
+            exceeded (every bad field listed once).
     """
     errors = _cap_errors(body, settings or get_settings())
     try:
@@ -70,6 +66,21 @@ def create_study(
     if errors:
         raise ValidationFailed("The study exceeds this server's per-study limits.",
                                errors=errors)
+    return resolved
+
+
+def create_study(
+    session: Session, body: StudyCreate, owner_key_id: int | None,
+    settings: Settings | None = None,
+) -> Study:
+    """Validate (:func:`validate_definition`) and store a new study in state ``created`` (a
+    driver starts it), with the target fidelity of its resolved search space, and commit it: a
+    request that reads it right after the 201 finds it.
+
+    Raises:
+        ValidationFailed: as :func:`validate_definition`; nothing is stored.
+    """
+    resolved = validate_definition(body, settings)
     study = Study(
         name=body.name,
         owner_key_id=owner_key_id,

@@ -78,16 +78,21 @@ def history(
 
     Returns:
         ``(observations, pending)``: completed trials by number as ``{"params", "fidelity",
-        "values", "cost_s"}`` (cost in seconds), and open trials as ``{"params", "fidelity"}``.
+        "values", "cost_s", "variances"}`` (cost in seconds; ``variances`` the result's
+        ``details["variances"]``, known noise variances by objective, or ``None``), and open
+        trials as ``{"params", "fidelity"}``.
     """
     rows = session.execute(
-        select(Trial.params, Trial.fidelity, TrialResult.values, TrialResult.cost_s)
+        select(Trial.params, Trial.fidelity, TrialResult.values, TrialResult.cost_s,
+               TrialResult.details["variances"])
         .join(TrialResult, TrialResult.trial_id == Trial.id)
         .where(Trial.study_id == study_id, Trial.state == TrialState.COMPLETED)
         .order_by(Trial.number)
     ).all()
     observations = [
-        {"params": p, "fidelity": z, "values": v, "cost_s": c} for p, z, v, c in rows
+        {"params": p, "fidelity": z, "values": v, "cost_s": c,
+         "variances": var if isinstance(var, dict) else None}
+        for p, z, v, c, var in rows
     ]
     pending = [
         {"params": p, "fidelity": z}

@@ -1,65 +1,23 @@
-// xbar-dse dashboard. Every value from the API reaches the page through textContent or an
-// attribute: nothing stored is ever parsed as HTML (the page is served with a CSP that
-// forbids inline scripts).
-"use strict";
-const API = "/api/v1";
-const KEY_STORE = "xbar.apiKey";
-const FINAL = ["completed", "failed", "cancelled"];
-const state = { id: null, study: null, etag: null, front: null, trials: [], hv: [],
-                stream: null };
+// xbar-dse dashboard: the study view (summary, Pareto scatter matrix, hypervolume history,
+// parallel coordinates, histograms, trials) and the wiring of the studies page, the design
+// panel and the API-key prompt. Stored text reaches the DOM via textContent only.
+import { FINAL, KEY_STORE, Unauthorized, download, follow, fmt, getAll, getJSON, h, label,
+         setText } from "./api.js";
+import { COLORS, draw, exportPNG, histFigure, hvFigure, matrixFigure, parallelFigure } from "./charts.js";
+import { openDesign } from "./design.js";
+import { StudiesPage, progress } from "./studies.js";
 
-class Unauthorized extends Error {}
+const state = { view: "study", id: null, study: null, etag: null, front: null, trials: [],
+                events: [], stream: null, clickBound: new Set() };
+const $ = id => document.getElementById(id);
 
-function authHeaders(extra) {
-  const h = Object.assign({}, extra || {});
-  const key = sessionStorage.getItem(KEY_STORE);
-  if (key) h.Authorization = `Bearer ${key}`;
-  return h;
-}
-
-function askForKey(message) {
-  document.getElementById("keybox").classList.add("shown");
-  setText(document.getElementById("summary"), message);
-}
-
-async function getJSON(path, headers) {
-  const r = await fetch(API + path, { headers: authHeaders(headers) });
-  if (r.status === 304) return { notModified: true };
-  if (r.status === 401) throw new Unauthorized("this server needs an API key");
-  if (!r.ok) throw new Error(`${r.status} ${path}`);
-  return { body: await r.json(), etag: r.headers.get("ETag") };
-}
-
-function fmt(v) {
-  if (v === null || v === undefined) return "–";
-  if (typeof v === "number") return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)
-    ? v.toExponential(3) : (+v.toPrecision(4)).toString();
-  return String(v);
-}
-
-function setText(node, text) { node.textContent = text; return node; }
-
-/** An HTML element with attributes and children (strings become text nodes). */
-function h(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
-
-/** An SVG element with attributes and an optional text. */
-function el(tag, attrs, text) {
-  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function scale(values, lo, hi) {
-  let mn = Math.min(...values), mx = Math.max(...values);
-  if (!isFinite(mn)) { mn = 0; mx = 1; }
-  if (mn === mx) { mn -= 0.5; mx += 0.5; }
-  return v => lo + (v - mn) / (mx - mn) * (hi - lo);
+function report(e) {
+  if (e instanceof Unauthorized) {
+    $("keybox").classList.add("shown");
+    setText($("summary"), `${e.message}: enter one above (kept for this tab only)`);
+  } else {
+    setText($("summary"), "error: " + e.message);
+  }
 }
 
 function targetFidelity() {
@@ -69,98 +27,119 @@ function targetFidelity() {
 
 function renderSummary() {
   const s = state.study;
-  if (!s) return;
-  const item = (label, value, attrs) => h("span", {}, `${label} `, h("b", attrs || {}, value));
-  const trials = item("trials", fmt(s.n_completed), { id: "n-completed" });
-  if (s.budget.max_trials) trials.append(` / ${s.budget.max_trials}`);
-  document.getElementById("summary").replaceChildren(
+  const item = (name, value, attrs, title) => h("span", title ? { title } : {}, `${name} `,
+    h("b", attrs || {}, value));
+  $("summary").replaceChildren(
+    h("span", { class: "study-name" }, s.name),
     item("state", s.state, { id: "study-state", class: `state-${s.state}` }),
     item("method", s.method),
-    trials,
+    item("progress", progress(s), { id: "progress" }),
+    h("span", {}, "trials ", h("b", { id: "n-completed" }, String(s.n_completed)), " done"),
     item("failed", fmt(s.n_failed)),
     item("front", fmt(state.front ? state.front.points.length : 0), { id: "front-size" }),
-    item("hypervolume", fmt(s.hypervolume), { id: "hypervolume" }),
-    item("cost", `${fmt(s.total_cost_s)} s`));
+    item("hypervolume", fmt(s.hypervolume), { id: "hypervolume" },
+         "dominated hypervolume of the full-fidelity front w.r.t. the reference point"),
+    item("cost", `${fmt(s.total_cost_s)} s`, {}, "sum of the trials' evaluation cost"));
 }
 
-function renderMatrix() {
-  const box = document.getElementById("matrix");
-  box.replaceChildren();
-  if (!state.front || !state.study) return;
-  const objs = state.study.objectives.map(o => o.name);
-  const zt = targetFidelity() - 1e-9;
-  const full = state.trials.filter(t => t.values && t.fidelity >= zt);
-  const low = state.trials.filter(t => t.values && t.fidelity < zt);
-  const frontIds = new Set(state.front.points.map(p => p.number));
-  const m = objs.length, cell = m > 2 ? 150 : 300, pad = 28;
-  const size = m > 2 ? (m - 1) * cell : cell;
-  const svg = el("svg", { width: size + pad, height: size + pad, id: "matrix-svg" });
-  const pairs = [];
-  for (let i = 0; i < m; i++) for (let j = i + 1; j < m; j++) pairs.push([i, j]);
-  for (const [i, j] of pairs) {
-    const ox = m > 2 ? (j - 1) * cell : 0, oy = m > 2 ? i * cell : 0;
-    const all = [...full, ...low];
-    const sx = scale(all.map(t => t.values[objs[j]]), ox + pad + 4, ox + cell - 4);
-    const sy = scale(all.map(t => t.values[objs[i]]), oy + cell - 4, oy + 4);
-    svg.appendChild(el("rect", { x: ox + pad, y: oy, width: cell - pad, height: cell - pad + 4,
-      fill: "none", stroke: "#dde1e7" }));
-    svg.appendChild(el("text", { x: ox + pad + 2, y: oy + cell + 10 - pad + 12 }, objs[j]));
-    svg.appendChild(el("text", { x: ox + 2, y: oy + 12 }, objs[i]));
-    for (const t of low) svg.appendChild(el("circle", { cx: sx(t.values[objs[j]]),
-      cy: sy(t.values[objs[i]]), r: 3, fill: "none", stroke: "#b9c0cc", class: "low-fidelity" }));
-    for (const t of full) {
-      const on = frontIds.has(t.number);
-      svg.appendChild(el("circle", { cx: sx(t.values[objs[j]]), cy: sy(t.values[objs[i]]),
-        r: on ? 4 : 3, fill: on ? "#0b5cad" : "#b9c0cc", class: on ? "front-point" : "point" }));
-    }
-  }
-  box.appendChild(svg);
+function completed() { return state.trials.filter(t => t.values); }
+
+function matrixGroups() {
+  const zt = targetFidelity() - 1e-9, front = new Set(state.front ? state.front.points
+    .map(p => p.number) : []), done = completed();
+  const zmin = state.study.search_space && state.study.search_space.fidelity_range
+    ? state.study.search_space.fidelity_range[0] : 0;
+  return [
+    { name: "low fidelity", points: done.filter(t => t.fidelity < zt),
+      marker: { opacity: 0.45, size: 6 }, fidelityScale: [zmin, targetFidelity()] },
+    { name: "full fidelity", points: done.filter(t => t.fidelity >= zt && !front.has(t.number)),
+      marker: { color: COLORS.full, size: 7 } },
+    { name: "Pareto front", points: done.filter(t => front.has(t.number)),
+      marker: { color: COLORS.front, size: 9, line: { color: "#fff", width: 1 } } },
+  ];
 }
 
-function renderHV() {
-  const box = document.getElementById("hv");
-  box.replaceChildren();
-  const pts = state.hv.filter(p => p.hv !== null && p.hv !== undefined);
-  const w = 420, ht = 220, pad = 34;
-  const svg = el("svg", { width: w, height: ht, id: "hv-svg" });
-  svg.appendChild(el("rect", { x: pad, y: 4, width: w - pad - 4, height: ht - pad - 4,
-    fill: "none", stroke: "#dde1e7" }));
-  svg.appendChild(el("text", { x: pad, y: ht - 8 }, "cumulative cost [s]"));
-  if (pts.length) {
-    const sx = scale(pts.map(p => p.cost), pad + 4, w - 8);
-    const sy = scale(pts.map(p => p.hv), ht - pad - 4, 8);
-    const d = pts.map((p, k) => `${k ? "L" : "M"}${sx(p.cost).toFixed(1)},${sy(p.hv).toFixed(1)}`)
-      .join(" ");
-    svg.appendChild(el("path", { d, fill: "none", stroke: "#0b5cad", "stroke-width": 2 }));
-    svg.appendChild(el("text", { x: pad + 4, y: 16 }, `HV ${fmt(pts[pts.length - 1].hv)}`));
-  }
-  box.appendChild(svg);
+/** History of the hypervolume from the ``trial.completed`` events: cost and wall time. */
+function hvHistory() {
+  const started = state.study.started_at ? Date.parse(state.study.started_at) : null;
+  const byNumber = new Map(state.trials.map(t => [t.number, t]));
+  return state.events.map(e => {
+    const t = byNumber.get(e.number);
+    const wall = started !== null && t && t.completed_at
+      ? (Date.parse(t.completed_at) - started) / 1000 : null;
+    return { cost: e.cost, hv: e.hv, wall };
+  });
+}
+
+function parallelDims() {
+  const specs = (state.study.search_space && state.study.search_space.params) || [];
+  const dims = specs.map(p => ({ label: label(p.name), log: !!p.log,
+    categories: p.type === "categorical" ? p.choices.map(String) : null,
+    value: t => p.type === "categorical" ? String(t.params[p.name]) : t.params[p.name] }));
+  return dims.concat(state.study.objectives.map(o => ({
+    label: `${label(o.name)} ${o.direction === "maximize" ? "↑" : "↓"}`,
+    value: t => t.values[o.name] })));
+}
+
+function parallelGroups() {
+  const zt = targetFidelity() - 1e-9, done = completed();
+  return [
+    { name: "low fidelity", trials: done.filter(t => t.fidelity < zt), color: "#b9c0cc",
+      opacity: 0.6 },
+    { name: "full fidelity", trials: done.filter(t => t.fidelity >= zt && !t.is_pareto),
+      color: COLORS.full },
+    { name: "Pareto front", trials: done.filter(t => t.is_pareto), color: COLORS.front, width: 2 },
+  ];
+}
+
+function bindClick(div) {
+  if (state.clickBound.has(div.id)) return;
+  state.clickBound.add(div.id);
+  div.on("plotly_click", ev => {
+    const p = ev.points && ev.points[0];
+    const cd = p && p.customdata;
+    const number = Array.isArray(cd) ? cd[0] : cd;
+    if (typeof number === "number") showDesign(number);
+  });
+}
+
+async function renderCharts() {
+  const objectives = state.study.objectives;
+  await draw($("matrix"), matrixFigure(objectives, matrixGroups()));
+  await draw($("hv"), hvFigure(hvHistory()));
+  await draw($("parallel"), parallelFigure(parallelDims(), parallelGroups()));
+  await draw($("hist"), histFigure(state.trials));
+  for (const id of ["matrix", "parallel"]) bindClick($(id));
+}
+
+function paramText(params) {
+  return Object.entries(params).map(([k, v]) => `${k}=${fmt(v)}`).join(", ");
 }
 
 function renderTrials() {
-  const t = document.getElementById("trials");
-  if (!state.study) return;
   const objs = state.study.objectives.map(o => o.name);
   const rows = state.trials.slice(-50).reverse();
-  const head = h("tr", {}, h("th", {}, "#"), h("th", {}, "state"), h("th", {}, "fidelity"),
-    ...objs.map(o => h("th", {}, o)), h("th", {}, "cost [s]"),
-    h("th", { title: "predicted information gain per second of evaluation cost" }, "IG/cost"));
-  t.replaceChildren(head, ...rows.map(r => h("tr", { class: r.is_pareto ? "front" : "" },
-    h("td", {}, fmt(r.number)), h("td", {}, r.state), h("td", {}, fmt(r.fidelity)),
+  const head = h("tr", {}, ...["#", "state", "fidelity", "worker"].map(c => h("th", {}, c)),
+    ...objs.map(o => h("th", {}, label(o))), h("th", {}, "cost [s]"),
+    h("th", { title: "the optimizer's predicted information gain per second of evaluation " +
+                     "cost when it chose this trial (multi-fidelity methods only)" },
+      "info gain / s"),
+    h("th", { class: "params" }, "parameters"));
+  $("trials").replaceChildren(head, ...rows.map(r => h("tr", {
+    class: `trial${r.is_pareto ? " front" : ""}`, "data-number": String(r.number),
+    onclick: () => showDesign(r.number) },
+    h("td", {}, String(r.number)), h("td", {}, r.state), h("td", {}, fmt(r.fidelity)),
+    h("td", {}, r.worker || "–"),
     ...objs.map(o => h("td", {}, fmt(r.values ? r.values[o] : null))),
-    h("td", {}, fmt(r.cost_s)), h("td", {}, fmt(r.info_gain_per_cost)))));
+    h("td", {}, fmt(r.cost_s)), h("td", {}, fmt(r.info_gain_per_cost)),
+    h("td", { class: "params" }, paramText(r.params)))));
 }
 
-async function loadTrials() {
-  const out = [];
-  let cursor = null;
-  do {
-    const q = `?limit=500` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "");
-    const { body } = await getJSON(`/studies/${state.id}/trials${q}`);
-    out.push(...body.data);
-    cursor = body.next_cursor;
-  } while (cursor);
-  state.trials = out;
+async function showDesign(number) {
+  try {
+    await openDesign($("design"), state.study, number);
+    $("design").scrollIntoView({ block: "start" });
+  } catch (e) { report(e); }
 }
 
 async function refresh() {
@@ -169,111 +148,99 @@ async function refresh() {
   const r = await getJSON(`/studies/${state.id}/pareto`,
     state.etag ? { "If-None-Match": state.etag } : {});
   if (!r.notModified) { state.front = r.body; state.etag = r.etag; }
-  await loadTrials();
-  renderSummary(); renderMatrix(); renderTrials(); renderHV();
+  state.trials = await getAll(`/studies/${state.id}/trials`);
+  renderSummary();
+  renderTrials();
+  await renderCharts();
 }
 
 let pending = null;
 function scheduleRefresh() {
   if (pending) return;
-  pending = setTimeout(async () => { pending = null; await refresh().catch(report); }, 250);
+  pending = setTimeout(async () => { pending = null; await refresh().catch(report); }, 300);
 }
 
 function onEvent(type, data) {
   if (type === "trial.completed") {
     const p = JSON.parse(data);
     if (p.hypervolume !== null && p.hypervolume !== undefined)
-      state.hv.push({ cost: p.total_cost_s, hv: p.hypervolume });
+      state.events.push({ number: p.number, cost: p.total_cost_s, hv: p.hypervolume });
   }
   if (["trial.completed", "study.state", "trial.failed", "trial.requeued"].includes(type))
     scheduleRefresh();
 }
 
-/** Server-Sent Events over fetch (so the API key travels in a header, never in the URL);
- *  reconnects with Last-Event-ID until the study is final. */
-async function follow(id) {
+async function select(id) {
   if (state.stream) state.stream.abort();
+  Object.assign(state, { id, etag: null, front: null, events: [], trials: [] });
+  $("design").classList.remove("shown");
+  history.replaceState(null, "", `?study=${id}`);
+  $("study").value = String(id);
+  await refresh();
   const ctl = new AbortController();
   state.stream = ctl;
-  state.hv = [];
-  const live = document.getElementById("live");
-  let lastId = null;
-  while (!ctl.signal.aborted && state.id === id) {
-    try {
-      const headers = authHeaders(lastId ? { "Last-Event-ID": lastId } : {});
-      const r = await fetch(`${API}/studies/${id}/events`, { headers, signal: ctl.signal });
-      if (r.status === 401) throw new Unauthorized("this server needs an API key");
-      if (!r.ok) throw new Error(`${r.status} events`);
-      setText(live, "live");
-      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "", ev = { type: "message", data: [] };
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl).replace(/\r$/, "");
-          buf = buf.slice(nl + 1);
-          if (line === "") {
-            if (ev.data.length) onEvent(ev.type, ev.data.join("\n"));
-            ev = { type: "message", data: [] };
-          } else if (!line.startsWith(":")) {
-            const k = line.indexOf(":");
-            const field = k < 0 ? line : line.slice(0, k);
-            const val = k < 0 ? "" : line.slice(k + 1).replace(/^ /, "");
-            if (field === "event") ev.type = val;
-            else if (field === "data") ev.data.push(val);
-            else if (field === "id") lastId = val;
-          }
-        }
-      }
-    } catch (e) {
-      if (ctl.signal.aborted) return;
-      if (e instanceof Unauthorized) { report(e); return; }
-    }
-    if (state.study && FINAL.includes(state.study.state)) { setText(live, "study finished"); return; }
-    setText(live, "reconnecting");
-    await new Promise(res => setTimeout(res, 1000));
+  follow(id, ctl.signal, onEvent, s => setText($("live"), s),
+    () => !!state.study && FINAL.includes(state.study.state)).catch(report);
+}
+
+function showView(view) {
+  state.view = view;
+  for (const v of ["study", "studies"]) {
+    $(`view-${v}`).hidden = v !== view;
+    $(`nav-${v}`).classList.toggle("on", v === view);
   }
+  if (view === "studies") studies.start(() => state.view === "studies");
+  else if (state.id !== null) refresh().catch(report);
 }
 
-async function select(id) {
-  state.id = id; state.etag = null; state.front = null;
-  history.replaceState(null, "", `?study=${id}`);
-  await refresh();
-  follow(id);
+function studiesChanged(list) {
+  const sel = $("study"), was = sel.value;
+  sel.replaceChildren(...list.map(s => h("option", { value: String(s.id) }, `${s.id}: ${s.name}`)));
+  if (was) sel.value = was;
 }
 
-async function loadStudyList() {
-  const { body } = await getJSON("/studies?limit=500");
-  const sel = document.getElementById("study");
-  sel.replaceChildren(...body.data.map(s => {
-    const o = h("option", { value: String(s.id) }, `${s.id}: ${s.name}`);
-    return o;
-  }));
-  return body.data;
-}
+const studies = new StudiesPage({ report, studiesChanged, open: id => {
+  showView("study"); select(id).catch(report);
+} });
 
-function report(e) {
-  if (e instanceof Unauthorized) askForKey(`${e.message}: enter one above (kept for this tab only)`);
-  else setText(document.getElementById("summary"), "error: " + e.message);
+function exportTrials(kind) {
+  const objs = state.study.objectives.map(o => o.name);
+  const name = `study-${state.id}-trials.${kind}`;
+  if (kind === "json") return download(name, JSON.stringify(state.trials, null, 1), "application/json");
+  const params = [...new Set(state.trials.flatMap(t => Object.keys(t.params)))];
+  const cols = ["number", "state", "fidelity", "worker", "cost_s", "is_pareto", ...params, ...objs];
+  const cell = v => {
+    const s = v === null || v === undefined ? "" : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const rows = state.trials.map(t => cols.map(c => cell(params.includes(c) ? t.params[c]
+    : objs.includes(c) ? (t.values ? t.values[c] : null) : t[c])).join(","));
+  download(name, [cols.map(cell).join(","), ...rows].join("\n") + "\n", "text/csv");
 }
 
 async function init() {
-  const studies = await loadStudyList();
-  const sel = document.getElementById("study");
-  sel.onchange = () => select(+sel.value).catch(report);
+  const list = await getAll("/studies");
+  studiesChanged(list);
   const want = new URLSearchParams(location.search).get("study");
-  const id = want ? +want : (studies.length ? studies[studies.length - 1].id : null);
-  if (id !== null) { sel.value = String(id); await select(id); }
+  const id = want ? +want : (list.length ? list[list.length - 1].id : null);
+  if (id !== null) await select(id);
+  else setText($("summary"), "no study yet: create one on the studies page");
 }
 
-document.getElementById("keybox").addEventListener("submit", ev => {
+$("study").addEventListener("change", () => select(+$("study").value).catch(report));
+$("nav-study").addEventListener("click", () => showView("study"));
+$("nav-studies").addEventListener("click", () => showView("studies"));
+for (const b of document.querySelectorAll("button[data-png]"))
+  b.addEventListener("click", () => exportPNG($(b.dataset.png),
+    `study-${state.id}-${b.dataset.png}`).catch(report));
+$("export-csv").addEventListener("click", () => exportTrials("csv"));
+$("export-json").addEventListener("click", () => exportTrials("json"));
+$("keybox").addEventListener("submit", ev => {
   ev.preventDefault();
-  const key = document.getElementById("apikey").value.trim();
+  const key = $("apikey").value.trim();
   if (key) sessionStorage.setItem(KEY_STORE, key);
-  document.getElementById("keybox").classList.remove("shown");
+  $("keybox").classList.remove("shown");
   init().catch(report);
 });
+showView(new URLSearchParams(location.search).get("view") === "studies" ? "studies" : "study");
 init().catch(report);

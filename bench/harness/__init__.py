@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from bench.harness.report import finalize, goals, summarize
 from bench.harness.runner import retime, run_benchmark
-from bench.harness.runs import candidate_designs, inference_hv, run_study
+from bench.harness.runs import inference_hv, run_study
 from bench.harness.settings import (
     ALL_METHODS,
     ALL_PROBLEMS,
@@ -36,7 +36,6 @@ __all__ = [
     "MODEL_FREE",
     "BenchSettings",
     "RunRecord",
-    "candidate_designs",
     "finalize",
     "goals",
     "inference_hv",

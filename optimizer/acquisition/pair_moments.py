@@ -33,6 +33,8 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.likelihoods import GaussianLikelihood
 from torch import Tensor
 
+from optimizer.known_noise import KnownNoiseLikelihood
+
 __all__ = ["PairMoments"]
 
 
@@ -43,7 +45,7 @@ class _Moments:
     var_a: Tensor
     var_b: Tensor
     cov_ab: Tensor
-    noise: Tensor  # m, observation noise variance in raw units
+    noise: Tensor  # m (or b x m with known noise): noise variance of an observation at a, raw
 
 
 class PairMoments:
@@ -59,24 +61,26 @@ class PairMoments:
         X = model.train_inputs[0]  # m x n x D (transformed)
         y = model.train_targets  # m x n (standardized)
         self.X = X
-        noise = model.likelihood.noise.reshape(-1, 1)  # m x 1
+        lik = model.likelihood
+        noise = lik.noise.reshape(y.shape[0], -1)  # m x 1 (learned) or m x n (known noise)
         with torch.no_grad():
             K = model.covar_module(X).to_dense()
-            K = K + torch.diag_embed(noise.expand_as(y))
+            K = K + torch.diag_embed(noise.expand_as(y).detach())
             self.L = torch.linalg.cholesky(K)
             c = model.mean_module(X)  # m x n
             self.alpha = torch.cholesky_solve((y - c).unsqueeze(-1), self.L)  # m x n x 1
         tf = model.outcome_transform
         self.scale = tf.stdvs.reshape(-1, 1)  # m x 1
         self.shift = tf.means.reshape(-1, 1)
-        self.noise = (noise * self.scale.pow(2)).reshape(-1)  # observation noise var, raw units
+        self._noise_at = lik.noise_at if isinstance(lik, KnownNoiseLikelihood) else None
+        self.noise = (noise[:, 0] * self.scale.reshape(-1).pow(2)).detach()  # raw units, m
 
     @classmethod
     def from_model(cls, model: Model) -> PairMoments | None:
         """A ``PairMoments`` for a batched multi-output ``SingleTaskGP`` with a Gaussian
         likelihood and a ``Standardize`` outcome transform, else ``None``."""
         if (type(model) is not SingleTaskGP
-                or not isinstance(model.likelihood, GaussianLikelihood)
+                or not isinstance(model.likelihood, GaussianLikelihood | KnownNoiseLikelihood)
                 or not isinstance(getattr(model, "outcome_transform", None), Standardize)
                 or model.train_inputs[0].dim() != 3
                 or model.train_targets.dim() != 2):
@@ -111,5 +115,7 @@ class PairMoments:
         vb, mean_b, var_b, Eb = self._at(self.model.transform_inputs(Xb))
         kab = self.model.covar_module(Ea, Eb, diag=True)  # m x b
         cov = (kab - (va * vb).sum(-2)) * self.scale.pow(2)
+        noise = (self.noise if self._noise_at is None
+                 else (self._noise_at(Xa) * self.scale.pow(2)).T)  # m, or b x m (known)
         return _Moments(mean_a=mean_a.T, mean_b=mean_b.T, var_a=var_a.T, var_b=var_b.T,
-                        cov_ab=cov.T, noise=self.noise)
+                        cov_ab=cov.T, noise=noise)

@@ -2,8 +2,11 @@ r"""``cf-mesmo``: cost-aware continuous-fidelity MESMO [Yang2021]_ behind ``sugg
 
 One call:
 
-1. Fewer than ``n_init`` observations: the cost-aware initial design of
-   ``optimizer.methods.mf_common`` (Sobol designs, :math:`p(z) \propto 1/C(z)`).
+1. Fewer than ``n_init`` observations (default ``2 (D + 1)``, at most a third of the study's
+   evaluation budget): the cost-aware initial design of ``optimizer.methods.mf_common``
+   (Sobol designs, :math:`p(z) \propto 1/C(z)`) whose first ``initial_full_count`` designs
+   are at the target fidelity (at least 2 and ``max(min_full_share, INIT_FULL_SHARE)`` of the
+   design), so a first front and its reference point exist once the design is evaluated.
 2. Otherwise fit the per-objective GP over ``(x, z)`` and the cost model
    (``optimizer.surrogates``), sample ``num_samples`` max values at the target fidelity
    (``optimizer.acquisition.max_values``), and condition the GP on the *kriging believer*
@@ -26,19 +29,24 @@ References:
 from __future__ import annotations
 
 import logging
+import math
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from botorch.models.model import Model
+from gpytorch.utils.warnings import NumericalWarning
 from torch import Tensor
 
 from optimizer.acquisition.cf_mesmo import CFMESMO as CFMESMOAcquisition
 from optimizer.acquisition.fidelity_filter import BOCAFilter
 from optimizer.acquisition.max_values import sample_max_values
 from optimizer.context import SuggestContext
+from optimizer.known_noise import prospective_fixed_noise
 from optimizer.methods.mf_common import (
     initial_design,
+    initial_design_size,
     mf_data,
     needs_initial_design,
     optimize_over_space,
@@ -52,6 +60,17 @@ from optimizer.types import Suggestion
 
 logger = logging.getLogger(__name__)
 
+INIT_FULL_SHARE = 0.25
+"""Least share of CF-MESMO's initial design at the target fidelity (with ``min_full_share``,
+the larger applies; at least 2 points): pure cost-aware sampling put 1 of 24 initial crossbar
+trials at full fidelity, leaving the study without a front for tens of trials."""
+
+
+def initial_full_count(size: int, min_full_share: float) -> int:
+    """Target-fidelity points of an initial design of ``size``:
+    ``min(size, max(2, ceil(max(min_full_share, INIT_FULL_SHARE) * size)))``."""
+    return min(size, max(2, math.ceil(max(min_full_share, INIT_FULL_SHARE) * size)))
+
 
 def kriging_believer(model: Model, X: Tensor) -> Model:
     """``model`` conditioned on its own posterior mean at ``X`` (``p x D``); ``p = 0`` returns
@@ -60,7 +79,12 @@ def kriging_believer(model: Model, X: Tensor) -> Model:
         return model
     with torch.no_grad():
         mean = model.posterior(X).mean
-    return model.condition_on_observations(X, mean)
+    noise = prospective_fixed_noise(model, X)  # known noise: the fantasy's own, else None
+    if noise is None:
+        return model.condition_on_observations(X, mean)
+    with warnings.catch_warnings():  # MIN_FIXED_NOISE, round-tripped through the scale
+        warnings.simplefilter("ignore", category=NumericalWarning)
+        return model.condition_on_observations(X, mean, noise=noise)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +99,8 @@ class CFMESMO(DeclaredOptions):
         raw_samples: Raw candidates for the acquisition search, ``>= 16``.
         num_restarts: L-BFGS-B restarts from the best raw candidates, ``>= 0``.
         n_init: Size of the initial design; ``None`` for ``2 (D + 1)`` with ``D`` the number
-            of design columns plus one for the fidelity.
+            of design columns plus one for the fidelity, capped by the study's budget
+            (``optimizer.methods.mf_common.initial_design_size``).
         fidelity_filter: ``"none"`` (default) or ``"boca"``: score 0 at lower fidelities the
             model is already confident about
             (``optimizer.acquisition.fidelity_filter.BOCAFilter``).
@@ -109,9 +134,10 @@ class CFMESMO(DeclaredOptions):
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
         if needs_initial_design(ctx, mf, self.n_init):
-            return initial_design(ctx, mf)
+            size = initial_design_size(ctx, mf, self.n_init)
+            return initial_design(ctx, mf, n_full=initial_full_count(size, self.min_full_share))
         X, Y = mf.data.X, mf.data.Y
-        model = fit_objective_model(X, Y)
+        model = fit_objective_model(X, Y, mf.data.Yvar, mf.fidelity_dim)
         cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim)
         full = mf.full_fidelity_mask()
         samples = sample_max_values(
@@ -126,6 +152,7 @@ class CFMESMO(DeclaredOptions):
         pending = pending_unit(ctx, mf)
         model = kriging_believer(model, pending)
         out: list[Suggestion] = []
+        chosen: list[Tensor] = []
         n_full = int(full.sum()) + sum(1 for p in ctx.pending if ctx.space.is_target(p.fidelity))
         n_all = mf.data.n + len(ctx.pending)
         for i in range(ctx.n):
@@ -140,7 +167,9 @@ class CFMESMO(DeclaredOptions):
                                      fidelity_filter=filt)
             x, value = optimize_over_space(acq, ctx, mf, raw_samples=self.raw_samples,
                                            num_restarts=self.num_restarts, salt=i,
-                                           fidelity=UNIT_TARGET if at_target else None)
+                                           fidelity=UNIT_TARGET if at_target else None,
+                                           avoid=torch.cat([X, pending, *chosen]))
+            chosen.append(x.unsqueeze(0))
             n_all += 1
             n_full += int(at_target or (mf.fidelity_dim is not None
                                         and bool(unit_at_target(x[mf.fidelity_dim]))))
@@ -158,4 +187,4 @@ class CFMESMO(DeclaredOptions):
         return out
 
 
-__all__ = ["CFMESMO", "kriging_believer"]
+__all__ = ["CFMESMO", "INIT_FULL_SHARE", "initial_full_count", "kriging_believer"]

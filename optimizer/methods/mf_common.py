@@ -3,13 +3,15 @@ r"""Shared parts of the multi-fidelity methods (``cf-mesmo``, ``momf``, ``mf-hvk
 - ``mf_data``: observations as ``(x, z)`` tensors, fidelity last (see ``optimizer.encoding``);
   ``pending_unit`` and ``reference_point`` encode the pending points and the reference point
   the same way for every method.
-- ``needs_initial_design``: the shared ``n_init`` rule (``None``: ``2 (D + 1)``).
+- ``needs_initial_design``: the shared ``n_init`` rule (``initial_design_size``: ``None`` means
+  ``2 (D + 1)``, but at most a third of the study's evaluation budget and at least 2).
 - ``initial_design``: the cost-aware initial design. Designs are the study's scrambled Sobol
-  points (the ``sobol`` method's feasible sequence); fidelities are drawn with density
+  points (the ``sobol`` method's feasible sequence); the first ``n_full`` of them (default 1)
+  are evaluated at the target fidelity, so the models see full evaluations and their cost and
+  the study has a first front; the others get fidelities drawn with density
   :math:`p(z) \propto 1/C(z)` as in BoTorch's multi-objective multi-fidelity tutorial, with
   :math:`C(z) = e^{a + b z}` fitted by least squares to the measured costs (``b = 0``, i.e.
-  uniform :math:`z`, until two distinct fidelities have been measured). The study's very first
-  point is at the target fidelity, so the models see one full evaluation and its cost.
+  uniform :math:`z`, until two distinct fidelities have been measured).
 - ``optimize_over_space``: maximizes a ``q = 1`` acquisition over the mixed space: feasible
   uniform raw candidates (half of them at the target fidelity), multi-start L-BFGS-B on the
   continuous relaxation from the best, then rounding of level columns and a feasibility check;
@@ -90,12 +92,27 @@ def reference_point(ctx: SuggestContext, mf: MFData) -> Tensor:
     return ref_point_max(ctx.objectives, Y[full] if full.any() else Y)
 
 
+INIT_BUDGET_SHARE = 1.0 / 3.0
+"""Largest share of the study's evaluation budget the default initial design takes, so that a
+short study (e.g. 12 trials) keeps most of its trials for model-based suggestions."""
+
+
+def initial_design_size(ctx: SuggestContext, mf: MFData, n_init: int | None) -> int:
+    """Observations the initial design holds: ``n_init`` when given, else ``2 (D + 1)`` (``D``
+    the modelled dimensions) capped at ``max(2, floor(INIT_BUDGET_SHARE * budget))`` when the
+    study has an evaluation budget (``ctx.max_evaluations``)."""
+    if n_init is not None:
+        return n_init
+    size = 2 * (mf.D + 1)
+    if ctx.max_evaluations is not None:
+        size = min(size, max(2, math.floor(INIT_BUDGET_SHARE * ctx.max_evaluations)))
+    return size
+
+
 def needs_initial_design(ctx: SuggestContext, mf: MFData, n_init: int | None) -> bool:
-    """Whether the method still answers with :func:`initial_design`: fewer than ``n_init``
-    observations (``None``: ``2 (D + 1)`` with ``D`` the modelled dimensions), or a space
-    without free parameters."""
-    size = n_init if n_init is not None else 2 * (mf.D + 1)
-    return mf.data.n < size or ctx.space.dim == 0
+    """Whether the method still answers with :func:`initial_design`: fewer observations than
+    :func:`initial_design_size`, or a space without free parameters."""
+    return mf.data.n < initial_design_size(ctx, mf, n_init) or ctx.space.dim == 0
 
 
 def log_linear_cost_rate(fidelity_unit: Tensor, cost_s: Tensor) -> float:
@@ -116,9 +133,11 @@ def inverse_cost_fidelity(u: Tensor, rate: float) -> Tensor:
     return -torch.log1p(-u * (1.0 - math.exp(-rate))) / rate
 
 
-def initial_design(ctx: SuggestContext, mf: MFData, phase: str = "initial-design"
-                   ) -> list[Suggestion]:
-    """``ctx.n`` points of the cost-aware initial design (see the module docstring)."""
+def initial_design(ctx: SuggestContext, mf: MFData, phase: str = "initial-design",
+                   n_full: int = 1) -> list[Suggestion]:
+    """``ctx.n`` points of the cost-aware initial design (see the module docstring): design
+    number ``i`` (counting observed and pending points) is at the target fidelity when
+    ``i < n_full``."""
     space = ctx.space
     start = len(ctx.observations) + len(ctx.pending)
     X = feasible_sobol(space, ctx.seed, start, ctx.n)
@@ -129,8 +148,7 @@ def initial_design(ctx: SuggestContext, mf: MFData, phase: str = "initial-design
     rate = log_linear_cost_rate(data.X[:, mf.fidelity_dim], data.cost_s) if data.n else 0.0
     u = torch.rand(ctx.n, generator=ctx.generator(0x1D), dtype=torch.double)
     z = inverse_cost_fidelity(u, rate)
-    if start == 0:
-        z[0] = UNIT_TARGET
+    z[:max(0, min(n_full - start, ctx.n))] = UNIT_TARGET
     fid = space.fidelity_from_unit(z)
     return [Suggestion(params=p, fidelity=float(f), extras={"phase": phase})
             for p, f in zip(params, fid.tolist(), strict=True)]
@@ -163,11 +181,28 @@ def round_mf(ctx: SuggestContext, mf: MFData, X: Tensor) -> Tensor:
     return out
 
 
+REPEAT_TOL = 1e-3
+"""Points closer than this (largest unit-cube coordinate difference, fidelity included) to a
+point in ``optimize_over_space``'s ``avoid`` are not chosen."""
+
+
+def near_any(X: Tensor, avoid: Tensor | None, tol: float = REPEAT_TOL) -> Tensor:
+    """``n`` mask of the rows of ``X`` (``n x D``) within ``tol`` (max-norm) of a row of
+    ``avoid`` (``k x D``)."""
+    if avoid is None or avoid.shape[0] == 0 or X.shape[0] == 0:
+        return torch.zeros(X.shape[0], dtype=torch.bool)
+    return ((X.unsqueeze(1) - avoid.unsqueeze(0)).abs().amax(-1) < tol).any(-1)
+
+
 def optimize_over_space(acq: AcquisitionFunction, ctx: SuggestContext, mf: MFData, *,
                         raw_samples: int, num_restarts: int, maxiter: int = 60,
-                        salt: int = 0, fidelity: float | None = None) -> tuple[Tensor, float]:
+                        salt: int = 0, fidelity: float | None = None,
+                        avoid: Tensor | None = None) -> tuple[Tensor, float]:
     """Maximize a ``q = 1`` acquisition over the mixed space (see the module docstring);
-    with ``fidelity`` (a unit fidelity) only over designs at that fidelity.
+    with ``fidelity`` (a unit fidelity) only over designs at that fidelity. Points within
+    ``REPEAT_TOL`` of a row of ``avoid`` (``k x D``: evaluated and pending points) are not
+    chosen while any other candidate is left: the model's noise floor can make a cheap repeat
+    look informative where the evaluation is deterministic.
 
     Returns:
         ``(x, value)``: the best feasible point (``D``, unit cube, fidelity last) and its
@@ -201,6 +236,9 @@ def optimize_over_space(acq: AcquisitionFunction, ctx: SuggestContext, mf: MFDat
             pass
     allX, allV = torch.cat(pool), torch.cat(pool_vals)
     allV = torch.where(torch.isfinite(allV), allV, torch.full_like(allV, -math.inf))
+    repeat = near_any(allX, avoid)
+    if not bool(repeat.all()):
+        allV = torch.where(repeat, torch.full_like(allV, -math.inf), allV)
     i = int(allV.argmax())
     return allX[i], float(allV[i])
 
@@ -218,10 +256,14 @@ def suggestion_from_unit(ctx: SuggestContext, mf: MFData, x: Tensor, **kw: objec
 
 __all__ = [
     "MFData",
+    "INIT_BUDGET_SHARE",
     "initial_design",
+    "initial_design_size",
     "inverse_cost_fidelity",
     "log_linear_cost_rate",
+    "REPEAT_TOL",
     "mf_data",
+    "near_any",
     "needs_initial_design",
     "optimize_over_space",
     "pending_unit",

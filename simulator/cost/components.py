@@ -20,6 +20,8 @@ from simulator.cost.technology import (
     DFF_TRANSISTORS,
     FULL_ADDER_TRANSISTORS,
     INTERCONNECT_TOGGLE,
+    MLSA_BREAKS_OHM,
+    MLSA_COLUMN_LATENCY_S,
     SAR_BIT_CYCLE_S,
     STD_CELL_HEIGHT_F,
     WIRE_CAP_F_PER_M,
@@ -107,6 +109,61 @@ def sar_adc(
     energy = power * (bits + 1) * SAR_BIT_CYCLE_S
     latency = (bits + 1) / (clock_ghz * 1e9)
     return UnitCost(area_um2=area * _UM2, energy_pj=energy * _PJ, latency_ns=latency * _NS)
+
+
+def mlsa_column_power_w(tech: TechnologyNode, column_resistance_ohm: float) -> float:
+    """Power of one MLSA reference level sensing a column of resistance R [W]: NeuroSim's
+    piecewise fit at 0.5 V (``GetColumnPower``, LP, current mode), floored at 0."""
+    a0, b0, a1, b1, a2, b2 = tech.mlsa_fit
+    r = column_resistance_ohm
+    if r < MLSA_BREAKS_OHM[0]:
+        p = a0 * r + b0
+    elif r < MLSA_BREAKS_OHM[1]:
+        p = a1 * math.log(r) + b1
+    else:
+        p = a2 * math.log(r) + b2
+    return max(p, 0.0)
+
+
+def mlsa_adc(
+    tech: TechnologyNode,
+    bits: int,
+    column_resistance_ohm: float,
+    read_voltage_v: float,
+    rows: int,
+    g_on_s: float,
+) -> UnitCost:
+    r"""Current-mode multi-level sense amplifier ADC (NeuroSim's default, ``SARADC = false``).
+
+    ``L = 2^B`` output levels use ``L - 1`` parallel sense amplifiers against reference
+    columns (``MultilevelSenseAmp.cpp``):
+
+    * Area: ``9·A_T`` per reference level plus one dummy (reference) column of ``rows``
+      1T1R cells shared by ``dumcolshared = L`` levels: ``(L - 1)(9·A_T + rows·4F·12F / L)``.
+    * Energy per conversion: ``(L - 1)·(P(R') + P_ref)·t_col`` with ``R' = R·0.5 V / V_read``,
+      ``t_col`` = 1 ns (:data:`MLSA_COLUMN_LATENCY_S`) and the reference columns' share
+      ``P_ref = Σ_{i=1}^{L-3} P(R_i') / L``, ``R_i = 1 / (rows·g_on·(1 - i/L))`` (NeuroSim's
+      ``Rref`` ladder, one dummy column shared by ``L`` sense amplifiers). The column
+      current's power is in ``P``, so cell conduction is counted here.
+    * Latency per conversion: ``t_col`` (all levels compare at once).
+    """
+    if bits < 1:
+        raise ValueError(f"adc_bits must be >= 1, got {bits!r}.")
+    levels = 2**bits
+    f = tech.feature_m
+    dummy = rows * CELL_HEIGHT_F * CELL_WIDTH_F * f * f / levels
+    area = (levels - 1) * (9.0 * transistor_area_m2(tech) + dummy)
+    scale = 0.5 / read_voltage_v
+    g_start = rows * g_on_s
+    p_ref = sum(
+        mlsa_column_power_w(tech, scale / (g_start * (1 - i / levels)))
+        for i in range(1, levels - 2)
+    ) / levels
+    p_col = mlsa_column_power_w(tech, column_resistance_ohm * scale)
+    energy = (levels - 1) * (p_col + p_ref) * MLSA_COLUMN_LATENCY_S
+    return UnitCost(
+        area_um2=area * _UM2, energy_pj=energy * _PJ, latency_ns=MLSA_COLUMN_LATENCY_S * _NS
+    )
 
 
 def driver(tech: TechnologyNode, dac_bits: int) -> UnitCost:

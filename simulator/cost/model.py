@@ -18,8 +18,14 @@ Operation (per inference, per layer; arrays of a layer work in parallel, layers 
   weight slices and the pair/reference columns are then combined by accumulators.
 * Input and output activations (``input_bits`` each) pass through register buffers and an
   on-chip bus.
+* ADCs are NeuroSim's multi-level sense amplifiers (``adc_type = "mlsa"``, its default) or
+  SAR ADCs (``"sar"``).
+* Pipeline (NeuroSim ``pipeline = true``): layers whose input map is large get
+  :func:`speed_ups` copies of their arrays (area x copies, latency / copies, energy per image
+  unchanged); ``latency_pipelined_us`` is the slowest layer, ``latency_us`` the sum.
 
-Leakage, pooling/activation units, off-chip memory and weight programming are not modelled.
+Leakage, pooling/activation units, the global buffer, NeuroSim's PE/sub-array duplication of
+small layers, off-chip memory and weight programming are not modelled.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ COMPONENTS: tuple[str, ...] = (
 """Component names of :attr:`HardwareCost.breakdown` ``["components"]``."""
 
 ENCODINGS: tuple[str, ...] = ("differential", "offset")
+ADC_TYPES: tuple[str, ...] = ("mlsa", "sar")
 
 
 class CrossbarLike(Protocol):
@@ -65,6 +72,8 @@ class CrossbarLike(Protocol):
     clock_ghz: float
     encoding: str
     read_voltage_v: float
+    adc_type: str
+    speed_up_degree: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,9 @@ class LayerShape:
     """Output neurons / output channels."""
     positions: int = 1
     """Output spatial positions per inference (``H_out · W_out``; 1 for a Linear)."""
+    ifm_size: int | None = None
+    """Input feature-map side [pixels] for the pipeline speed-up; ``None``: the side of
+    ``positions`` for a conv (stride 1, same padding), 1 for a Linear."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "conv"):
@@ -99,7 +111,11 @@ class HardwareCost:
     area_mm2: float
     """Chip area [mm²]: every array with its periphery, accumulators, buffers and bus."""
     latency_us: float
-    """Latency of one inference [µs], layers in sequence."""
+    """Latency of one inference [µs], layers in sequence (layer-by-layer), each layer sped
+    up by its weight copies (:func:`speed_ups`)."""
+    latency_pipelined_us: float
+    """Time per image of the layer pipeline [µs]: the slowest layer's (sped-up) latency, as
+    NeuroSim's ``pipeline = true`` reports it."""
     energy_uj: float
     """Dynamic energy of one inference [µJ]."""
     breakdown: dict[str, Any]
@@ -116,6 +132,27 @@ def map_layer(config: CrossbarLike, layer: LayerShape) -> TileLayout:
         MappingError: If one weight does not fit in an array's usable columns.
     """
     return layout_for(layer.name, layer.kind, layer.in_features, layer.out_features, config)
+
+
+def _ifm(layer: LayerShape) -> int:
+    if layer.ifm_size is not None:
+        return layer.ifm_size
+    return max(1, round(math.sqrt(layer.positions))) if layer.kind == "conv" else 1
+
+
+def speed_ups(layers: list[LayerShape], speed_up_degree: int) -> list[int]:
+    r"""Weight copies per layer for the pipeline, NeuroSim V1.4's rule (``Chip.cpp``
+    ``ChipDesignInitialize``).
+
+    The degree is capped at ``IFM_1 / min IFM`` (the minimum over the first layer and the conv
+    layers: beyond it the pipeline has no idle stage); with ``bound = ceil(IFM_1 / degree)``
+    a layer gets ``ceil((IFM / bound)^2)`` copies (at least 1). ``speed_up_degree = 1`` means none.
+    """
+    first = _ifm(layers[0])
+    convs = [_ifm(layer) for layer in layers if layer.kind == "conv"]
+    degree = min(speed_up_degree, first // min([first, *convs]))  # >= 1
+    bound = math.ceil(first / degree)
+    return [max(1, math.ceil((_ifm(layer) / bound) ** 2)) for layer in layers]
 
 
 def _validate(config: CrossbarLike, layers: list[LayerShape]) -> None:
@@ -143,6 +180,10 @@ def _validate(config: CrossbarLike, layers: list[LayerShape]) -> None:
         raise ValueError(f"cols_per_adc={config.cols_per_adc} exceeds cols={config.cols}.")
     if config.dac_bits > config.input_bits:
         raise ValueError(f"dac_bits={config.dac_bits} exceeds input_bits={config.input_bits}.")
+    if config.adc_type not in ADC_TYPES:
+        raise ValueError(f"adc_type must be one of {ADC_TYPES}, got {config.adc_type!r}.")
+    if not isinstance(config.speed_up_degree, int) or config.speed_up_degree < 1:
+        raise ValueError(f"speed_up_degree must be an int >= 1, got {config.speed_up_degree!r}.")
     if config.encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {config.encoding!r}.")
     technology(config.tech_node_nm)
@@ -199,11 +240,17 @@ def estimate(
     per_layer: list[dict[str, Any]] = []
     bits_moved: list[float] = []
     total_arrays = 0
-    for layer in layers:
+    copies = speed_ups(layers, config.speed_up_degree)
+    for layer, dup in zip(layers, copies, strict=True):
         m = map_layer(config, layer)
         rows_per_tile = layer.in_features / m.row_tiles
         column_r = 1.0 / (input_activity * rows_per_tile * g_avg)
-        adc = cmp.sar_adc(tech, config.adc_bits, column_r, v_r, clock)
+        if config.adc_type == "sar":
+            adc = cmp.sar_adc(tech, config.adc_bits, column_r, v_r, clock)
+        else:
+            adc = cmp.mlsa_adc(
+                tech, config.adc_bits, column_r, v_r, config.rows, config.g_on_us * 1e-6
+            )
         n_terms = m.row_tiles * (m.cols_per_weight + m.ref_cols)
         acc_width = (
             config.adc_bits
@@ -253,16 +300,19 @@ def estimate(
             "buffer": bits * buf.latency_ns,
             "interconnect": 0.0,
         }
+        la = {key: dup * value for key, value in la.items()}  # copies hold their periphery
+        lt = {key: value / dup for key, value in lt.items()}  # copies split the positions
         for key in COMPONENTS:
             area[key] += la[key]
             energy[key] += le[key]
             latency[key] += lt[key]
-        total_arrays += m.arrays
+        total_arrays += dup * m.arrays
         per_layer.append(
             {
                 "name": layer.name,
                 "kind": layer.kind,
-                "arrays": m.arrays,
+                "arrays": dup * m.arrays,
+                "speed_up": dup,
                 "row_tiles": m.row_tiles,
                 "col_tiles": m.col_tiles,
                 "cells_per_weight": m.cols_per_weight,
@@ -324,11 +374,14 @@ def estimate(
             "input_cycles": cycles,
             "adcs_per_array": n_adc,
             "bus_bits": INTERCONNECT_BUS_BITS,
+            "adc_type": config.adc_type,
+            "speed_up_degree": config.speed_up_degree,
         },
     }
     return HardwareCost(
         area_mm2=total_area * 1e-6,
         latency_us=total_latency * 1e-3,
+        latency_pipelined_us=max(entry["latency_us"] for entry in per_layer),
         energy_uj=total_energy * 1e-6,
         breakdown=breakdown,
     )

@@ -29,6 +29,8 @@ __all__ = [
     "DFF_TRANSISTORS",
     "FULL_ADDER_TRANSISTORS",
     "INPUT_ACTIVITY",
+    "MLSA_BREAKS_OHM",
+    "MLSA_COLUMN_LATENCY_S",
     "INTERCONNECT_BUS_BITS",
     "INTERCONNECT_TOGGLE",
     "NODES",
@@ -38,6 +40,9 @@ __all__ = [
     "ADDER_ACTIVITY",
     "SAR_BIT_CYCLE_S",
     "DFF_ACTIVITY",
+    "WIRE_TABLE",
+    "segment_resistance_ohm",
+    "wire_resistivity_ohm_m",
     "technology",
 ]
 
@@ -62,6 +67,11 @@ class TechnologyNode:
     """Column-current exponent d (dimensionless). NeuroSim ``SarADC.cpp`` (LP)."""
     wire_width_nm: float
     """Minimum metal width [nm]. NeuroSim ``Param.cpp``."""
+    mlsa_fit: tuple[float, float, float, float, float, float]
+    """Multi-level sense-amp column power per reference level, piecewise in the column
+    resistance R' [Ω]: ``a0·R' + b0`` below 4832 Ω, ``a1·ln R' + b1`` below 379269 Ω,
+    ``a2·ln R' + b2`` above [W] (NeuroSim ``MultilevelSenseAmp.cpp`` ``GetColumnPower``, LP,
+    current mode)."""
 
     @property
     def feature_m(self) -> float:
@@ -79,6 +89,7 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_coeff_w=0.072341,
         sar_column_exp=2.303,
         wire_width_nm=40.0,
+        mlsa_fit=(-2.85373e-11, 9.16744e-07, -1.63133e-07, 2.1687e-06, -5.8712e-08, 8.64648e-07),
     ),
     32: TechnologyNode(
         node_nm=32,
@@ -89,6 +100,7 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_coeff_w=0.079449,
         sar_column_exp=2.297,
         wire_width_nm=56.0,
+        mlsa_fit=(-6.72783e-12, 4.19847e-07, -7.28881e-08, 1.02677e-06, -4.35333e-08, 6.4697e-07),
     ),
     45: TechnologyNode(
         node_nm=45,
@@ -99,6 +111,7 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_coeff_w=0.100225,
         sar_column_exp=2.303,
         wire_width_nm=80.0,
+        mlsa_fit=(-3.96471e-12, 3.44344e-07, -5.66235e-08, 8.27849e-07, -4.32673e-08, 6.46111e-07),
     ),
     65: TechnologyNode(
         node_nm=65,
@@ -109,6 +122,7 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_coeff_w=0.121272,
         sar_column_exp=2.303,
         wire_width_nm=105.0,
+        mlsa_fit=(-6.08647e-12, 4.82814e-07, -8.03449e-08, 1.16437e-06, -6.01171e-08, 8.9355e-07),
     ),
 }
 """Supported nodes [nm] -> constants."""
@@ -134,6 +148,11 @@ DFF_ACTIVITY = 0.5
 ``gamma``)."""
 SAR_BIT_CYCLE_S = 1e-9
 """Duration of one SAR bit cycle in the ADC energy fit [s] (NeuroSim ``SarADC.cpp``)."""
+MLSA_BREAKS_OHM = (4832.0, 379269.0)
+"""Column-resistance breakpoints of the MLSA power fit [Ω] (NeuroSim ``GetColumnPower``)."""
+MLSA_COLUMN_LATENCY_S = 1e-9
+"""Sensing time of one MLSA column [s]: NeuroSim clamps its per-column latency to 1-10 ns;
+the lower bound (1 ns) is used for the column energy ``P·t``."""
 INPUT_ACTIVITY = 0.5
 """Fraction of input bits that are 1 (assumption; NeuroSim measures it on real traces)."""
 INTERCONNECT_TOGGLE = 0.18
@@ -141,6 +160,40 @@ INTERCONNECT_TOGGLE = 0.18
 INTERCONNECT_BUS_BITS = 128
 """Width of the buffer port and of the on-chip bus [bits] (assumption, one transfer per
 clock)."""
+
+
+WIRE_TABLE: dict[int, tuple[float, float, float]] = {
+    22: (1.9, 2.97e-8, 2.5e-9),
+    32: (1.8, 2.63e-8, 4.0e-9),
+    45: (1.7, 2.37e-8, 5.0e-9),
+    65: (1.7, 2.21e-8, 7.0e-9),
+}
+"""Node [nm] -> (aspect ratio, bulk resistivity [Ω·m], barrier thickness [m]) of the minimum
+metal wire (NeuroSim ``Param.cpp`` ``AR``, ``Rho``, ``barrierthickness``)."""
+
+
+def wire_resistivity_ohm_m(node_nm: int) -> float:
+    """Barrier-corrected resistivity of the node's minimum wire [Ω·m], NeuroSim's
+    ``Rho / (1 - (2·AR·w + w)·t_b / (AR·w²))``."""
+    ar, rho, barrier = WIRE_TABLE[technology(node_nm).node_nm]
+    w = technology(node_nm).wire_width_nm * 1e-9
+    return rho / (1.0 - (2.0 * ar * w + w) * barrier / (ar * w * w))
+
+
+def segment_resistance_ohm(node_nm: int, length_f: float) -> float:
+    """Resistance of one minimum-width wire segment ``length_f`` feature sizes long [Ω]:
+    ``rho · L / (w · AR·w)``. A 1T1R cell (4F x 12F) has a ``CELL_WIDTH_F`` row segment and a
+    ``CELL_HEIGHT_F`` column segment.
+
+    Raises:
+        ValueError: If ``node_nm`` is not one of :data:`NODES` or ``length_f <= 0``.
+    """
+    if not length_f > 0:
+        raise ValueError(f"length_f must be > 0, got {length_f!r}.")
+    tech = technology(node_nm)
+    ar = WIRE_TABLE[tech.node_nm][0]
+    w = tech.wire_width_nm * 1e-9
+    return wire_resistivity_ohm_m(node_nm) * length_f * tech.feature_m / (w * ar * w)
 
 
 def technology(node_nm: int) -> TechnologyNode:

@@ -38,6 +38,7 @@ from simulator.analog import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.estimators.moments import LayerNoise
 from simulator.mapping import crossbar_layers, quantize_symmetric, slice_magnitude, unrolled_weight
+from simulator.params import DEVICE_PRESETS
 
 __all__ = ["layer_noise", "noise_coefficient", "read_factor"]
 
@@ -107,6 +108,27 @@ def _saf_moments(
         var = (vc * digit_w**2).sum(-1) + ref_v * digit_w.sum() ** 2
     shape = module.weight.shape
     return (mean * scale).reshape(shape), (var * scale**2).reshape(shape)
+
+
+def _prog_shape_rms(w: Tensor, config: CrossbarConfig) -> float:
+    """RMS over a layer's cells of the device preset's programming-noise shape ``s(x)``
+    (:class:`~simulator.nonideal.ProgrammingVariation`), weighted like the cells' shares of a
+    weight (``4**slice``): 1 for a level-independent preset."""
+    shape = DEVICE_PRESETS[config.device].prog_shape
+    if len(shape) == 1:
+        return float(shape[0])
+    q, _ = quantize_symmetric(w.float(), config.weight_bits)
+    top = config.levels - 1
+    weight = 4.0 ** (torch.arange(config.slices, dtype=torch.float64) * config.cell_bits)
+    cells = ([q.clamp_min(0), (-q).clamp_min(0)] if config.encoding == "differential"
+             else [q + 2 ** (config.weight_bits - 1) - 1])
+    num = den = 0.0
+    for part in cells:
+        x = slice_magnitude(part, config.slices, config.cell_bits).double() / top
+        s = sum(a * x**i for i, a in enumerate(shape))
+        num += float((s * s * weight).sum())
+        den += float(weight.expand_as(x).sum())
+    return math.sqrt(num / den) if den > 0 else 1.0
 
 
 def _capture(model: nn.Module, x: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
@@ -179,7 +201,7 @@ def layer_noise(
             view = (1, -1) + (1,) * (err.dim() - 2)
             output_var = float(((err - output_shift.view(view)) ** 2).mean())
         out[name] = LayerNoise(
-            additive_std=level_std * config.prog_sigma,
+            additive_std=level_std * config.prog_sigma * _prog_shape_rms(w, config),
             read_std=level_std * config.read_sigma,
             read_factor=read_factor(x_in, config),
             output_var=output_var,

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from simulator.estimators.analytic import analytic_estimate
 from simulator.estimators.base import Estimator
-from simulator.estimators.montecarlo import monte_carlo_estimate
+from simulator.estimators.montecarlo import column_sum_estimate, monte_carlo_estimate
 
 __all__ = ["ESTIMATORS"]
 
 ESTIMATORS: dict[str, Estimator] = {
     "montecarlo": monte_carlo_estimate,
+    "montecarlo_column_sum": column_sum_estimate,
     "moments": analytic_estimate,
 }
-"""Accuracy estimators by name: Monte-Carlo chips, or analytic moment propagation."""
+"""Accuracy estimators by name: Monte-Carlo chips (every slice column digitized, or the
+slice-summed current: :mod:`simulator.readout`), or analytic moment propagation."""

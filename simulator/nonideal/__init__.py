@@ -19,6 +19,7 @@ from simulator.nonideal.programming import ProgrammingVariation
 from simulator.nonideal.quantization import ConductanceQuantization, level_conductance
 from simulator.nonideal.read_noise import ReadNoise
 from simulator.nonideal.stuck_at import StuckAtFaults
+from simulator.params import DEVICE_PRESETS
 
 if TYPE_CHECKING:
     from simulator.config import CrossbarConfig
@@ -36,12 +37,18 @@ __all__ = [
 
 def device_nonidealities(config: CrossbarConfig) -> list[BaseNonIdeality]:
     """The effects of ``config`` in the order they act: level quantization, programming
-    variation, stuck-at faults (override programming), read noise (on every read).
+    variation (state dependence from the ``device`` preset), stuck-at faults (override
+    programming), read noise (on every read).
     Effects with zero strength are left out."""
     window = config.g_on_us - config.g_off_us
     chain: list[BaseNonIdeality] = [
         ConductanceQuantization(config.levels, config.g_off_us, config.g_on_us),
-        ProgrammingVariation(config.prog_sigma * window),
+        ProgrammingVariation(
+            config.prog_sigma * window,
+            shape=DEVICE_PRESETS[config.device].prog_shape,
+            g_off_us=config.g_off_us,
+            window_us=window,
+        ),
         StuckAtFaults(config.saf_sa0, config.saf_sa1, config.g_off_us, config.g_on_us),
         ReadNoise(config.read_sigma * window),
     ]

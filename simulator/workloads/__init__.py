@@ -1,4 +1,5 @@
-"""DNN workloads: a trained model plus test data (bundled: digits-mlp, digits-cnn, cifar10)."""
+"""DNN workloads: a trained model plus test data (bundled: digits-mlp, digits-cnn, cifar10, and
+the NeuroSim-sized vgg8 and resnet20 on digits upsampled to 32x32x3)."""
 
 from simulator.workloads.base import (
     DATA_DIR_ENV,

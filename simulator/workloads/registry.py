@@ -26,6 +26,7 @@ from simulator.errors import WorkloadError
 from simulator.workloads.base import DATA_DIR_ENV, Workload, WorkloadInfo, data_dir
 from simulator.workloads.cifar10 import cifar10
 from simulator.workloads.digits import digits_cnn, digits_mlp
+from simulator.workloads.digits32 import resnet20_digits, vgg8_digits
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -45,6 +46,8 @@ _BUILTIN: dict[str, Callable[..., Workload]] = {
     "digits-mlp": digits_mlp,
     "digits-cnn": digits_cnn,
     "cifar10": cifar10,
+    "vgg8": vgg8_digits,
+    "resnet20": resnet20_digits,
 }
 _REGISTERED: dict[str, Callable[..., Workload]] = {}
 

@@ -152,3 +152,44 @@ def test_problems_catalog(idle_client) -> None:
     assert body["problems"][0] == "crossbar"
     assert {"branin-currin", "momf-park", "dtlz2", "zdt1"} <= set(body["problems"])
     assert {"random", "sobol"} <= set(body["methods"])
+
+
+def test_schema_names_registered_problems_and_methods(idle_client) -> None:
+    """The published body schema takes its enums from the registries, requires one budget
+    bound and types the search space (a list of specs discriminated by ``type``)."""
+    schemas = idle_client.get("/openapi.json").json()["components"]["schemas"]
+    catalog = idle_client.get(f"{API}/problems").json()
+    assert schemas["ProblemIn"]["properties"]["name"]["enum"] == catalog["problems"]
+    method = schemas["OptimizerIn"]["properties"]["method"]["anyOf"][0]
+    assert method["enum"] == sorted(catalog["methods"])
+    assert [b["required"] for b in schemas["BudgetIn"]["anyOf"]] == [
+        ["max_trials"], ["max_cost_s"], ["max_wall_s"]]
+    space = schemas["ProblemIn"]["properties"]["search_space"]["anyOf"][0]
+    kinds = [v["properties"]["type"]["const"] for v in space["items"]["oneOf"]]
+    assert kinds == ["float", "int", "ordinal", "categorical", "fixed"]
+
+
+@pytest.mark.parametrize(("field", "value", "stored"), [
+    ("parallelism", 2.0, 2), ("seed", 7.0, 7), ("budget", {"max_trials": 3.0}, {"max_trials": 3}),
+])
+def test_integral_floats_are_integers(idle_client, field, value, stored) -> None:
+    """JSON Schema's ``integer`` admits ``2.0``, so the service does: stored as an int."""
+    r = idle_client.post(f"{API}/studies", json={**BRANIN, field: value})
+    assert r.status_code == 201, r.text
+    got = r.json()[field]
+    if isinstance(stored, dict):
+        got = {k: v for k, v in got.items() if v is not None}
+        assert type(got["max_trials"]) is int
+    assert got == stored and type(got) is type(stored)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("parallelism", 2.5), ("seed", True), ("parallelism", "2"), ("seed", 1e300),
+])
+def test_non_integers_stay_refused(idle_client, field, value) -> None:
+    before = len(idle_client.get(f"{API}/studies").json()["data"])
+    r = idle_client.post(f"{API}/studies", json={**BRANIN, field: value})
+    assert r.status_code == 422
+    assert r.json()["type"] == "/problems/validation"
+    assert [e["loc"] for e in r.json()["errors"]] == [["body", field]]
+    assert len(idle_client.get(f"{API}/studies").json()["data"]) == before

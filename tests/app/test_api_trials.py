@@ -84,3 +84,8 @@ def test_events_stream(client) -> None:
     assert kinds.count("trial.completed") == 8 and kinds[-1] == "study.state"
     later = client.get(f"{API}/studies/{sid}/events", headers={"Last-Event-ID": str(ids[3])}).text
     assert [int(x[4:]) for x in later.splitlines() if x.startswith("id: ")] == ids[4:]
+    # An id beyond every storable id (PostgreSQL integer) resumes after everything: no events,
+    # no storage error.
+    beyond = client.get(f"{API}/studies/{sid}/events", headers={"Last-Event-ID": "9999999999"})
+    assert beyond.status_code == 200
+    assert [x for x in beyond.text.splitlines() if x.startswith("id: ")] == []

@@ -104,7 +104,6 @@ WRONG_TYPES: list[Case] = [
      ("body", "budget", "max_cost_s")),
     ("max-wall-zero", _with(BENCH, "budget.max_wall_s", 0), ("body", "budget", "max_wall_s")),
     ("parallelism-true", _with(BENCH, "parallelism", True), ("body", "parallelism")),
-    ("parallelism-float", _with(BENCH, "parallelism", 2.0), ("body", "parallelism")),
     ("seed-negative", _with(BENCH, "seed", -1), ("body", "seed")),
     ("seed-string", _with(BENCH, "seed", "7"), ("body", "seed")),
     ("objectives-string", _with(BENCH, "objectives", "f0"), ("body", "objectives")),
@@ -282,6 +281,49 @@ SEMANTIC: list[Case] = [
     ("space-param-not-object", _space("rows"), ("body", "problem", "search_space", 0)),
 ]
 
+PAIRS: list[tuple[str, dict[str, Any], list[tuple[Any, ...]]]] = [
+    # (id, body, the loc of each parameter the 422 must name)
+    ("pair-dac-above-searched-input",
+     _space({"name": "dac_bits", "type": "ordinal", "values": [1, 4]},
+            {"name": "input_bits", "type": "int", "low": 2, "high": 8}),
+     [("body", "problem", "search_space", 0), ("body", "problem", "search_space", 1)]),
+    ("pair-dac-above-fixed-input",
+     _with(_space({"name": "dac_bits", "type": "ordinal", "values": [1, 2, 4]}),
+           "problem.fixed", {"input_bits": 2}),
+     [("body", "problem", "search_space", 0), ("body", "problem", "fixed", "input_bits")]),
+    ("pair-dac-range-above-input-values",
+     _space({"name": "dac_bits", "type": "int", "low": 1, "high": 8},
+            {"name": "input_bits", "type": "ordinal", "values": [4, 8]}),
+     [("body", "problem", "search_space", 0), ("body", "problem", "search_space", 1)]),
+    ("pair-cols-per-adc-not-dividing",
+     _space({"name": "cols", "type": "int", "low": 64, "high": 96},
+            {"name": "cols_per_adc", "type": "ordinal", "values": [1, 32]}),
+     [("body", "problem", "search_space", 0), ("body", "problem", "search_space", 1)]),
+    ("pair-cols-per-adc-with-default-cols",  # cols keeps its default (128): no loc
+     _space({"name": "cols_per_adc", "type": "ordinal", "values": [1, 3]}),
+     [("body", "problem", "search_space", 0)]),
+    ("pair-g-on-below-g-off",
+     _space({"name": "g_on_us", "type": "float", "low": 1.0, "high": 20.0},
+            {"name": "g_off_us", "type": "float", "low": 0.5, "high": 2.0}),
+     [("body", "problem", "search_space", 0), ("body", "problem", "search_space", 1)]),
+    ("pair-saf-sum-above-1", _with(
+        _space({"name": "saf_sa0", "type": "float", "low": 0.0, "high": 0.7}),
+        "problem.fixed", {"saf_sa1": 0.5}),
+     [("body", "problem", "search_space", 0), ("body", "problem", "fixed", "saf_sa1")]),
+]
+"""Search spaces whose values are each allowed but some combination breaks a cross-field
+rule of CrossbarConfig."""
+
+PAIR_FIELDS = {"pair-dac-above-searched-input": ("dac_bits", "input_bits"),
+               "pair-dac-above-fixed-input": ("dac_bits", "input_bits"),
+               "pair-dac-range-above-input-values": ("dac_bits", "input_bits"),
+               "pair-cols-per-adc-with-default-cols": ("cols_per_adc", "cols"),
+               "pair-cols-per-adc-not-dividing": ("cols_per_adc", "cols"),
+               "pair-g-on-below-g-off": ("g_on_us", "g_off_us"),
+               "pair-saf-sum-above-1": ("saf_sa0", "saf_sa1")}
+
+SEMANTIC += [(case, body, locs[0]) for case, body, locs in PAIRS]
+
 CASES: list[Case] = MALFORMED + WRONG_TYPES + HUGE + NAMES + SEMANTIC
 
 
@@ -423,3 +465,36 @@ def test_actions_refuse_bad_bodies(api, action) -> None:
             _assert_refused(r, elapsed, ("body",))
     assert _count(client) == before
     assert client.get(f"{API}/studies/{sid}").json()["state"] == state
+
+
+@pytest.mark.parametrize(("case", "body", "locs"), PAIRS, ids=[c[0] for c in PAIRS])
+def test_cross_field_rules_name_both_parameters(api, case, body, locs) -> None:
+    """A space one of whose combinations breaks a pairwise config rule is a 422 naming both
+    parameters (by loc, and by name in the message); nothing is stored."""
+    client, _ = api
+    before = _count(client)
+    r, _ = _post(client, f"{API}/studies", body)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["type"] == "/problems/validation"
+    assert sorted(tuple(e["loc"]) for e in problem["errors"]) == sorted(locs)
+    a, b = PAIR_FIELDS[case]
+    for e in problem["errors"]:
+        assert f"{a}=" in e["msg"] and f"{b}=" in e["msg"], e["msg"]
+    assert _count(client) == before
+
+
+def test_a_linear_constraint_can_keep_a_pair_valid(api) -> None:
+    """``dac_bits - input_bits <= 0`` as a linear constraint of the space means the bad
+    combinations are never produced: the study is created."""
+    client, _ = api
+    body = _with(XBAR, "problem.search_space", {
+        "params": [{"name": "dac_bits", "type": "int", "low": 1, "high": 4},
+                   {"name": "input_bits", "type": "int", "low": 2, "high": 8}],
+        "constraints": [{"coefficients": {"dac_bits": 1.0, "input_bits": -1.0}, "upper": 0.0}]})
+    before = _count(client)
+    r, _ = _post(client, f"{API}/studies", body)
+    assert r.status_code == 201, r.text
+    assert _count(client) == before + 1
+    without = _with(body, "problem.search_space.constraints", [])
+    assert _post(client, f"{API}/studies", without)[0].status_code == 422

@@ -8,7 +8,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.limits import json_depth_exceeds, non_finite_locs
+from app.api.limits import nests_deeper, non_finite_locs, parse_json
 from app.main import create_app
 from tests.app.conftest import BRANIN, make_settings
 
@@ -72,14 +72,22 @@ def test_non_finite_numbers_are_422_with_every_loc(small_client: TestClient) -> 
 
 
 def test_depth_scan_ignores_brackets_in_strings() -> None:
-    assert not json_depth_exceeds(b'{"a": "[[[[[[[[[[\\"[[[["}', 3)
-    assert json_depth_exceeds(b'{"a": [[[1]]]}', 3)
-    assert not json_depth_exceeds(b'{"a": [[1]]}', 3)
+    for text, deep in [('{"a": "[[[[[[[[[[\\"[[[["}', False), ('{"a": [[[1]]]}', True),
+                       ('{"a": [[1]]}', False), ("[" * 5000 + "]" * 5000, True)]:
+        try:
+            parsed, _ = parse_json(text)
+        except RecursionError:  # past the interpreter's limit: the middleware says too deep
+            assert deep
+            continue
+        assert nests_deeper(parsed, 3) is deep, text
 
 
-def test_non_finite_locs_walks_lists_and_dicts() -> None:
-    assert non_finite_locs({"a": [1.0, float("-inf")], "b": {"c": float("nan")}, "d": "NaN"}) \
-        == [["body", "a", 1], ["body", "b", "c"]]
+def test_non_finite_numbers_are_found_in_one_parse_and_walk() -> None:
+    parsed, seen = parse_json('{"a": [1.0, -Infinity], "b": {"c": NaN}, "d": "NaN", '
+                              '"e": [[Infinity]]}')
+    assert seen
+    assert non_finite_locs(parsed) == [["body", "a", 1], ["body", "b", "c"], ["body", "e", 0, 0]]
+    assert parse_json('{"a": [1.5, "Infinity"]}')[1] is False
 
 
 def test_per_study_caps_come_from_the_app_settings(migrated_url: str) -> None:

@@ -21,7 +21,6 @@ import bench.harness.runner as runner
 from app.cli.bench import REPO_ROOT, app, load_harness, parse_option
 from bench.harness import (
     BenchSettings,
-    candidate_designs,
     finalize,
     goals,
     inference_hv,
@@ -31,6 +30,7 @@ from bench.harness import (
     time_suggest,
 )
 from bench.harness.report import _cost_to_reach, _step_values
+from optimizer.posterior_front import all_designs
 from optimizer.problems import get_problem
 from optimizer.problems.crossbar_table import TABLE_FIDELITIES, TABLE_PARAMS, table_designs
 from optimizer.types import Observation
@@ -68,7 +68,7 @@ def test_candidate_designs_enumerate_a_small_discrete_space() -> None:
     """The inference-HV candidates of the 216-point crossbar-digits space are its 216
     distinct points."""
     space = get_problem("crossbar-digits").space
-    cand = candidate_designs(space, seed=0, num_candidates=1024)
+    cand = all_designs(space)
     assert cand.shape == (216, len(TABLE_PARAMS))
     decoded = {tuple(p.values()) for p in space.from_unit_batch(cand)}
     assert decoded == {tuple(d.values()) for d in table_designs()}

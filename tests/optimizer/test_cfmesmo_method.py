@@ -8,8 +8,17 @@ import math
 import pytest
 import torch
 
+from optimizer.context import SuggestContext
 from optimizer.errors import OptimizerError
-from optimizer.methods.cfmesmo import kriging_believer
+from optimizer.methods.cfmesmo import initial_full_count, kriging_believer
+from optimizer.methods.mf_common import (
+    REPEAT_TOL,
+    initial_design_size,
+    mf_data,
+    near_any,
+    optimize_over_space,
+)
+from optimizer.problems import get_problem
 from optimizer.space import SearchSpace
 from optimizer.suggest import suggest
 from optimizer.surrogates import fit_objective_model
@@ -52,8 +61,9 @@ def test_kriging_believer_shrinks_variance_at_pending() -> None:
 
 
 def test_initial_design_is_cost_aware() -> None:
-    """Before n_init observations the first point is at the target fidelity and later ones
-    follow p(z) ~ 1/C(z): with cost exp(4.8 z) measured, most initial fidelities are low."""
+    """Before n_init observations the first ``initial_full_count`` designs (13 of 50: a
+    quarter) are at the target fidelity and later ones follow p(z) ~ 1/C(z): with cost
+    exp(4.8 z) measured, most of those fidelities are low."""
     space = SearchSpace.from_spec({"params": [{"name": "x", "type": "float", "low": 0,
                                                "high": 1}], "fidelity_range": [0.0, 1.0]})
     objs = [Objective(name="a", direction="maximize")]
@@ -62,8 +72,10 @@ def test_initial_design_is_cost_aware() -> None:
     obs = [Observation(params={"x": 0.2}, fidelity=1.0, values={"a": 0.0},
                        cost_s=math.exp(4.8)),
            Observation(params={"x": 0.7}, fidelity=0.0, values={"a": 1.0}, cost_s=1.0)]
-    out = suggest(space, objs, obs, [], 40, "cf-mesmo", seed=0, options={"n_init": 50})
-    z = torch.tensor([s.fidelity for s in out])
+    out = suggest(space, objs, obs, [], 48, "cf-mesmo", seed=0, options={"n_init": 50})
+    assert initial_full_count(50, 0.0) == 13
+    assert [s.fidelity for s in out[:11]] == [1.0] * 11
+    z = torch.tensor([s.fidelity for s in out[11:]])
     assert float(z.median()) < 0.25
     assert float(z.mean()) == pytest.approx(1 / 4.8 - math.exp(-4.8) / (1 - math.exp(-4.8)),
                                             abs=0.07)
@@ -109,3 +121,91 @@ def test_min_full_share_sends_suggestions_to_the_target_fidelity() -> None:
     with pytest.raises(OptimizerError, match="min_full_share"):
         suggest(MIXED_FIDELITY, OBJ, obs, [], 1, "cf-mesmo", seed=0,
                 options={"min_full_share": 1.0})
+
+
+@pytest.mark.parametrize(("budget", "n_init", "size"),
+                         [(None, None, 8), (60, None, 8), (12, None, 4), (20, None, 6),
+                          (3, None, 2), (12, 10, 10)])
+def test_initial_design_size_follows_the_budget(budget: int | None, n_init: int | None,
+                                                size: int) -> None:
+    """Branin-Currin (D = 2 designs + fidelity): 2 (D + 1) = 8 by default, at most a third of
+    the evaluation budget (at least 2); an explicit ``n_init`` wins."""
+    prob = get_problem("branin-currin")
+    ctx = SuggestContext(space=prob.space, objectives=prob.objectives, observations=[],
+                         pending=[], n=1, seed=0, max_evaluations=budget)
+    assert initial_design_size(ctx, mf_data(ctx), n_init) == size
+
+
+def test_twelve_trial_study_keeps_most_trials_for_the_model() -> None:
+    """With ``max_evaluations=12`` the initial design is 4 trials, the first 2 at the target
+    fidelity (``min_full_share`` 0.2 asks for ceil(0.8) = 1, the floor of 2 wins), and the 5th
+    suggestion is model-based; a bad budget is refused naming it."""
+    prob = get_problem("branin-currin")
+    opts = {"num_samples": 2, "raw_samples": 64, "num_restarts": 1, "min_full_share": 0.2}
+    first = suggest(prob.space, prob.objectives, [], [], 4, "cf-mesmo", seed=3, options=opts,
+                    max_evaluations=12)
+    assert [s.extras["phase"] for s in first] == ["initial-design"] * 4
+    assert [prob.space.is_target(s.fidelity) for s in first[:2]] == [True, True]
+    assert initial_full_count(4, 0.2) == 2 and initial_full_count(24, 0.2) == 6
+    obs = []
+    for s in first:
+        values, cost = prob.evaluate(s.params, s.fidelity)
+        obs.append(Observation(params=s.params, fidelity=s.fidelity, values=values,
+                               cost_s=cost))
+    nxt = suggest(prob.space, prob.objectives, obs, [], 1, "cf-mesmo", seed=3, options=opts,
+                  max_evaluations=12)[0]
+    assert nxt.extras["phase"].startswith("cf-mesmo")
+    with pytest.raises(OptimizerError, match="max_evaluations"):
+        suggest(prob.space, prob.objectives, [], [], 1, "cf-mesmo", seed=3,
+                max_evaluations=0)
+
+
+class _Peak(torch.nn.Module):
+    """A toy acquisition: ``-||x - peak||²`` (``b x 1 x D -> b``), largest at ``peak``."""
+
+    def __init__(self, peak: torch.Tensor) -> None:
+        super().__init__()
+        self.peak = peak
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return -(X[..., 0, :] - self.peak).pow(2).sum(-1)
+
+
+def test_optimizer_never_returns_an_evaluated_point() -> None:
+    """An acquisition peaking exactly at an evaluated (design, fidelity) is maximized there
+    without ``avoid``, and at least REPEAT_TOL away from it with it; ``near_any`` flags
+    only points within the tolerance."""
+    prob = get_problem("branin-currin")
+    ctx = SuggestContext(space=prob.space, objectives=prob.objectives, observations=[],
+                         pending=[], n=1, seed=0)
+    mf = mf_data(ctx)
+    peak = torch.tensor([0.3, 0.6, 0.0], dtype=torch.double)
+    acq = _Peak(peak)
+    free, _ = optimize_over_space(acq, ctx, mf, raw_samples=64, num_restarts=2)
+    assert float((free - peak).abs().max()) < REPEAT_TOL
+    x, _ = optimize_over_space(acq, ctx, mf, raw_samples=64, num_restarts=2,
+                               avoid=peak.unsqueeze(0))
+    assert float((x - peak).abs().max()) >= REPEAT_TOL
+    X = torch.stack([peak, peak + 5e-4, peak + 2e-3])
+    assert near_any(X, peak.unsqueeze(0)).tolist() == [True, True, False]
+
+
+@pytest.mark.slow
+def test_seeded_run_has_no_repeats() -> None:
+    """Twelve cf-mesmo steps on Branin-Currin (seed 0, after the 8-point initial design):
+    no suggestion within REPEAT_TOL of an already-evaluated point at the same fidelity."""
+    prob = get_problem("branin-currin")
+    obs: list[Observation] = []
+    opts = {"num_samples": 4, "raw_samples": 128, "num_restarts": 2}
+    for _ in range(20):
+        s = suggest(prob.space, prob.objectives, obs, [], 1, "cf-mesmo", seed=0, options=opts)[0]
+        x = torch.tensor([*prob.space.to_unit(s.params).tolist(),
+                          float(prob.space.fidelity_to_unit(torch.tensor(s.fidelity)))])
+        done = torch.tensor([[*prob.space.to_unit(o.params).tolist(),
+                              float(prob.space.fidelity_to_unit(torch.tensor(o.fidelity)))]
+                             for o in obs]) if obs else None
+        assert not bool(near_any(x.unsqueeze(0).double(),
+                                 None if done is None else done.double())[0])
+        values, cost = prob.evaluate(s.params, s.fidelity)
+        obs.append(Observation(params=s.params, fidelity=s.fidelity, values=values,
+                               cost_s=cost))

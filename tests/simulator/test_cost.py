@@ -30,6 +30,8 @@ class Cfg:
     clock_ghz: float = 1.0
     encoding: str = "differential"
     read_voltage_v: float = 0.2
+    adc_type: str = "sar"
+    speed_up_degree: int = 1
 
 
 NET = [

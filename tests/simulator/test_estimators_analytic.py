@@ -27,7 +27,8 @@ def test_referred_noise_follows_mapping() -> None:
     s_w · σ_p · sqrt(2 Σ_s 4^s) over 7 slices; SAF shift is zero without faults."""
     model = trained("mlp")
     x = digits()[2][:64]
-    cfg = CrossbarConfig(prog_sigma=0.05, read_sigma=0.02, saf_sa0=0.0, saf_sa1=0.0)
+    cfg = CrossbarConfig(device="generic", prog_sigma=0.05, read_sigma=0.02, saf_sa0=0.0,
+                         saf_sa1=0.0)
     noise = layer_noise(cfg, model, x)
     w = model[1].weight.detach()
     s_w = float(w.abs().max()) / 127

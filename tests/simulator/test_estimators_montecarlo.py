@@ -61,7 +61,8 @@ def test_estimate_is_what_evaluate_reports(digits_mlp: Workload) -> None:
 )
 def test_noise_lowers_accuracy(digits_mlp: Workload, field: str, levels: tuple) -> None:
     """Mean accuracy over draws falls monotonically as a noise level grows."""
-    base = {"prog_sigma": 0.0, "read_sigma": 0.0, "saf_sa0": 0.0, "saf_sa1": 0.0}
+    base = {"device": "generic", "prog_sigma": 0.0, "read_sigma": 0.0, "saf_sa0": 0.0,
+            "saf_sa1": 0.0}
     acc = [
         evaluate(CrossbarConfig(**{**base, field: v}), digits_mlp, 0.2, seed=0).accuracy
         for v in levels

@@ -21,7 +21,7 @@ def test_fidelity_plan_grows_with_fidelity() -> None:
     assert all(a.test_fraction < b.test_fraction for a, b in zip(plans, plans[1:], strict=False))
     assert plans[-1].test_fraction == 1.0 and plans[-1].test_size(360) == 360
     assert [fidelity_plan(z).ir_drop for z in (0.0, 0.5, 1.0)] == [
-        "ideal", "first_order", "relaxation"
+        "ideal", "solved", "relaxation"
     ]
     for bad in (-0.1, 1.5, float("nan"), "1", True):
         with pytest.raises(ConfigError, match="fidelity"):
@@ -43,7 +43,7 @@ def test_evaluate_contract_and_determinism(digits_mlp: Workload) -> None:
     assert json.dumps(da, sort_keys=True) == json.dumps(db, sort_keys=True)
     assert a.details["accuracy_per_draw"] != c.details["accuracy_per_draw"]
     d = a.details
-    assert d["n_draws"] == fidelity_plan(0.3).n_draws and d["ir_drop"] == "first_order"
+    assert d["n_draws"] == fidelity_plan(0.3).n_draws and d["ir_drop"] == "solved"
     assert d["tiles"] == sum(layer["arrays"] for layer in d["layers"]) > 0
     assert {"area_mm2", "energy_uj", "latency_us", "utilization"} <= set(d["layers"][0])
     assert d["hardware"]["arrays"] > 0

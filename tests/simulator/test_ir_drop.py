@@ -9,6 +9,7 @@ import torch
 from simulator.nonideal.ir_drop import (
     IR_DROP_METHODS,
     column_currents,
+    drop_correction,
     effective_conductance,
     exact_column_currents,
     first_order_conductance,
@@ -183,8 +184,8 @@ def test_relaxed_effective_conductance_matches_exact_solver() -> None:
 
 
 def test_correction_transfers_to_programmed_draws() -> None:
-    """For programmed draws near the nominal arrays, first-order times the nominal
-    relaxed/first-order ratio is closer to the exact currents than first-order alone."""
+    """For programmed draws near the nominal arrays, first-order plus the nominal
+    relaxed-minus-first-order correction is closer to the exact currents than first order."""
     g = _arrays(2)
     r = 5.0
     corr = relaxation_correction(g, r)
@@ -207,11 +208,29 @@ def test_effective_conductance_modes() -> None:
         effective_conductance(g, 2.0, "spice")
 
 
-def test_correction_probes_only_driven_rows() -> None:
+@pytest.mark.parametrize("mode", ["relaxation", "solved"])
+def test_correction_probes_only_driven_rows(mode: str) -> None:
     """Restricting the probes to the driven word lines leaves their correction unchanged
-    and sets the ratio of undriven rows to 1."""
+    (to the solver tolerance) and sets the correction of undriven rows to 0."""
     g = _arrays(7)
-    full = relaxation_correction(g, 5.0)
-    part = relaxation_correction(g, 5.0, active_rows=10)
-    torch.testing.assert_close(part[..., :10, :], full[..., :10, :])
-    assert bool((part[..., 10:, :] == 1.0).all())
+    full = drop_correction(g, 5.0, mode)
+    part = drop_correction(g, 5.0, mode, active_rows=10)
+    torch.testing.assert_close(part[..., :10, :], full[..., :10, :], rtol=0, atol=1e-3)
+    assert bool((part[..., 10:, :] == 0.0).all())
+    assert float(full.abs().max()) > 1e-3  # the correction is not trivially zero
+
+
+def test_solved_conductance_matches_exact_solver() -> None:
+    """``"solved"`` on the arrays themselves (no cached correction) reproduces the exact nodal
+    currents to its tolerance, and its cached correction on the nominal arrays reproduces
+    them exactly on those arrays."""
+    g = _arrays(8)
+    r = 5.0
+    v = torch.rand(2, 6, 32, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    exact = column_currents(v, g * 1e-6, r, "exact") * 1e6
+    direct = effective_conductance(g, r, "solved")
+    cached = effective_conductance(g, r, "solved", drop_correction(g, r, "solved"))
+    assert _max_rel_err(v @ direct, exact) < 2e-3
+    torch.testing.assert_close(v @ cached, v @ direct, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="mode"):
+        drop_correction(g, r, "first_order")

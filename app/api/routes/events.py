@@ -43,7 +43,8 @@ async def events(
     """Stream ``study.state``, ``trial.completed``, ``trial.failed`` ... events. Reconnecting
     clients send ``Last-Event-ID`` (or ``?after=``) and get only newer events. The stream ends
     after the study reaches a final state (or at once with ``follow=false``)."""
-    start = after if after is not None else int(last_event_id)
+    # Ids never exceed MAX_ID, so a larger Last-Event-ID means "after every event".
+    start = min(after if after is not None else int(last_event_id), MAX_ID)
     study_id = study.id
 
     def fetch(since: int) -> tuple[list[Event], str | None]:

@@ -1,4 +1,5 @@
-"""``/studies``: create, list, get, and the pause/resume/cancel actions."""
+"""``/studies``: create (or only validate), list, get, delete, and the pause/resume/cancel
+actions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from app.api.responses import API_ERRORS, BODY_ERRORS, CURSOR_PATTERN, problems
 from app.models import StudyState, state_pattern
 from app.schemas.study import StudiesPublic, StudyActionIn, StudyCreate, StudyPublic
 from app.services import lifecycle
-from app.services.studies import create_study, list_studies, study_public
+from app.services.studies import create_study, list_studies, study_public, validate_definition
 
 router = APIRouter(prefix="/studies", tags=["studies"], responses=API_ERRORS)
 
@@ -30,6 +31,15 @@ def post_study(
     return study_public(study)
 
 
+@router.post(":validate", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+             responses={204: {"description": "The definition is valid."}, **BODY_ERRORS})
+def validate_study(body: StudyCreate, caller: CallerDep, settings: SettingsDep) -> Response:
+    """Check a study definition exactly as ``POST /studies`` does (422 listing every bad
+    field), without storing anything."""
+    validate_definition(body, settings)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("", response_model=StudiesPublic)
 def get_studies(
     session: SessionDep,
@@ -44,6 +54,16 @@ def get_studies(
 @router.get("/{study_id:int}", response_model=StudyPublic, responses=problems(404))
 def get_one(study: StudyDep) -> StudyPublic:
     return study_public(study)
+
+
+@router.delete("/{study_id:int}", status_code=status.HTTP_204_NO_CONTENT,
+               response_class=Response, responses={204: {"description": "Deleted."},
+                                                   **problems(404)})
+def delete_one(study: StudyDep, session: SessionDep) -> Response:
+    """Delete a study with its trials, results and events; an active study is cancelled
+    first. Only its owner (or an admin key) may; afterwards every request for it is 404."""
+    lifecycle.delete_study(session, study)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{study_id:int}:{action}", response_model=StudyPublic,
