@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.core.errors import ConflictError, NotFoundError
@@ -103,6 +104,10 @@ def apply_action(session: Session, study: Study, action: str) -> None:
     session.commit()  # before the response: a GET right after it must see the new state
 
 
+DELETE_ATTEMPTS = 5
+"""Tries of a study delete that PostgreSQL aborted as a deadlock victim."""
+
+
 def delete_study(session: Session, study: Study) -> None:
     """Delete ``study`` with its trials, results and events (``ON DELETE CASCADE``; SQLite
     enforces it through ``PRAGMA foreign_keys=ON`` in ``core.db``).
@@ -114,8 +119,18 @@ def delete_study(session: Session, study: Study) -> None:
     if study.state in STUDY_ACTIVE:
         transition_study(session, study, StudyState.CANCELLED)
         session.commit()
-    session.execute(delete(Study).where(Study.id == study.id))
-    session.commit()  # before the 204: a GET right after it must answer 404
+    study_id = study.id
+    for attempt in range(DELETE_ATTEMPTS):
+        try:
+            session.execute(delete(Study).where(Study.id == study_id))
+            session.commit()  # before the 204: a GET right after it must answer 404
+            break
+        except OperationalError as exc:
+            # PostgreSQL aborts one side of a lock cycle with a driver recording a result
+            # (trial row, then study row; the cascade takes them the other way): retry.
+            session.rollback()
+            if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == DELETE_ATTEMPTS - 1:
+                raise
     session.expunge_all()
 
 
