@@ -18,24 +18,19 @@ from pathlib import Path
 
 from simulator.config import CrossbarConfig
 from simulator.cost import estimate
-from simulator.cost.network import layer_shapes, operations, parse_network_csv
+from simulator.cost.network import (
+    NEUROSIM_VGG8_CSV,
+    layer_shapes,
+    operations,
+    parse_network_csv,
+)
 from simulator.cost.report import NEUROSIM_V14, cost_report
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 RAW = RESULTS / "neurosim_raw"
 TOLERANCE = 0.30
-VGG8_CSV = """32,32,3,3,3,128,0,1
-32,32,128,3,3,128,1,1
-16,16,128,3,3,256,0,1
-16,16,256,3,3,256,1,1
-8,8,256,3,3,512,0,1
-8,8,512,3,3,512,1,1
-1,1,8192,1,1,1024,0,1
-1,1,1024,1,1,10,0,1
-"""
-"""NeuroSim's ``Inference_pytorch/NeuroSIM/NetWork_VGG8.csv`` (IFM h, w, c, kh, kw, cout,
-pool, stride)."""
+VGG8_CSV = NEUROSIM_VGG8_CSV
 
 RUNS: dict[str, dict] = {
     "default": {},

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 
 from simulator.cost.model import LayerShape
 
-__all__ = ["NetworkRow", "layer_shapes", "operations", "parse_network_csv"]
+__all__ = ["NEUROSIM_VGG8_CSV", "NetworkRow", "layer_shapes", "operations", "parse_network_csv"]
+
+NEUROSIM_VGG8_CSV = """32,32,3,3,3,128,0,1
+32,32,128,3,3,128,1,1
+16,16,128,3,3,256,0,1
+16,16,256,3,3,256,1,1
+8,8,256,3,3,512,0,1
+8,8,512,3,3,512,1,1
+1,1,8192,1,1,1024,0,1
+1,1,1024,1,1,10,0,1
+"""
+"""NeuroSim V1.4's ``Inference_pytorch/NeuroSIM/NetWork_VGG8.csv`` (IFM h, w, c, kh, kw, cout,
+pool, stride), the network of its standard VGG8 run."""
 
 _FIELDS = ("ifm_h", "ifm_w", "ifm_c", "kernel_h", "kernel_w", "out_c", "pool", "stride")
 

@@ -42,6 +42,7 @@ __all__ = [
     "data_dir",
     "load_or_train",
     "stratified_order",
+    "trained_workload",
     "workload_info",
 ]
 
@@ -349,3 +350,54 @@ def load_or_train(
         if os.path.exists(tmp):
             os.unlink(tmp)
     return model, False, key
+
+
+def trained_workload(
+    name: str,
+    description: str,
+    dataset: str,
+    build: Callable[[], nn.Module],
+    spec: TrainSpec,
+    split: tuple[Tensor, Tensor, Tensor, Tensor],
+    *,
+    retrain: bool = False,
+    cache_name: str | None = None,
+    needs_data_dir: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> Workload:
+    """A 10-class workload whose model is trained on ``split`` (or loaded from the cache).
+
+    Args:
+        name: Workload name.
+        description: One line for listings.
+        dataset: Name of the data set.
+        build: Returns a fresh, untrained model.
+        spec: Training hyperparameters.
+        split: ``(x_train, y_train, x_test, y_test)``; the first :data:`CALIBRATION_SIZE`
+            training inputs are the calibration set.
+        retrain: Ignore a cached model.
+        cache_name: Cache file-name prefix (default ``name``).
+        needs_data_dir: The workload reads files from the data directory.
+        metadata: Entries added after ``cache_key`` and ``train``; ``clean_accuracy`` is
+            measured and added last.
+    """
+    x_train, y_train, x_test, y_test = split
+    model, from_cache, key = load_or_train(cache_name or name, build, x_train, y_train, spec,
+                                           retrain=retrain)
+    workload = Workload(
+        name=name,
+        description=description,
+        dataset=dataset,
+        model=model.requires_grad_(False),
+        x_test=x_test,
+        y_test=y_test,
+        x_calib=x_train[:CALIBRATION_SIZE],
+        x_train=x_train,
+        y_train=y_train,
+        num_classes=10,
+        needs_data_dir=needs_data_dir,
+        from_cache=from_cache,
+        metadata={"cache_key": key, "train": spec.__dict__, **(metadata or {})},
+    )
+    workload.metadata["clean_accuracy"] = workload.clean_accuracy()
+    return workload

@@ -25,13 +25,12 @@ from torch import Tensor, nn
 
 from simulator.errors import WorkloadError
 from simulator.workloads.base import (
-    CALIBRATION_SIZE,
     DATA_DIR_ENV,
     OptionSpec,
     TrainSpec,
     Workload,
     data_dir,
-    load_or_train,
+    trained_workload,
     workload_info,
 )
 
@@ -163,23 +162,7 @@ def cifar10(
     if test_limit is not None:
         x_test, y_test = x_test[:test_limit], y_test[:test_limit]
     spec = TrainSpec(epochs=epochs, lr=1e-3, batch_size=128, weight_decay=5e-4, seed=0)
-    model, from_cache, key = load_or_train(
-        "cifar10", vgg_small, x_train, y_train, spec, retrain=retrain
-    )
-    workload = Workload(
-        name="cifar10",
-        description=cifar10.workload_info.description,
-        dataset="cifar10",
-        model=model.requires_grad_(False),
-        x_test=x_test,
-        y_test=y_test,
-        x_calib=x_train[:CALIBRATION_SIZE],
-        x_train=x_train,
-        y_train=y_train,
-        num_classes=10,
-        needs_data_dir=True,
-        from_cache=from_cache,
-        metadata={"cache_key": key, "train": spec.__dict__, "n_train": int(x_train.shape[0])},
-    )
-    workload.metadata["clean_accuracy"] = workload.clean_accuracy()
-    return workload
+    return trained_workload(
+        "cifar10", cifar10.workload_info.description, "cifar10", vgg_small, spec,
+        (x_train, y_train, x_test, y_test), retrain=retrain, needs_data_dir=True,
+        metadata={"n_train": int(x_train.shape[0])})

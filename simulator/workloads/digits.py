@@ -14,11 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from simulator.workloads.base import (
-    CALIBRATION_SIZE,
     OptionSpec,
     TrainSpec,
     Workload,
-    load_or_train,
+    trained_workload,
     workload_info,
 )
 
@@ -76,24 +75,8 @@ def _build(
     spec: TrainSpec,
     retrain: bool,
 ) -> Workload:
-    x_train, y_train, x_test, y_test = load_digits_split()
-    model, from_cache, key = load_or_train(name, build, x_train, y_train, spec, retrain=retrain)
-    workload = Workload(
-        name=name,
-        description=description,
-        dataset="sklearn-digits",
-        model=model.requires_grad_(False),
-        x_test=x_test,
-        y_test=y_test,
-        x_calib=x_train[:CALIBRATION_SIZE],
-        x_train=x_train,
-        y_train=y_train,
-        num_classes=10,
-        from_cache=from_cache,
-        metadata={"cache_key": key, "train": spec.__dict__},
-    )
-    workload.metadata["clean_accuracy"] = workload.clean_accuracy()
-    return workload
+    return trained_workload(name, description, "sklearn-digits", build, spec,
+                            load_digits_split(), retrain=retrain)
 
 
 @workload_info(

@@ -24,12 +24,11 @@ from torch import Tensor, nn
 
 from simulator.workloads.architectures import resnet20, vgg8
 from simulator.workloads.base import (
-    CALIBRATION_SIZE,
     OptionSpec,
     TrainSpec,
     Workload,
-    load_or_train,
     stratified_order,
+    trained_workload,
     workload_info,
 )
 from simulator.workloads.digits import load_digits_split
@@ -90,26 +89,11 @@ def _build(
     if test_limit is not None:
         keep = stratified_order(y_test)[:test_limit].sort().values
         x_test, y_test = x_test[keep], y_test[keep]
-    cache_name = name if divisor == 1 else f"{name}-d{divisor}"
-    model, from_cache, key = load_or_train(cache_name, build, x_train, y_train, spec,
-                                           retrain=retrain)
-    workload = Workload(
-        name=name,
-        description=description,
-        dataset="sklearn-digits-32x32x3",
-        model=model.requires_grad_(False),
-        x_test=x_test,
-        y_test=y_test,
-        x_calib=x_train[:CALIBRATION_SIZE],
-        x_train=x_train,
-        y_train=y_train,
-        num_classes=10,
-        from_cache=from_cache,
-        metadata={"cache_key": key, "train": spec.__dict__, "divisor": divisor,
-                  "stand_in_for": "cifar10"},
-    )
-    workload.metadata["clean_accuracy"] = workload.clean_accuracy()
-    return workload
+    return trained_workload(
+        name, description, "sklearn-digits-32x32x3", build, spec,
+        (x_train, y_train, x_test, y_test), retrain=retrain,
+        cache_name=name if divisor == 1 else f"{name}-d{divisor}",
+        metadata={"divisor": divisor, "stand_in_for": "cifar10"})
 
 
 @workload_info(

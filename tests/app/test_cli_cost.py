@@ -11,16 +11,13 @@ from typer.testing import CliRunner
 
 from app.cli.cost import cost
 from app.cli.main import app as main_app
+from simulator.cost.network import NEUROSIM_VGG8_CSV
 
 app = typer.Typer()
 app.command()(cost)
 runner = CliRunner()
 
-VGG8 = (
-    "32,32,3,3,3,128,0,1\n32,32,128,3,3,128,1,1\n16,16,128,3,3,256,0,1\n"
-    "16,16,256,3,3,256,1,1\n8,8,256,3,3,512,0,1\n8,8,512,3,3,512,1,1\n"
-    "1,1,8192,1,1,1024,0,1\n1,1,1024,1,1,10,0,1\n"
-)
+VGG8 = NEUROSIM_VGG8_CSV
 
 
 @pytest.fixture

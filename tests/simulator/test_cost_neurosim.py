@@ -11,19 +11,16 @@ from simulator.config import CrossbarConfig
 from simulator.cost import components as cmp
 from simulator.cost import estimate
 from simulator.cost.model import speed_ups
-from simulator.cost.network import layer_shapes, operations, parse_network_csv
+from simulator.cost.network import (
+    NEUROSIM_VGG8_CSV,
+    layer_shapes,
+    operations,
+    parse_network_csv,
+)
 from simulator.cost.report import AREA_GROUPS, ENERGY_GROUPS, NEUROSIM_V14, cost_report
 from simulator.cost.technology import segment_resistance_ohm, technology
 
-VGG8 = """32,32,3,3,3,128,0,1
-32,32,128,3,3,128,1,1
-16,16,128,3,3,256,0,1
-16,16,256,3,3,256,1,1
-8,8,256,3,3,512,0,1
-8,8,512,3,3,512,1,1
-1,1,8192,1,1,1024,0,1
-1,1,1024,1,1,10,0,1
-"""
+VGG8 = NEUROSIM_VGG8_CSV
 
 
 def _vgg8(**changes):
