@@ -164,6 +164,8 @@ def create_app(settings: Settings | None = None, *, engine: Any = None) -> FastA
     app.include_router(dashboard.router)
     install_metrics(app)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes,
-                       max_json_depth=settings.max_json_depth)
+                       max_json_depth=settings.max_json_depth,
+                       path_limits={"/api/v1/workloads": 2 * settings.max_upload_bytes
+                                    + settings.max_body_bytes})
     app.add_middleware(RequestId)  # outermost: every response, even a 413, carries the id
     return app

@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -87,6 +89,8 @@ class Study(Base):
     """A design study: definition, lifecycle state, budget counters and Pareto bookkeeping."""
 
     __tablename__ = "studies"
+    __table_args__ = {"sqlite_autoincrement": True}
+    """SQLite never reuses a deleted id (old URLs/ETags must not name a new study)."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -131,6 +135,7 @@ class Trial(Base):
         Index("ix_trials_study_state", "study_id", "state"),
         Index("ix_trials_state_lease", "state", "lease_expires_at"),
         Index("ix_trials_study_pareto", "study_id", "is_pareto"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -178,10 +183,49 @@ class Event(Base):
     """Append-only study events with increasing ids (Server-Sent Events resume from an id)."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_study_id_id", "study_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_study_id_id", "study_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class WorkloadBlob(Base):
+    """Content-addressed bytes of an uploaded model or data file: stored once per sha256."""
+
+    __tablename__ = "workload_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class UploadedWorkload(Base):
+    """A workload uploaded by a key: a name over a model blob and a data blob (by sha256).
+
+    ``name`` is unique per owner (``owner_key_id`` is ``None`` in open mode; the service checks
+    that case, since SQL unique constraints treat NULLs as distinct).
+    """
+
+    __tablename__ = "uploaded_workloads"
+    __table_args__ = (
+        UniqueConstraint("owner_key_id", "name", name="uq_uploaded_workloads_owner_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    owner_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    model_sha256: Mapped[str] = mapped_column(ForeignKey("workload_blobs.sha256"))
+    data_sha256: Mapped[str] = mapped_column(ForeignKey("workload_blobs.sha256"))
+    model_size_bytes: Mapped[int] = mapped_column(BigInteger)
+    data_size_bytes: Mapped[int] = mapped_column(BigInteger)
+    model_format: Mapped[str] = mapped_column(String(32))
+    data_format: Mapped[str] = mapped_column(String(32))
+    architecture: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)

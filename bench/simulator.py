@@ -136,8 +136,9 @@ print(json.dumps({{"wall_s": time.perf_counter() - t0, "cost_s": ev.cost_s,
 """
 
 
-def evaluate_runs(threads: int, test_limit: int, config_name: str) -> dict[str, Any]:
-    """``evaluate()`` on vgg8 in fresh processes (peak RSS of each)."""
+def evaluate_runs(threads: int, test_limit: int, config_name: str,
+                  timeout_s: float | None = None) -> dict[str, Any]:
+    """``evaluate()`` on vgg8 in fresh processes (peak RSS of each; ``timeout_s`` per run)."""
     base = CONFIGS[config_name]
     runs = {
         "full_fidelity": (dict(base), 1.0),
@@ -150,8 +151,13 @@ def evaluate_runs(threads: int, test_limit: int, config_name: str) -> dict[str, 
     for key, (cfg, z) in runs.items():
         code = _CHILD.format(threads=threads, test_limit=test_limit, cfg=cfg, fidelity=z)
         before = load()
-        proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
-                              text=True, check=False)
+        try:
+            proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                                  text=True, check=False, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            out[key] = {"error": f"not finished within {timeout_s:.0f} s (killed)"}
+            print(f"  evaluate vgg8 {key}: {out[key]}", flush=True)
+            continue
         if proc.returncode != 0:
             out[key] = {"error": proc.stderr.strip().splitlines()[-1:]}
         else:
@@ -203,6 +209,8 @@ def main() -> None:
                         help="S=1, 8, 32 on vgg8 with the default config too (default: S=1, 2)")
     parser.add_argument("--eval-config", default="2bit-cell-4bit-dac", choices=list(CONFIGS))
     parser.add_argument("--eval-test-limit", type=int, default=4)
+    parser.add_argument("--eval-timeout", type=float, default=None,
+                        help="seconds allowed per evaluate() child (default: no limit)")
     parser.add_argument("--skip-per-draw", action="store_true",
                         help="only the evaluate() runs (keeps per_draw from the JSON)")
     parser.add_argument("--plot-only", action="store_true",
@@ -238,7 +246,7 @@ def main() -> None:
     }
     print("evaluate() on vgg8 ...", flush=True)
     result["evaluate_vgg8"] = evaluate_runs(args.threads, args.eval_test_limit,
-                                            args.eval_config)
+                                            args.eval_config, args.eval_timeout)
     result["wall_s"] = time.perf_counter() - t0
     _save(result)
     plot(result, RESULTS / "simulator.png")

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from optimizer.space import UNIT_TARGET, SearchSpace
 
-__all__ = ["PredictedFront", "all_designs", "posterior_pareto_set"]
+__all__ = ["PredictedFront", "all_designs", "posterior_pareto_set", "within_thresholds"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,3 +122,19 @@ def posterior_pareto_set(model: Model, space: SearchSpace, *, fidelity_dim: int 
         mean, var = post.mean, post.variance
     keep = is_non_dominated(mean)
     return PredictedFront(X=cand[keep], mean=mean[keep], std=var[keep].clamp_min(0).sqrt())
+
+
+def within_thresholds(front: PredictedFront, thresholds: Tensor) -> PredictedFront:
+    """The members of ``front`` whose posterior mean meets every objective threshold.
+
+    Args:
+        front: A predicted front (means in maximization form).
+        thresholds: ``m`` worst acceptable values in maximization form (a minimized
+            objective's threshold negated); ``-inf`` where an objective has none.
+
+    Returns:
+        The subset (possibly empty) with ``mean >= thresholds`` in every objective; the
+        removed designs were dominated by none of the kept ones, so the subset stays a front.
+    """
+    keep = (front.mean >= thresholds.to(front.mean)).all(dim=-1)
+    return PredictedFront(X=front.X[keep], mean=front.mean[keep], std=front.std[keep])

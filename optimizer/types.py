@@ -22,11 +22,15 @@ class Objective:
         direction: ``"minimize"`` or ``"maximize"``.
         ref_point: Reference value for the hypervolume in the objective's own units and
             direction (a worst acceptable value). ``None`` lets the service derive one from data.
+        threshold: Worst acceptable value in the objective's units (e.g. accuracy ``0.5``
+            with ``"maximize"``): a design worse than it never enters a Pareto front.
+            ``None``: no threshold.
     """
 
     name: str
     direction: Direction = "minimize"
     ref_point: float | None = None
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in ("minimize", "maximize"):

@@ -224,7 +224,9 @@ class CrossbarConfig:
     speed_up_degree: int = 8
     """Pipeline speed-up by weight duplication, 1..64 (1 = none): layers whose input feature
     map is larger than ``max IFM / speed_up_degree`` get ``ceil((IFM / bound)^2)`` copies of
-    their arrays. Default: NeuroSim V1.4 (``speedUpDegree = 8``, ``pipeline = true``)."""
+    their arrays, times NeuroSim's PE / sub-array duplication of small matrices
+    (:mod:`simulator.cost.floorplan`). Default: NeuroSim V1.4 (``speedUpDegree = 8``,
+    ``pipeline = true``)."""
 
     # -- mitigation knobs (simulator.mitigation; defaults: off) ------------------------------
     # (analytic_below, after them, picks the accuracy estimator: it is not a mitigation.)

@@ -186,7 +186,8 @@ def read_layer(q: Tensor, g: Tensor, plan: ReadPlan, combine: Tensor | None = No
                     torch.mm(vt, g[s, t] * (step if plan.adc else 1.0), out=cur)
                     volts = v_norm[:, :, t].reshape(-1, 1) * plan.v_unit
                     if noisy:
-                        eps = torch.randn(cur.shape, generator=generator, dtype=cur.dtype)
+                        eps = torch.randn(cur.shape, generator=generator, dtype=cur.dtype,
+                                          device=cur.device)
                         scale = volts * plan.sigma_us
                         cur.addcmul_(eps, scale if col_noise is None else scale * col_noise)
                     for effect in plan.effects:

@@ -85,10 +85,13 @@ def non_finite_locs(value: Any) -> list[Loc]:
 class RequestLimits:
     """ASGI middleware enforcing the limits above on every HTTP request with a body."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int,
+                 path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self.path_limits = path_limits or {}
+        """Exact paths with their own body limit [bytes] (the workload upload route)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -97,8 +100,9 @@ class RequestLimits:
         path = scope.get("path", "")
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        limit = self.path_limits.get(path.rstrip("/"), self.max_body_bytes)
         try:
-            if declared is not None and int(declared) > self.max_body_bytes:
+            if declared is not None and int(declared) > limit:
                 raise BodyTooLarge
             chunks, size, more = [], 0, True
             while more:
@@ -107,13 +111,14 @@ class RequestLimits:
                     return
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > self.max_body_bytes:
+                if size > limit:
                     raise BodyTooLarge
                 chunks.append(chunk)
                 more = message.get("more_body", False)
         except (BodyTooLarge, ValueError):
             await self._reply(send, *_problem(PayloadTooLarge(
-                f"The body exceeds {self.max_body_bytes} bytes (XBAR_MAX_BODY_BYTES)."), path))
+                f"The body exceeds {limit} bytes (XBAR_MAX_BODY_BYTES, or "
+                "XBAR_MAX_UPLOAD_BYTES per file for uploads)."), path))
             return
         raw = b"".join(chunks)
         error = self._check_json(raw, headers.get(b"content-type", b""), path)

@@ -66,6 +66,38 @@ def _table(result: dict[str, Any]) -> Table:
     return table
 
 
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise _fail(f"cannot read {what} file {str(path)!r}: {e.strerror or e}") from None
+
+
+def _file_workload(model: Path | None, data: Path | None, model_format: str | None,
+                   architecture: str | None, data_format: str | None) -> Any:
+    """Workload from the user's local ``--model``/``--data`` files; errors name the file."""
+    from simulator.errors import WorkloadError
+    from simulator.workloads.files import file_workload, load_data, load_model
+
+    if model is None or data is None:
+        raise _fail("--model and --data go together.")
+    model_bytes, data_bytes = _read_bytes(model, "model"), _read_bytes(data, "data")
+    try:
+        load_model(model_bytes, model_format, architecture)
+    except WorkloadError as e:
+        raise _fail(f"model file {str(model)!r}: {e}") from None
+    try:
+        load_data(data_bytes, data_format)
+    except WorkloadError as e:
+        raise _fail(f"data file {str(data)!r}: {e}") from None
+    try:
+        return file_workload(model_bytes, data_bytes, model_format=model_format,
+                             architecture=architecture, data_format=data_format,
+                             name=model.stem)
+    except WorkloadError as e:
+        raise _fail(f"model {str(model)!r} with data {str(data)!r}: {e}") from None
+
+
 @app.callback(invoke_without_command=True)
 def eval_command(
     workload: Annotated[str, typer.Option(help="Workload name (see GET /api/v1/workloads).")] = (
@@ -81,6 +113,18 @@ def eval_command(
              "from $XBAR_DATA_DIR.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    model: Annotated[Path | None, typer.Option(
+        help="Your model file (ONNX, or safetensors with --architecture); needs --data and "
+             "replaces --workload.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="Your data file (.npz with x_test, y_test[, x_calib, x_train, y_train], or a zip "
+             "of CLASS/*.png folders).")] = None,
+    model_format: Annotated[str | None, typer.Option(
+        help="Model format override: onnx, safetensors (default: sniffed).")] = None,
+    architecture: Annotated[str | None, typer.Option(
+        help="Architecture of a safetensors state dict: vgg8, resnet20.")] = None,
+    data_format: Annotated[str | None, typer.Option(
+        help="Data format override: npz, images (default: sniffed).")] = None,
 ) -> None:
     """Evaluate accuracy (Monte-Carlo), area, latency and energy of one configuration."""
     import simulator  # here, not at the top: it loads torch, which `xbar --help` need not wait for
@@ -90,7 +134,9 @@ def eval_command(
     try:
         cfg = simulator.CrossbarConfig.from_params(params)
         plan = simulator.fidelity_plan(fidelity)
-        wl = simulator.get_workload(workload, **options)
+        wl = (_file_workload(model, data, model_format, architecture, data_format)
+              if model is not None or data is not None
+              else simulator.get_workload(workload, **options))
     except ValueError as e:
         raise _fail(str(e)) from None
     result = simulator.evaluate(cfg, wl, plan.fidelity, seed).to_dict()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.cli import bench, keys, study
+from app.cli import bench, keys, study, workload
 from app.cli import eval as eval_cli
 from app.cli.cost import cost
 from app.cli.sweep import sweep
@@ -19,6 +19,7 @@ app.add_typer(study.app, name="study")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(bench.app, name="bench")
 app.add_typer(keys.app, name="keys")
+app.add_typer(workload.app, name="workload")
 app.command()(sweep)
 app.command()(cost)
 out = Console()
@@ -71,6 +72,9 @@ def worker(
     name: Annotated[str | None, typer.Option(help="Worker name.")] = None,
     host: Annotated[str | None, typer.Option(
         help="Interface the worker listens on (env XBAR_DASK_HOST, default 127.0.0.1).")] = None,
+    gpus: Annotated[int, typer.Option(
+        help="CUDA devices this worker offers, declared as the Dask resource GPU=N "
+             "(default 0: CPU only).")] = 0,
 ) -> None:
     """Run a Dask worker (in this process) that can import the project and evaluate trials.
 
@@ -84,13 +88,18 @@ def worker(
 
     from app.core.config import Settings
     from app.execution.clusters import security_from
-    from app.execution.worker import serve_worker
+    from app.execution.worker import serve_worker, worker_resources
 
     try:
         settings = Settings(**({"dask_host": host} if host else {}))
         security = security_from(settings)
     except (ValidationError, ValueError) as e:
         err.print(f"[red]invalid settings:[/red]\n{e}")
+        raise typer.Exit(2) from None
+    try:
+        resources = worker_resources(gpus)
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     addr = scheduler or settings.dask_scheduler
     if not addr or "://" not in addr:
@@ -101,7 +110,8 @@ def worker(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     err.print(f"starting worker for {addr} on {settings.dask_host}")
     raise typer.Exit(asyncio.run(serve_worker(addr, nthreads=nthreads, name=name,
-                                              host=settings.dask_host, security=security)))
+                                              host=settings.dask_host, security=security,
+                                              resources=resources)))
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1024, description="Largest request body accepted [bytes]; more: 413."
     )
+    max_upload_bytes: int = Field(
+        default=64_000_000, ge=1024,
+        description="Largest model or data file one workload upload accepts [bytes]; more: 413.",
+    )
     max_json_depth: int = Field(
         default=32, ge=2, le=1000, description="Deepest JSON nesting accepted in a body."
     )

@@ -177,7 +177,7 @@ class StudyDriver:
         if not self._trials and not self._suggest:
             return
         with self.db.session() as s:
-            n = sum(leases.requeue_unspent(s, tid, f.token, leases.INTERRUPTED_REASON)
+            n = sum(lifecycle.requeue_unspent(s, tid, f.token, leases.INTERRUPTED_REASON)
                     for tid, f in self._trials.items())
         self.interrupted += n
         log.warning("re-queued %d interrupted evaluations, dropped %d suggest calls", n,
@@ -276,6 +276,7 @@ class StudyDriver:
     def _collect(self, study_id: int) -> None:
         """Record finished evaluations and suggestions of one study."""
         timeout = self.settings.trial_timeout_s
+        finished: list[tuple[int, _InFlight]] = []
         for trial_id, f in list(self._trials.items()):
             if f.study_id != study_id:
                 continue
@@ -284,8 +285,13 @@ class StudyDriver:
                     del self._trials[trial_id]
                     self._abandon(trial_id, f, timeout)
                 continue
-            self._record(trial_id, f)  # kept in flight until recorded: a database outage
-            self._trials.pop(trial_id, None)  # retries it next step (recording is idempotent)
+            finished.append((trial_id, f))
+        if finished:  # one transaction per step, not one per trial
+            with self.db.session() as s:
+                for trial_id, f in finished:
+                    self._record(s, trial_id, f)
+            for trial_id, _ in finished:  # kept in flight until recorded: a database outage
+                self._trials.pop(trial_id, None)  # retries them next step (idempotent)
         entry = self._suggest.get(study_id)
         if entry is None:
             return
@@ -299,28 +305,28 @@ class StudyDriver:
             self._lost_suggest(study_id, "SuggestTimeout: the optimizer ran longer than "
                                          f"{self.settings.suggest_timeout_s:g} s")
 
-    def _record(self, trial_id: int, f: _InFlight) -> None:
+    def _record(self, s: Session, trial_id: int, f: _InFlight) -> None:
+        """Record one finished future in the step's session ``s``."""
         fut = f.future
-        with self.db.session() as s:
-            if fut.status == "finished":
-                out = fut.result()
-                recorded = lifecycle.record_result(s, trial_id, f.token, out["values"],
-                                                   out["cost_s"], out.get("details", {}),
-                                                   worker=out.get("worker"))
-                if recorded is None:
-                    log.warning("dropping result of trial %s: its lease token is stale",
-                                trial_id)
-                return
-            if fut.status != "error":  # cancelled by Dask (connection lost), not by us
-                if leases.requeue_unspent(s, trial_id, f.token, leases.INTERRUPTED_REASON):
-                    self.interrupted += 1
-                return
-            exc = fut.exception()
-            name = type(exc).__name__
-            retryable = name in RETRYABLE
-            reason = f"{name}: {exc}"
-            lifecycle.fail_attempt(s, trial_id, f.token, reason[:2000], retryable=retryable,
-                                   max_attempts=self.settings.max_attempts)
+        if fut.status == "finished":
+            out = fut.result()
+            recorded = lifecycle.record_result(s, trial_id, f.token, out["values"],
+                                               out["cost_s"], out.get("details", {}),
+                                               worker=out.get("worker"))
+            if recorded is None:
+                log.warning("dropping result of trial %s: its lease token is stale",
+                            trial_id)
+            return
+        if fut.status != "error":  # cancelled by Dask (connection lost), not by us
+            if lifecycle.requeue_unspent(s, trial_id, f.token, leases.INTERRUPTED_REASON):
+                self.interrupted += 1
+            return
+        exc = fut.exception()
+        name = type(exc).__name__
+        retryable = name in RETRYABLE
+        reason = f"{name}: {exc}"
+        lifecycle.fail_attempt(s, trial_id, f.token, reason[:2000], retryable=retryable,
+                               max_attempts=self.settings.max_attempts)
 
     def _abandon(self, trial_id: int, f: _InFlight, timeout: float) -> None:
         """Give up on an evaluation that outlived ``timeout``: cancel its future and re-queue

@@ -25,6 +25,32 @@ BACKOFF_MAX_S = 5.0
 """Longest wait between two connection attempts [s]."""
 PROBE_TIMEOUT_S = 2.0
 """Bound on one connection attempt [s]."""
+GPU_RESOURCE = "GPU"
+"""Dask resource name a GPU worker declares (``xbar worker --gpus N``)."""
+
+
+def worker_resources(gpus: int, available: int | None = None) -> dict[str, float]:
+    """Dask ``resources`` of a worker declaring ``gpus`` CUDA devices.
+
+    Args:
+        gpus: CUDA devices this worker offers (0: a CPU-only worker, no resources).
+        available: devices visible to this process (default ``torch.cuda.device_count()``).
+
+    Raises:
+        ValueError: ``gpus`` negative or more than this process can see.
+    """
+    if gpus < 0:
+        raise ValueError(f"--gpus must be >= 0, got {gpus}")
+    if gpus == 0:
+        return {}
+    if available is None:
+        import torch
+
+        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus > available:
+        raise ValueError(f"--gpus {gpus} asked for, but this process sees {available} CUDA "
+                         "device(s)")
+    return {GPU_RESOURCE: float(gpus)}
 
 
 async def _wait_for_scheduler(address: str, security: Security | None,
@@ -51,7 +77,8 @@ async def _wait_for_scheduler(address: str, security: Security | None,
 
 async def serve_worker(address: str, *, nthreads: int = 1, name: str | None = None,
                        host: str = "127.0.0.1", security: Security | None = None,
-                       max_restarts: int | None = None) -> int:
+                       max_restarts: int | None = None,
+                       resources: dict[str, float] | None = None) -> int:
     """Run a worker for the scheduler at ``address`` until SIGTERM/SIGINT.
 
     Args:
@@ -61,6 +88,7 @@ async def serve_worker(address: str, *, nthreads: int = 1, name: str | None = No
         host: interface the worker listens on.
         security: Dask TLS settings, or ``None``.
         max_restarts: stop after this many scheduler losses (``None``: never; for tests).
+        resources: Dask resources the worker declares (:func:`worker_resources`).
 
     Returns:
         The exit status: 0 after a signal or ``max_restarts`` losses.
@@ -73,6 +101,8 @@ async def serve_worker(address: str, *, nthreads: int = 1, name: str | None = No
                               "name": name}
     if security is not None:
         kwargs["security"] = security
+    if resources:
+        kwargs["resources"] = dict(resources)
     losses = 0
     try:
         while await _wait_for_scheduler(address, security, stop):

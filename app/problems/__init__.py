@@ -146,5 +146,6 @@ def _resolve_objectives(
         seen.add(o.name)
         d = by_name[o.name]
         out.append(Objective(name=o.name, direction=o.direction or d.direction,
-                             ref_point=o.ref_point if o.ref_point is not None else d.ref_point))
+                             ref_point=o.ref_point if o.ref_point is not None else d.ref_point,
+                             threshold=o.threshold if o.threshold is not None else d.threshold))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,18 @@ _ZERO_WIDTH_JOINERS = frozenset("\u200c\u200d")
 """Format characters a name may hold (they join emoji and Indic scripts)."""
 
 
+_NAME_EXCLUDED = (
+    r"\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
+    r"\ufff9-\ufffb")
+"""Characters a name may not hold: C0/C1 controls and DEL, surrogates, and every format
+character of the Basic Multilingual Plane (Unicode 14 ``Cf``) except ZWNJ/ZWJ U+200C/U+200D."""
+NAME_PATTERN = f"^[^{_NAME_EXCLUDED}]*[^{_NAME_EXCLUDED}\\s][^{_NAME_EXCLUDED}]*$"
+"""The name rule as one regular expression (published in the OpenAPI schema, so generators
+produce only names creation accepts): no excluded character, at least one non-space."""
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
 def _bad_char(text: str) -> str | None:
     """The first control, surrogate, private-use, unassigned or format character of ``text``
     (written ``U+XXXX``), or ``None``."""
@@ -50,11 +63,13 @@ def _integral(value: Any) -> Any:
 
 
 def _check_name(value: str) -> str:
+    """``value`` if it matches :data:`NAME_PATTERN`, else a ValueError saying why."""
+    if _NAME_RE.fullmatch(value):
+        return value
     if not value.strip():
         raise ValueError("must not be blank")
-    if (bad := _bad_char(value)) is not None:
-        raise ValueError(f"must not contain control or format characters (found {bad})")
-    return value
+    bad = next(ch for ch in value if re.fullmatch(f"[{_NAME_EXCLUDED}]", ch))
+    raise ValueError(f"must not contain control or format characters (found U+{ord(bad):04X})")
 
 
 def _check_strings(value: Any) -> Any:
@@ -77,7 +92,8 @@ def _check_strings(value: Any) -> Any:
     return value
 
 
-Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_MAX),
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_MAX,
+                             json_schema_extra={"pattern": NAME_PATTERN}),
                  AfterValidator(_check_name)]
 """A human-chosen name: 1..200 characters, not blank, no control or format characters."""
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-NUMBER_MAX,
@@ -122,6 +138,11 @@ class ObjectiveIn(BaseModel):
     direction: Literal["minimize", "maximize"] | None = None
     ref_point: Finite | None = Field(
         default=None, description="Hypervolume reference value in the objective's units."
+    )
+    threshold: Finite | None = Field(
+        default=None,
+        description="Worst acceptable value in the objective's units (e.g. accuracy 0.5): "
+                    "designs worse than it never enter the Pareto front.",
     )
 
 
@@ -211,6 +232,7 @@ class ObjectivePublic(BaseModel):
     name: str
     direction: Literal["minimize", "maximize"]
     ref_point: float | None = None
+    threshold: float | None = None
 
 
 class StudyPublic(BaseModel):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.models import STUDY_ACTIVE, Study, Trial, TrialState, utcnow
 from app.services import lifecycle
-from app.services.events import emit
+from app.services.lifecycle import requeue_unspent  # noqa: F401  (re-exported; lives there)
 
 REQUEUE_REASON = "lease expired (worker or driver lost)"
 ORPHAN_REASON = "its driver's ownership lease expired (server lost)"
@@ -130,33 +130,6 @@ def requeue_expired(session: Session, now: datetime, max_attempts: int) -> int:
     return moved
 
 
-def requeue_unspent(session: Session, trial_id: int, token: str | None, reason: str) -> bool:
-    """``running -> queued`` without spending an attempt, for evaluations interrupted by the
-    infrastructure (scheduler connection lost, owning driver gone) rather than by their own
-    failure. ``token=None`` matches any token.
-
-    Returns:
-        False when the trial is no longer running under ``token`` (someone moved it first).
-    """
-    cond = [Trial.id == trial_id, Trial.state == TrialState.RUNNING]
-    if token is not None:
-        cond.append(Trial.lease_token == token)
-    study_id = session.scalar(select(Trial.study_id).where(*cond))
-    if study_id is None:
-        return False
-    res = session.execute(
-        update(Trial)
-        .where(*cond)
-        .values(state=TrialState.QUEUED, lease_token=None, lease_expires_at=None, worker=None,
-                error=reason)
-        .execution_options(synchronize_session=False)
-    )
-    if res.rowcount != 1:
-        return False
-    emit(session, study_id, "trial.requeued", {"trial_id": trial_id, "reason": reason})
-    return True
-
-
 def requeue_orphans(session: Session, driver_id: str, study_ids: list[int]) -> int:
     """Trials of ``study_ids`` (studies ``driver_id`` just took over) still running under a
     claim of another driver go back to the queue at once, attempt unspent: their owner's
@@ -174,4 +147,5 @@ def requeue_orphans(session: Session, driver_id: str, study_ids: list[int]) -> i
             or_(Trial.worker.is_(None), Trial.worker != driver_id),
         )
     ).all()
-    return sum(requeue_unspent(session, tid, token, ORPHAN_REASON) for tid, token in rows)
+    return sum(lifecycle.requeue_unspent(session, tid, token, ORPHAN_REASON)
+               for tid, token in rows)

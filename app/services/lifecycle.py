@@ -338,3 +338,30 @@ def fail_attempt(
     )
     emit(session, trial.study_id, "trial.failed", {"trial_id": trial.id, "reason": reason})
     return TrialState.FAILED
+
+
+def requeue_unspent(session: Session, trial_id: int, token: str | None, reason: str) -> bool:
+    """``running -> queued`` without spending an attempt, for evaluations interrupted by the
+    infrastructure (scheduler connection lost, owning driver gone) rather than by their own
+    failure. ``token=None`` matches any token.
+
+    Returns:
+        False when the trial is no longer running under ``token`` (someone moved it first).
+    """
+    cond = [Trial.id == trial_id, Trial.state == TrialState.RUNNING]
+    if token is not None:
+        cond.append(Trial.lease_token == token)
+    study_id = session.scalar(select(Trial.study_id).where(*cond))
+    if study_id is None:
+        return False
+    res = session.execute(
+        update(Trial)
+        .where(*cond)
+        .values(state=TrialState.QUEUED, lease_token=None, lease_expires_at=None, worker=None,
+                error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        return False
+    emit(session, study_id, "trial.requeued", {"trial_id": trial_id, "reason": reason})
+    return True

@@ -48,13 +48,31 @@ def _vector(study: Study, values: dict[str, Any]) -> list[float]:
     return [float(values[name]) for name in objective_names(study)]
 
 
+def meets_thresholds(objectives: list[dict[str, Any]], values: dict[str, Any]) -> bool:
+    """Whether ``values`` is no worse than every objective's ``threshold`` (objective units;
+    objectives without one always pass). Designs that fail never enter a front."""
+    for o in objectives:
+        t = o.get("threshold")
+        if t is None:
+            continue
+        v = float(values[o["name"]])
+        if (v < t) if o["direction"] == "maximize" else (v > t):
+            return False
+    return True
+
+
 def add_to_front(session: Session, study: Study, trial: Trial, values: dict[str, Any]) -> bool:
     """Insert ``trial`` into the study's front if no member dominates it; drop members it
     dominates. Bumps ``pareto_version`` and recomputes the hypervolume when the front changes.
+    A trial worse than an objective's ``threshold`` (:func:`meets_thresholds`) never enters.
 
     Returns:
         Whether the trial is on the front afterwards.
     """
+    if not meets_thresholds(study.objectives, values):
+        if study.ref_point is None and _ensure_ref_point(session, study):
+            _refresh_hypervolume(session, study)
+        return False
     rows = session.execute(
         select(Trial.id, TrialResult.values)
         .join(TrialResult, TrialResult.trial_id == Trial.id)
@@ -89,6 +107,19 @@ def add_to_front(session: Session, study: Study, trial: Trial, values: dict[str,
         study.hypervolume = hypervolume(front, directions(study), study.ref_point)
         study.pareto_version += 1
     return on_front
+
+
+def _refresh_hypervolume(session: Session, study: Study) -> None:
+    """Recompute the hypervolume of the stored front (after the reference point was fixed)."""
+    rows = session.execute(
+        select(TrialResult.values)
+        .join(Trial, TrialResult.trial_id == Trial.id)
+        .where(Trial.study_id == study.id, Trial.is_pareto.is_(True))
+    ).all()
+    if rows and study.ref_point is not None:
+        Y = torch.tensor([_vector(study, r[0]) for r in rows], dtype=torch.double)
+        study.hypervolume = hypervolume(Y, directions(study), study.ref_point)
+    study.pareto_version += 1
 
 
 def _ensure_ref_point(session: Session, study: Study) -> bool:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import TRIAL_OPEN, Study, Trial, TrialResult, TrialState
+from app.models import STUDY_ACTIVE, TRIAL_OPEN, Study, Trial, TrialResult, TrialState
 
 SEED_MODULUS = 2**31 - 1
 """Seeds stay below this (a positive 32-bit int, accepted by every RNG downstream)."""
@@ -128,10 +129,22 @@ def add_suggestions(
     """
     if study.max_trials is not None:
         suggestions = suggestions[: max(0, study.max_trials - study.next_number)]
+    if not suggestions:
+        return []
+    # Reserve the numbers in one statement that also re-checks the state: a cancel committed
+    # after the caller read ``study`` wins, and no trial is created for a final study.
+    reserved = session.execute(
+        update(Study)
+        .where(Study.id == study.id, Study.state.in_(STUDY_ACTIVE))
+        .values(next_number=Study.next_number + len(suggestions))
+        .returning(Study.next_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if reserved is None:
+        return []
+    set_committed_value(study, "next_number", reserved)
     added = []
-    for sg in suggestions:
-        number = study.next_number
-        study.next_number += 1
+    for number, sg in enumerate(suggestions, start=reserved - len(suggestions)):
         trial = Trial(
             study_id=study.id,
             number=number,

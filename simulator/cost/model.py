@@ -20,12 +20,14 @@ Operation (per inference, per layer; arrays of a layer work in parallel, layers 
   on-chip bus.
 * ADCs are NeuroSim's multi-level sense amplifiers (``adc_type = "mlsa"``, its default) or
   SAR ADCs (``"sar"``).
-* Pipeline (NeuroSim ``pipeline = true``): layers whose input map is large get
-  :func:`speed_ups` copies of their arrays (area x copies, latency / copies, energy per image
-  unchanged); ``latency_pipelined_us`` is the slowest layer, ``latency_us`` the sum.
+* Pipeline (NeuroSim ``pipeline = true``): layers whose input map is large, and small
+  matrices that fit several times in NeuroSim's PE / sub-arrays, get
+  :func:`~simulator.cost.floorplan.speed_ups` copies of their arrays (area x copies,
+  latency / copies, energy per image unchanged); ``latency_pipelined_us`` is the slowest
+  layer, ``latency_us`` the sum.
 
-Leakage, pooling/activation units, the global buffer, NeuroSim's PE/sub-array duplication of
-small layers, off-chip memory and weight programming are not modelled.
+Leakage, pooling/activation units, the global buffer, off-chip memory and weight programming
+are not modelled.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from simulator.cost import components as cmp
+from simulator.cost.floorplan import speed_ups
 from simulator.cost.technology import INPUT_ACTIVITY, INTERCONNECT_BUS_BITS, technology
-from simulator.tiling import TileLayout, layout_for
+from simulator.tiling import TileLayout, column_plan, layout_for
 
 COMPONENTS: tuple[str, ...] = (
     "array",
@@ -94,6 +97,9 @@ class LayerShape:
     ifm_size: int | None = None
     """Input feature-map side [pixels] for the pipeline speed-up; ``None``: the side of
     ``positions`` for a conv (stride 1, same padding), 1 for a Linear."""
+    kernel_area: int | None = None
+    """``kh · kw`` of a conv (1 for a Linear), which NeuroSim's novel mapping groups layers by
+    (:mod:`simulator.cost.floorplan`); ``None``: unknown, the layer is mapped conventionally."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "conv"):
@@ -102,6 +108,10 @@ class LayerShape:
             value = getattr(self, field)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{field} must be a positive int, got {value!r} ({self.name}).")
+        k = self.kernel_area
+        if k is not None and (not isinstance(k, int) or k < 1 or self.in_features % k):
+            raise ValueError(f"kernel_area must be a positive int dividing in_features, got {k!r} "
+                             f"({self.name}).")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,27 +142,6 @@ def map_layer(config: CrossbarLike, layer: LayerShape) -> TileLayout:
         MappingError: If one weight does not fit in an array's usable columns.
     """
     return layout_for(layer.name, layer.kind, layer.in_features, layer.out_features, config)
-
-
-def _ifm(layer: LayerShape) -> int:
-    if layer.ifm_size is not None:
-        return layer.ifm_size
-    return max(1, round(math.sqrt(layer.positions))) if layer.kind == "conv" else 1
-
-
-def speed_ups(layers: list[LayerShape], speed_up_degree: int) -> list[int]:
-    r"""Weight copies per layer for the pipeline, NeuroSim V1.4's rule (``Chip.cpp``
-    ``ChipDesignInitialize``).
-
-    The degree is capped at ``IFM_1 / min IFM`` (the minimum over the first layer and the conv
-    layers: beyond it the pipeline has no idle stage); with ``bound = ceil(IFM_1 / degree)``
-    a layer gets ``ceil((IFM / bound)^2)`` copies (at least 1). ``speed_up_degree = 1`` means none.
-    """
-    first = _ifm(layers[0])
-    convs = [_ifm(layer) for layer in layers if layer.kind == "conv"]
-    degree = min(speed_up_degree, first // min([first, *convs]))  # >= 1
-    bound = math.ceil(first / degree)
-    return [max(1, math.ceil((_ifm(layer) / bound) ** 2)) for layer in layers]
 
 
 def _validate(config: CrossbarLike, layers: list[LayerShape]) -> None:
@@ -240,7 +229,10 @@ def estimate(
     per_layer: list[dict[str, Any]] = []
     bits_moved: list[float] = []
     total_arrays = 0
-    copies = speed_ups(layers, config.speed_up_degree)
+    plan = column_plan(cols=config.cols, weight_bits=config.weight_bits,
+                       cell_bits=config.cell_bits, encoding=config.encoding)
+    copies = speed_ups(layers, config.speed_up_degree, config.rows, config.cols,
+                       plan.cols_per_weight)
     for layer, dup in zip(layers, copies, strict=True):
         m = map_layer(config, layer)
         rows_per_tile = layer.in_features / m.row_tiles

@@ -106,6 +106,7 @@ def layer_shapes(rows: list[NetworkRow]) -> list[LayerShape]:
                 row.out_c,
                 row.vectors,
                 ifm_size=row.ifm_h,
+                kernel_area=row.kernel_h * row.kernel_w,
             )
         )
     return shapes

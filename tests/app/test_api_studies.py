@@ -31,8 +31,9 @@ def test_create_get_list(idle_client) -> None:
     assert r.headers["location"] == f"{API}/studies/{s['id']}"
     assert s["state"] == "created"
     assert s["method"] == "sobol"
-    assert s["objectives"] == [{"name": "f0", "direction": "maximize", "ref_point": 0.0},
-                               {"name": "f1", "direction": "maximize", "ref_point": 0.0}]
+    assert s["objectives"] == [
+        {"name": "f0", "direction": "maximize", "ref_point": 0.0, "threshold": None},
+        {"name": "f1", "direction": "maximize", "ref_point": 0.0, "threshold": None}]
     assert s["reference_point"] == [0.0, 0.0]
     assert s["search_space"]["fidelity_range"] == [0.0, 1.0]
     g = idle_client.get(f"{API}/studies/{s['id']}")

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.main import create_app
 from app.migrate import upgrade
+from app.schemas.study import NAME_MAX, NAME_PATTERN, StudyCreate, _check_name
 from tests.app.conftest import make_settings
 from tests.conftest import _postgres_db
 
@@ -498,3 +501,15 @@ def test_a_linear_constraint_can_keep_a_pair_valid(api) -> None:
     assert _count(client) == before + 1
     without = _with(body, "problem.search_space.constraints", [])
     assert _post(client, f"{API}/studies", without)[0].status_code == 422
+
+
+@settings(max_examples=60, deadline=None, database=None, derandomize=True)
+@given(st.from_regex(NAME_PATTERN, fullmatch=True).filter(lambda s: 1 <= len(s) <= NAME_MAX))
+def test_published_name_pattern_is_the_name_rule(name: str) -> None:
+    """Every name the published ``pattern`` admits is accepted at creation (what Schemathesis
+    generates), and control, format and blank names stay refused."""
+    assert _check_name(name) == name
+    for bad in ("   ", "a\x00b", "x\u202ey", "\ufeffz", "\x85", "\u2028"):
+        with pytest.raises(ValueError):
+            _check_name(bad)
+    assert StudyCreate.model_json_schema()["properties"]["name"]["pattern"] == NAME_PATTERN

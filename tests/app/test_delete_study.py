@@ -138,3 +138,21 @@ def test_delete_is_documented(idle_client: TestClient) -> None:
     assert "content" not in op["responses"]["204"]
     for code in ("401", "404", "422", "500", "503"):
         assert list(op["responses"][code]["content"]) == [PROBLEM_JSON]
+
+
+def test_deleted_ids_are_never_reused(idle_client: TestClient) -> None:
+    """After deleting the newest study (with its trial and events) the next study, trial and
+    event get larger ids, so an old URL or ETag cannot name the new rows (SQLite AUTOINCREMENT,
+    PostgreSQL sequences)."""
+    db = idle_client.app.state.db
+    sid = new_study(db)
+    tid = add_trial(db, sid)
+    with db.session() as s:
+        eid = s.scalar(select(func.max(Event.id)).where(Event.study_id == sid))
+    assert idle_client.delete(f"{API}/studies/{sid}").status_code == 204
+    sid2 = new_study(db)
+    tid2 = add_trial(db, sid2)
+    with db.session() as s:
+        eid2 = s.scalar(select(func.max(Event.id)).where(Event.study_id == sid2))
+    assert (sid2 > sid, tid2 > tid, eid2 > eid) == (True, True, True), (sid, sid2, tid, tid2)
+    assert idle_client.get(f"{API}/studies/{sid}").status_code == 404

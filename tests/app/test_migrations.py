@@ -23,7 +23,7 @@ def test_upgrade_matches_models(db_url) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == [], diff
-    assert head_revision(db_url) == "0003"
+    assert head_revision(db_url) == "0005"
 
 
 def _study_row(name: str, search_space: dict) -> dict:
@@ -56,3 +56,51 @@ def test_0002_backfills_target_fidelity(db_url) -> None:
     columns = {c.name for c in Table("studies", MetaData(), autoload_with=engine).columns}
     engine.dispose()
     assert "target_fidelity" not in columns and "search_space" in columns
+
+
+def test_0004_sqlite_autoincrement_keeps_rows(db_url) -> None:
+    """0004 rebuilds ``studies``, ``trials`` and ``events`` with AUTOINCREMENT on SQLite (no-op
+    on PostgreSQL): every row and foreign key survives, a deleted newest id is not handed out
+    again, and the downgrade round trip keeps the rows too."""
+    upgrade(db_url, "0003")
+    engine = make_engine(db_url)
+    meta = MetaData()
+    studies, trials, results, events = (Table(t, meta, autoload_with=engine) for t in
+                                        ("studies", "trials", "trial_results", "events"))
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(insert(studies), [_study_row("keep", {"params": []}),
+                                       _study_row("drop", {"params": []})])
+        conn.execute(insert(trials), [{"study_id": 1, "number": 0, "state": "completed",
+                                       "params": {"x": 1}, "fidelity": 1.0, "seed": 0,
+                                       "attempt": 1, "is_pareto": True, "created_at": now,
+                                       "updated_at": now}])
+        conn.execute(insert(results), [{"trial_id": 1, "attempt": 1, "lease_token": "t",
+                                        "values": {"f": 1.0}, "cost_s": 1.0, "details": {},
+                                        "created_at": now}])
+        conn.execute(insert(events), [{"study_id": 1, "type": "created", "payload": {},
+                                       "created_at": now}])
+    upgrade(db_url, "0004")
+
+    def snapshot() -> dict[str, list]:
+        with engine.connect() as conn:
+            return {t.name: [tuple(r) for r in conn.execute(select(t.c.id)).all()]
+                    for t in (studies, trials, results, events)}
+
+    assert snapshot() == {"studies": [(1,), (2,)], "trials": [(1,)], "trial_results": [(1,)],
+                          "events": [(1,)]}
+    with engine.begin() as conn:
+        conn.execute(studies.delete().where(studies.c.id == 2))
+        new_id = conn.execute(insert(studies).returning(studies.c.id),
+                              [_study_row("new", {"params": []})]).scalar_one()
+    assert new_id == 3
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            sql = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master").all())
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert all("AUTOINCREMENT" in sql[t] for t in ("studies", "trials", "events"))
+    command.downgrade(alembic_config(db_url), "0003")
+    assert snapshot()["trial_results"] == [(1,)] and snapshot()["studies"] == [(1,), (3,)]
+    upgrade(db_url)
+    assert is_up_to_date(engine) and snapshot()["events"] == [(1,)]
+    engine.dispose()

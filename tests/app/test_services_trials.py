@@ -3,8 +3,10 @@ open counts, the queue and the optimizer's history read the rows back."""
 
 from __future__ import annotations
 
-from app.models import Study, Trial, TrialState
-from app.services import trials
+from sqlalchemy import func, select
+
+from app.models import Study, StudyState, Trial, TrialState
+from app.services import lifecycle, trials
 from tests.app.helpers import add_trial, claim, complete, new_study
 
 
@@ -31,6 +33,26 @@ def test_add_suggestions_numbers_seeds_and_caps(database) -> None:
         assert [(t.state, t.fidelity, t.info_gain_per_cost) for t in rows] == [
             (TrialState.QUEUED, 1.0, 0.1), (TrialState.QUEUED, 0.3, 0.2)]
         assert rows[0].suggestion == {"extras": {"k": 0.1}, "method": "sobol"}
+
+
+def test_no_trial_is_added_to_a_study_cancelled_after_it_was_read(database) -> None:
+    """A driver holding a study it read as running adds nothing once another session has
+    cancelled it (the numbers are reserved by a statement that re-checks the state)."""
+    sid = new_study(database, budget={"max_trials": 8})
+    with database.session() as s:
+        s.get(Study, sid).state = StudyState.RUNNING
+        s.commit()
+    with database.session() as driver:
+        study = driver.get(Study, sid)
+        assert study.state == StudyState.RUNNING
+        with database.session() as api:
+            lifecycle.transition_study(api, api.get(Study, sid), StudyState.CANCELLED)
+            api.commit()
+        assert trials.add_suggestions(driver, study, [_suggestion(0.1)]) == []
+        driver.commit()
+    with database.session() as s:
+        assert s.get(Study, sid).next_number == 0
+        assert s.scalar(select(func.count()).where(Trial.study_id == sid)) == 0
 
 
 def test_seeds_stay_below_the_modulus(database) -> None:

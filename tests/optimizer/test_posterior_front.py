@@ -7,7 +7,7 @@ import torch
 
 from bench.harness.runs import inference_hv
 from optimizer.encoding import encode_observations
-from optimizer.posterior_front import posterior_pareto_set
+from optimizer.posterior_front import PredictedFront, posterior_pareto_set, within_thresholds
 from optimizer.problems import get_problem
 from optimizer.surrogates import fit_objective_model
 from optimizer.types import Observation
@@ -40,3 +40,19 @@ def test_nsga2_front_exceeds_the_sobol_candidate_bound() -> None:
     better = (front.mean.unsqueeze(0) >= front.mean.unsqueeze(1)).all(-1)
     strictly = (front.mean.unsqueeze(0) > front.mean.unsqueeze(1)).any(-1)
     assert not (better & strictly).any()
+
+
+def test_within_thresholds_drops_designs_below_any_threshold() -> None:
+    """Maximization-form thresholds (-inf: none): a member below one threshold is dropped, one
+    exactly at it is kept, and the stds travel with their designs."""
+    X = torch.tensor([[0.1], [0.2], [0.3]], dtype=torch.double)
+    mean = torch.tensor([[0.9, -3.0], [0.5, -1.0], [0.2, -0.5]], dtype=torch.double)
+    std = torch.tensor([[0.01, 0.1], [0.02, 0.2], [0.03, 0.3]], dtype=torch.double)
+    front = PredictedFront(X=X, mean=mean, std=std)
+    kept = within_thresholds(front, torch.tensor([0.5, -float("inf")]))
+    assert kept.X.flatten().tolist() == [0.1, 0.2]
+    assert kept.std.tolist() == [[0.01, 0.1], [0.02, 0.2]]
+    # minimize area <= 2 -> maximization form -area >= -2: drops the first design
+    kept = within_thresholds(front, torch.tensor([0.5, -2.0]))
+    assert kept.X.flatten().tolist() == [0.2]
+    assert within_thresholds(front, torch.tensor([1.0, 0.0])).X.shape == (0, 1)

@@ -3,6 +3,7 @@ duplication, NeuroSim network CSVs, the cost report and the wire segment resista
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from simulator.config import CrossbarConfig
 from simulator.cost import components as cmp
 from simulator.cost import estimate
-from simulator.cost.model import speed_ups
+from simulator.cost.floorplan import duplications, pipeline_speed_ups, speed_ups
 from simulator.cost.network import (
     NEUROSIM_VGG8_CSV,
     layer_shapes,
@@ -67,12 +68,32 @@ def test_mlsa_power_pieces_follow_neurosim_breakpoints() -> None:
 
 
 def test_speed_up_follows_neurosim_rule_on_vgg8() -> None:
-    """degree 8 is capped at 32/8 = 4, bound = 8: (32/8)² = 16 copies for the 32x32 layers,
-    4 for 16x16, 1 for 8x8 and the FC layers (NeuroSim's pipelineSpeedUp)."""
+    """Pipeline factor: degree 8 is capped at 32/8 = 4, bound = 8, so (32/8)² = 16 for the
+    32x32 layers, 4 for 16x16, 1 for 8x8 and the FC layers. Duplication (8 columns per weight,
+    128x128 sub-arrays; novel-mapping PE 512, conventional tile 1024 / PE 512): layer1 27x1024
+    -> 2 PEs x 4 sub-arrays = 8; layer2 128 channels x 1024 -> 4; layer3 4; layer4 256 rows ->
+    2; layer5 2; layer6 512 rows -> 1; layer7 8192x8192 -> 1; layer8 1024x80 -> 2 PEs x 4
+    sub-arrays = 8. Copies = dup · ceil(pipeline / dup): NeuroSim's printed
+    16 16 4 4 2 1 1 8 (bench/results/neurosim_raw/default.txt), and 16 16 4 4 4 2 1 16 with
+    256x256 sub-arrays (sub256.txt)."""
     shapes = layer_shapes(parse_network_csv(VGG8))
-    assert speed_ups(shapes, 8) == [16, 16, 4, 4, 1, 1, 1, 1]
-    assert speed_ups(shapes, 2) == [4, 4, 1, 1, 1, 1, 1, 1]
-    assert speed_ups(shapes, 1) == [1] * 8
+    assert duplications(shapes, 128, 128, 8) == [8, 4, 4, 2, 2, 1, 1, 8]
+    assert pipeline_speed_ups(shapes, 8) == [16, 16, 4, 4, 1, 1, 1, 1]
+    assert speed_ups(shapes, 8, 128, 128, 8) == [16, 16, 4, 4, 2, 1, 1, 8]
+    assert speed_ups(shapes, 8, 256, 256, 8) == [16, 16, 4, 4, 4, 2, 1, 16]
+    assert speed_ups(shapes, 2, 128, 128, 8) == [8, 4, 4, 2, 2, 1, 1, 8]
+    assert speed_ups(shapes, 1, 128, 128, 8) == [1] * 8
+
+
+def test_layers_without_kernel_are_mapped_conventionally() -> None:
+    """Without ``kernel_area`` no layer uses the novel mapping: layer2 (1152x1024) then fills
+    no PE twice, so its only copies are the pipeline's 16."""
+    vgg8 = layer_shapes(parse_network_csv(VGG8))
+    shapes = [dataclasses.replace(s, kernel_area=None) for s in vgg8]
+    assert speed_ups(shapes, 8, 128, 128, 8)[1] == 16
+    assert duplications(shapes, 128, 128, 8)[1] == 1
+    with pytest.raises(ValueError, match="kernel_area"):
+        dataclasses.replace(vgg8[1], kernel_area=5)  # 1152 rows are not 5 x channels
 
 
 def test_pipelined_latency_is_at_most_layer_by_layer() -> None:

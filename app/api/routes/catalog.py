@@ -6,18 +6,27 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from app.api.deps import CallerDep, SessionDep
+from app.api.responses import API_ERRORS
 from app.problems import problem_names
 from app.problems.crossbar import default_space_spec, objectives_public
+from app.schemas.workload import WorkloadPublic
+from app.services.workloads import list_uploaded
 from optimizer.suggest import available_methods
 from simulator import list_workloads
 
 router = APIRouter(tags=["catalog"])
 
 
-@router.get("/workloads")
-def workloads() -> dict[str, list[dict[str, Any]]]:
-    """DNN workloads the ``crossbar`` problem can evaluate."""
-    return {"data": list_workloads()}
+@router.get("/workloads", responses=API_ERRORS)
+def workloads(session: SessionDep, caller: CallerDep) -> dict[str, list[dict[str, Any]]]:
+    """DNN workloads the ``crossbar`` problem can evaluate: built-in ones
+    (``source: builtin``), then the caller's uploads (``source: uploaded``; every upload for
+    an admin key)."""
+    uploaded = [{**WorkloadPublic.model_validate(row, from_attributes=True).model_dump(
+        mode="json"), "source": "uploaded"}
+        for row in list_uploaded(session, caller.key_id, any_owner=not caller.scoped)]
+    return {"data": [{**w, "source": "builtin"} for w in list_workloads()] + uploaded}
 
 
 @router.get("/search-spaces/default")

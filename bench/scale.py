@@ -1,0 +1,185 @@
+"""Driver scale benchmark: dispatch + record cost per trial as a study grows.
+
+A ``random`` study of the closed-form ``branin-currin`` problem (evaluations take microseconds,
+so what is timed is the service: suggest, insert, claim, submit, record, Pareto update) with
+parallelism 64 runs on a Dask LocalCluster of thread workers (``DaskEngine(processes=False)``,
+the same engine the service starts without ``XBAR_DASK_SCHEDULER``) against a fresh database
+per run: a temporary SQLite file, or a new PostgreSQL database created on the server of
+``XBAR_TEST_POSTGRES_URL`` and dropped afterwards. The driver's steps run back to back
+(no poll sleep). Besides the whole-run rate, the completion count is sampled after every
+step so the cost of the first and the last 10% of trials of one run can be compared
+(flatness within a study, free of run-to-run load differences).
+
+Run: ``nice -n 10 .venv/bin/python -m bench.scale --sizes 1000 10000 --backends sqlite pg``
+-> ``bench/results/scale.json`` and ``scale.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.execution.driver import StudyDriver
+from app.execution.engine import DaskEngine
+from app.migrate import upgrade
+from app.models import Study, StudyState, Trial
+from app.schemas.study import StudyCreate
+from app.services.studies import create_study
+
+RESULTS = Path(__file__).parent / "results"
+PARALLELISM = 64
+PG_ENV = "XBAR_TEST_POSTGRES_URL"
+
+
+@contextmanager
+def fresh_database(backend: str) -> Iterator[str]:
+    """A migrated, empty database for one run; its URL. ``backend``: ``sqlite`` or ``pg``."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as d:
+            url = f"sqlite:///{d}/scale.db"
+            upgrade(url)
+            yield url
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        raise SystemExit(f"backend pg needs {PG_ENV} (a PostgreSQL URL)")
+    name = f"xbar_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def study_definition(n_trials: int, seed: int = 1) -> dict[str, Any]:
+    """The benchmarked study: ``random`` on branin-currin, parallelism 64, ``n_trials``."""
+    return {"name": f"scale-{n_trials}", "problem": {"name": "branin-currin"},
+            "optimizer": {"method": "random"}, "budget": {"max_trials": n_trials},
+            "parallelism": PARALLELISM, "seed": seed}
+
+
+def run_once(backend: str, n_trials: int, engine: DaskEngine,
+             timeout_s: float) -> dict[str, Any]:
+    """Drive one fresh study of ``n_trials`` to completion (or ``timeout_s``) and time it.
+
+    Returns:
+        ``n_trials`` asked, ``n_completed`` (counted from the ``trials`` rows), ``wall_s``,
+        ``trials_per_s``, ``per_trial_ms`` (whole run), ``first_10pct_ms`` and
+        ``last_10pct_ms`` (per-trial cost of the first and last tenth of completions) and
+        ``completed`` (whether the study reached ``completed``).
+    """
+    with fresh_database(backend) as url:
+        db = Database(url)
+        settings = Settings(database_url=url)  # poll period unused: steps run back to back
+        with db.session() as s:
+            sid = create_study(s, StudyCreate(**study_definition(n_trials)), None).id
+        driver = StudyDriver(db, engine, settings)
+        samples: list[tuple[float, int]] = []
+        t0 = time.perf_counter()
+        state = StudyState.CREATED
+        while time.perf_counter() - t0 < timeout_s:
+            driver.step()
+            with db.session() as s:
+                study = s.get(Study, sid)
+                state, done = study.state, study.n_completed
+            samples.append((time.perf_counter() - t0, done))
+            if state not in (StudyState.CREATED, StudyState.RUNNING):
+                break
+        wall = time.perf_counter() - t0
+        driver.stop(release=True)
+        with db.session() as s:
+            rows = s.scalar(select(func.count()).where(Trial.study_id == sid,
+                                                       Trial.state == "completed")) or 0
+        db.dispose()
+    tenth = max(1, rows // 10)
+
+    def at(count: int) -> float:  # first sample time with at least ``count`` completions
+        return next(t for t, d in samples if d >= count)
+
+    first = at(tenth) / tenth if rows else None
+    last = (wall - at(rows - tenth)) / tenth if rows > tenth else None
+    return {
+        "backend": backend, "n_trials": n_trials, "n_completed": rows,
+        "completed": state == StudyState.COMPLETED, "wall_s": round(wall, 3),
+        "trials_per_s": round(rows / wall, 1) if wall > 0 else None,
+        "per_trial_ms": round(1e3 * wall / rows, 3) if rows else None,
+        "first_10pct_ms": round(1e3 * first, 3) if first is not None else None,
+        "last_10pct_ms": round(1e3 * last, 3) if last is not None else None,
+        "steps": len(samples),
+    }
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    """Per-trial cost [ms] against study size, one line per backend (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for backend in sorted({r["backend"] for r in runs}):
+        pts = [(r["n_trials"], r["per_trial_ms"]) for r in runs
+               if r["backend"] == backend and r["per_trial_ms"] is not None]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", label=backend)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("trials in the study")
+    ax.set_ylabel("dispatch + record per trial [ms]")
+    ax.set_title(f"random, parallelism {PARALLELISM}, zero-cost evaluations")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    p.add_argument("--backends", nargs="+", choices=["sqlite", "pg"], default=["sqlite", "pg"])
+    p.add_argument("--workers", type=int, default=4, help="LocalCluster thread workers")
+    p.add_argument("--timeout-s", type=float, default=1200.0, help="per run")
+    p.add_argument("--out", type=Path, default=RESULTS / "scale.json")
+    a = p.parse_args(argv)
+    if any(n < 1 for n in a.sizes):
+        p.error("--sizes must be positive")
+    engine = DaskEngine(None, n_workers=a.workers, processes=False)
+    runs = []
+    try:
+        for backend in a.backends:
+            for n in a.sizes:
+                r = run_once(backend, n, engine, a.timeout_s)
+                print(json.dumps(r), flush=True)
+                runs.append(r)
+    finally:
+        engine.close()
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    out = {"method": "random", "parallelism": PARALLELISM, "problem": "branin-currin",
+           "engine": f"LocalCluster, {a.workers} thread workers", "driver": "steps back to back",
+           "load": "measured under shared load (2 cores, 8 engineers)", "runs": runs}
+    a.out.write_text(json.dumps(out, indent=2) + "\n")
+    plot(runs, a.out.with_suffix(".png"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

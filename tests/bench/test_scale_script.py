@@ -1,0 +1,36 @@
+"""``bench/scale.py`` at a tiny size: the JSON has its shape and its counts are the study's
+rows, and its numbers are measured (positive, consistent with each other)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import scale
+
+
+def test_scale_writes_measured_json_and_png(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    assert scale.main(["--sizes", "20", "--backends", "sqlite", "--workers", "2",
+                       "--timeout-s", "60", "--out", str(out)]) == 0
+    body = json.loads(out.read_text())
+    assert body["method"] == "random" and body["parallelism"] == scale.PARALLELISM
+    (run,) = body["runs"]
+    assert run["backend"] == "sqlite" and run["n_trials"] == 20
+    assert run["completed"] is True and run["n_completed"] == 20
+    assert run["wall_s"] > 0 and run["steps"] >= 1
+    assert abs(run["trials_per_s"] - 20 / run["wall_s"]) < 0.1 + 0.01 * run["trials_per_s"]
+    assert abs(run["per_trial_ms"] - 1e3 * run["wall_s"] / 20) < 0.01
+    assert run["first_10pct_ms"] > 0 and run["last_10pct_ms"] >= 0
+    assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_scale_rejects_a_non_positive_size(tmp_path: Path, capsys) -> None:
+    try:
+        scale.main(["--sizes", "0", "--out", str(tmp_path / "x.json")])
+    except SystemExit as e:
+        assert e.code == 2
+    else:
+        raise AssertionError("--sizes 0 was accepted")
+    assert "--sizes must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
