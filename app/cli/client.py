@@ -10,9 +10,15 @@ unreachable or timing out, any 5xx answer).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import typer
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Service URL (env XBAR_URL).")]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", help="API key (env XBAR_API_KEY).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+"""Typer options shared by the commands that talk to the service."""
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -24,6 +24,9 @@ from app.cli.client import (
     EXIT_OK,
     ApiError,
     Client,
+    KeyOpt,
+    UrlOpt,
+    YesOpt,
 )
 from app.cli.render import front_table, progress_of, studies_table, study_table
 from app.cli.studyfile import StudyFile, StudyFileError, load_study_file, validate_locally
@@ -35,8 +38,6 @@ app = typer.Typer(help="Create, validate, inspect, follow, export and delete stu
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Service URL (env XBAR_URL).")]
-KeyOpt = Annotated[str | None, typer.Option("--api-key", help="API key (env XBAR_API_KEY).")]
 FINAL = ("completed", "failed", "cancelled")
 
 
@@ -232,8 +233,7 @@ def watch(study_id: int, url: UrlOpt = None, api_key: KeyOpt = None,
 @app.command()
 def delete(
     study_id: int,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-    = False,
+    yes: YesOpt = False,
     url: UrlOpt = None,
     api_key: KeyOpt = None,
 ) -> None:

@@ -16,15 +16,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli.client import EXIT_BAD_INPUT, EXIT_FAILED, ApiError, Client
+from app.cli.client import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    ApiError,
+    Client,
+    KeyOpt,
+    UrlOpt,
+    YesOpt,
+)
 
 app = typer.Typer(help="Upload, list and delete your own workloads (model + data set).",
                   no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Service URL (env XBAR_URL).")]
-KeyOpt = Annotated[str | None, typer.Option("--api-key", help="API key (env XBAR_API_KEY).")]
 
 
 def _fail(message: object, code: int) -> typer.Exit:
@@ -99,8 +104,7 @@ def list_(url: UrlOpt = None, api_key: KeyOpt = None,
 @app.command()
 def delete(
     name: str,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-    = False,
+    yes: YesOpt = False,
     url: UrlOpt = None,
     api_key: KeyOpt = None,
 ) -> None:

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from app.models import STUDY_ACTIVE, Study, Trial, TrialState, utcnow
 from app.services import lifecycle
-from app.services.lifecycle import requeue_unspent  # noqa: F401  (re-exported; lives there)
 
 REQUEUE_REASON = "lease expired (worker or driver lost)"
 ORPHAN_REASON = "its driver's ownership lease expired (server lost)"

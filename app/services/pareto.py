@@ -69,10 +69,9 @@ def add_to_front(session: Session, study: Study, trial: Trial, values: dict[str,
     Returns:
         Whether the trial is on the front afterwards.
     """
-    if not meets_thresholds(study.objectives, values):
-        if study.ref_point is None and _ensure_ref_point(session, study):
-            _refresh_hypervolume(session, study)
-        return False
+    passes = meets_thresholds(study.objectives, values)
+    if not passes and study.ref_point is not None:
+        return False  # nothing can change: the front stays, the reference point is fixed
     rows = session.execute(
         select(Trial.id, TrialResult.values)
         .join(TrialResult, TrialResult.trial_id == Trial.id)
@@ -83,7 +82,7 @@ def add_to_front(session: Session, study: Study, trial: Trial, values: dict[str,
     Y = torch.tensor([_vector(study, r[1]) for r in rows] + [_vector(study, values)],
                      dtype=torch.double)
     mask = pareto_mask(Y, directions(study)).tolist()
-    on_front = bool(mask[-1])
+    on_front = passes and bool(mask[-1])
     if on_front:
         dropped = [i for i, keep in zip(ids[:-1], mask[:-1], strict=True) if not keep]
         if dropped:
@@ -103,23 +102,10 @@ def add_to_front(session: Session, study: Study, trial: Trial, values: dict[str,
             else None
         )
     elif study.ref_point is None and _ensure_ref_point(session, study):
-        front = Y[:-1]
-        study.hypervolume = hypervolume(front, directions(study), study.ref_point)
+        if rows:  # a threshold can keep every result so far off the front
+            study.hypervolume = hypervolume(Y[:-1], directions(study), study.ref_point)
         study.pareto_version += 1
     return on_front
-
-
-def _refresh_hypervolume(session: Session, study: Study) -> None:
-    """Recompute the hypervolume of the stored front (after the reference point was fixed)."""
-    rows = session.execute(
-        select(TrialResult.values)
-        .join(Trial, TrialResult.trial_id == Trial.id)
-        .where(Trial.study_id == study.id, Trial.is_pareto.is_(True))
-    ).all()
-    if rows and study.ref_point is not None:
-        Y = torch.tensor([_vector(study, r[0]) for r in rows], dtype=torch.double)
-        study.hypervolume = hypervolume(Y, directions(study), study.ref_point)
-    study.pareto_version += 1
 
 
 def _ensure_ref_point(session: Session, study: Study) -> bool:

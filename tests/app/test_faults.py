@@ -22,7 +22,7 @@ from app.core.db import Database
 from app.execution.engine import DaskEngine
 from app.main import create_app
 from app.models import Event, Study, StudyState, Trial
-from app.services import leases
+from app.services import leases, lifecycle
 from tests.app.conftest import make_settings
 from tests.app.helpers import add_trial, claim, free_port, new_study, wait_for
 
@@ -176,9 +176,9 @@ def test_interrupted_trial_is_requeued_without_spending_an_attempt(database) -> 
     tid = add_trial(database, sid)
     token = claim(database, tid)
     with database.session() as s:
-        assert not leases.requeue_unspent(s, tid, "stale", leases.INTERRUPTED_REASON)
-        assert leases.requeue_unspent(s, tid, token, leases.INTERRUPTED_REASON)
-        assert not leases.requeue_unspent(s, tid, token, leases.INTERRUPTED_REASON)
+        assert not lifecycle.requeue_unspent(s, tid, "stale", leases.INTERRUPTED_REASON)
+        assert lifecycle.requeue_unspent(s, tid, token, leases.INTERRUPTED_REASON)
+        assert not lifecycle.requeue_unspent(s, tid, token, leases.INTERRUPTED_REASON)
     with database.session() as s:
         t = s.get(Trial, tid)
         assert (t.state, t.attempt, t.lease_token, t.error) == (
