@@ -19,7 +19,7 @@ run: install
 	$(VENV)/bin/xbar serve --no-migrate
 
 test: install
-	$(VENV)/bin/pytest -q -ra
+	$(VENV)/bin/pytest -q -ra --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -52,7 +52,7 @@ from bench.aihwkit_setup import (  # noqa: E402
     top1,
 )
 from bench.timing import median_time  # noqa: E402
-from simulator.analog import AnalogModel  # noqa: E402
+from simulator.analog_model import AnalogModel  # noqa: E402
 from simulator.mapping import crossbar_layers  # noqa: E402
 
 

@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from simulator import cost  # noqa: E402
-from simulator.analog import AnalogModel  # noqa: E402
+from simulator.analog_model import AnalogModel  # noqa: E402
 from simulator.config import CrossbarConfig  # noqa: E402
 from simulator.estimators.analytic import analytic_accuracy  # noqa: E402
 from simulator.estimators.moment_sampling import monte_carlo_moments  # noqa: E402

@@ -78,12 +78,12 @@ def _patches(act: np.ndarray, k: int) -> np.ndarray:
     return win.transpose(1, 2, 0, 3, 4).reshape(h * w, c * k * k)
 
 
-def write_traces(rows: list[tuple[int, ...]], out: Path, seed: int = SEED) -> list[str]:
-    """Write ``weight<n>.csv``/``input<n>.csv`` per layer; return NeuroSim's file arguments."""
+def _trace_layers(rows: list[tuple[int, ...]], seed: int = SEED):
+    """Yield ``(n, weight (fan_in, C_out), quantized input vectors (H*W, fan_in))`` per layer
+    of the seeded VGG8 forward pass (see the module docstring)."""
     rng = np.random.default_rng(seed)
     h, w, c = rows[0][:3]
     act = rng.uniform(-1.0, 1.0, size=(c, h, w))  # normalized image, signed like CIFAR inputs
-    files: list[str] = []
     for n, (h, w, cin, kh, _kw, cout, pool, _stride) in enumerate(rows, start=1):
         fan_in = cin * kh * kh
         weight = _quantize(rng.uniform(-1, 1, (fan_in, cout)) * np.sqrt(6.0 / fan_in), BITS)
@@ -92,18 +92,38 @@ def write_traces(rows: list[tuple[int, ...]], out: Path, seed: int = SEED) -> li
         else:
             x = act.reshape(1, fan_in)
         x = _quantize(x, BITS)
-        wf, xf = out / f"weight{n}.csv", out / f"input{n}.csv"
-        np.savetxt(wf, weight, delimiter=",", fmt="%10.5f")
-        bits = _bits(x, BITS)  # (vectors, fan_in, bits) -> (fan_in, vectors*bits)
-        np.savetxt(xf, bits.transpose(1, 0, 2).reshape(fan_in, -1), delimiter=",", fmt="%d")
-        files += [str(wf), str(xf)]
+        yield n, weight, x
         y = np.maximum(x @ weight, 0.0)
         if kh > 1 or h > 1:
             y = y.T.reshape(cout, h, w)
             if pool:
                 y = y.reshape(cout, h // 2, 2, w // 2, 2).max(axis=(2, 4))
         act = y / (y.max() + 1e-12) * (1 - 2.0 ** -(BITS - 1))
+
+
+def write_traces(rows: list[tuple[int, ...]], out: Path, seed: int = SEED) -> list[str]:
+    """Write ``weight<n>.csv``/``input<n>.csv`` per layer; return NeuroSim's file arguments."""
+    files: list[str] = []
+    for n, weight, x in _trace_layers(rows, seed):
+        wf, xf = out / f"weight{n}.csv", out / f"input{n}.csv"
+        np.savetxt(wf, weight, delimiter=",", fmt="%10.5f")
+        bits = _bits(x, BITS)  # (vectors, fan_in, bits) -> (fan_in, vectors*bits)
+        np.savetxt(xf, bits.transpose(1, 0, 2).reshape(x.shape[1], -1),
+                   delimiter=",", fmt="%d")
+        files += [str(wf), str(xf)]
     return files
+
+
+def input_activity(rows: list[tuple[int, ...]], seed: int = SEED) -> list[float]:
+    """Fraction of input bits that are 1 per layer, over the input vectors NeuroSim reads
+    (the first ``(H - k + 1)·(W - k + 1)`` of each layer's file): the activity its
+    ``GetInputVector`` measures, for :func:`simulator.cost.estimate`'s ``input_activity``."""
+    out = []
+    for (h, w, _c, kh, kw, *_rest), (_n, _weight, x) in zip(rows, _trace_layers(rows, seed),
+                                                              strict=True):
+        vectors = (h - kh + 1) * (w - kw + 1)
+        out.append(float(_bits(x[:vectors], BITS).mean()))
+    return out
 
 
 def edit_params(source: str, edits: dict[str, str]) -> str:

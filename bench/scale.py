@@ -8,7 +8,9 @@ per run: a temporary SQLite file, or a new PostgreSQL database created on the se
 ``XBAR_TEST_POSTGRES_URL`` and dropped afterwards. The driver's steps run back to back
 (no poll sleep). Besides the whole-run rate, the completion count is sampled after every
 step so the cost of the first and the last 10% of trials of one run can be compared
-(flatness within a study, free of run-to-run load differences).
+(flatness within a study, free of run-to-run load differences), and the process's CPU time
+per trial is reported beside the wall time. An unreported warm-up study (``--warmup``
+trials) runs first, so imports and Dask's start are not charged to the first size.
 
 Run: ``nice -n 10 .venv/bin/python -m bench.scale --sizes 1000 10000 --backends sqlite pg``
 -> ``bench/results/scale.json`` and ``scale.png``.
@@ -83,7 +85,9 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
 
     Returns:
         ``n_trials`` asked, ``n_completed`` (counted from the ``trials`` rows), ``wall_s``,
-        ``trials_per_s``, ``per_trial_ms`` (whole run), ``first_10pct_ms`` and
+        ``trials_per_s``, ``per_trial_ms`` (whole run), ``cpu_per_trial_ms`` (CPU time of
+        this process, driver, scheduler and thread workers together, per trial: less
+        sensitive than wall time to other load on the machine), ``first_10pct_ms`` and
         ``last_10pct_ms`` (per-trial cost of the first and last tenth of completions) and
         ``completed`` (whether the study reached ``completed``).
     """
@@ -94,6 +98,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
             sid = create_study(s, StudyCreate(**study_definition(n_trials)), None).id
         driver = StudyDriver(db, engine, settings)
         samples: list[tuple[float, int]] = []
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         state = StudyState.CREATED
         while time.perf_counter() - t0 < timeout_s:
@@ -105,6 +110,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
             if state not in (StudyState.CREATED, StudyState.RUNNING):
                 break
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         driver.stop(release=True)
         with db.session() as s:
             rows = s.scalar(select(func.count()).where(Trial.study_id == sid,
@@ -122,6 +128,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
         "completed": state == StudyState.COMPLETED, "wall_s": round(wall, 3),
         "trials_per_s": round(rows / wall, 1) if wall > 0 else None,
         "per_trial_ms": round(1e3 * wall / rows, 3) if rows else None,
+        "cpu_per_trial_ms": round(1e3 * cpu / rows, 3) if rows else None,
         "first_10pct_ms": round(1e3 * first, 3) if first is not None else None,
         "last_10pct_ms": round(1e3 * last, 3) if last is not None else None,
         "steps": len(samples),
@@ -158,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", nargs="+", choices=["sqlite", "pg"], default=["sqlite", "pg"])
     p.add_argument("--workers", type=int, default=4, help="LocalCluster thread workers")
     p.add_argument("--timeout-s", type=float, default=1200.0, help="per run")
+    p.add_argument("--warmup", type=int, default=2 * PARALLELISM,
+                   help="trials of an unreported SQLite study run first (imports, Dask "
+                        "warm-up); 0: none")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.json")
     a = p.parse_args(argv)
     if any(n < 1 for n in a.sizes):
@@ -165,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     engine = DaskEngine(None, n_workers=a.workers, processes=False)
     runs = []
     try:
+        if a.warmup > 0:
+            run_once("sqlite", a.warmup, engine, a.timeout_s)
         for backend in a.backends:
             for n in a.sizes:
                 r = run_once(backend, n, engine, a.timeout_s)
@@ -175,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     out = {"method": "random", "parallelism": PARALLELISM, "problem": "branin-currin",
            "engine": f"LocalCluster, {a.workers} thread workers", "driver": "steps back to back",
+           "warmup_trials": a.warmup,
            "load": "measured under shared load (2 cores, 8 engineers)", "runs": runs}
     a.out.write_text(json.dumps(out, indent=2) + "\n")
     plot(runs, a.out.with_suffix(".png"))

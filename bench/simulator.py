@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import median_time  # noqa: E402
 from simulator import CrossbarConfig, get_workload  # noqa: E402
-from simulator.analog import AnalogModel  # noqa: E402
+from simulator.analog_model import AnalogModel  # noqa: E402
 from simulator.mapping import crossbar_layers  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

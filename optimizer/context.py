@@ -32,6 +32,10 @@ class SuggestContext:
         max_evaluations: The study's evaluation budget (trials in all: completed, pending and
             still to come), or ``None`` when the study has none; methods size their initial
             design by it.
+        n_unlisted_pending: Pending points counted but not listed in ``pending``: a caller of
+            a method that reads only how many points are pending (``COUNTS_PENDING_ONLY``)
+            over a space without finite cardinality passes the count instead of the rows, so
+            a call costs the same at trial 100k as at trial 1.
     """
 
     space: SearchSpace
@@ -43,6 +47,12 @@ class SuggestContext:
     method: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     max_evaluations: int | None = None
+    n_unlisted_pending: int = 0
+
+    @property
+    def n_pending(self) -> int:
+        """Pending points, listed or only counted."""
+        return len(self.pending) + self.n_unlisted_pending
 
     @property
     def directions(self) -> list[str]:
@@ -62,8 +72,8 @@ class SuggestContext:
         return [o for o in self.observations if self.is_full_fidelity(o.fidelity)]
 
     def rng_seed(self, *salt: int) -> int:
-        """A 63-bit seed derived from ``(seed, #observations, #pending, *salt)``."""
-        entropy = [self.seed % 2**63, len(self.observations), len(self.pending),
+        """A 63-bit seed derived from ``(seed, #observations, n_pending, *salt)``."""
+        entropy = [self.seed % 2**63, len(self.observations), self.n_pending,
                    *(int(s) % 2**63 for s in salt)]
         return int(np.random.SeedSequence(entropy).generate_state(2, np.uint64)[0] >> 1)
 

@@ -9,6 +9,13 @@ representable designs (level columns), adds the caller's designs (e.g. the evalu
 and keeps the subset that is non-dominated under the mean. A finite space of at most
 ``enumerate_up_to`` points is enumerated instead (exact).
 
+``study_front`` is the service's entry point (``GET /studies/{id}/pareto?source=predicted`` and
+the confirmation trials): it fits ``optimizer.surrogates.fit_objective_model`` to every
+observation (any fidelity, the unit fidelity as the last input column, as ``cf-mesmo`` does),
+searches its mean at the target fidelity with the evaluated designs added, and drops members
+below an objective threshold. ``confirmation_picks`` ranks the members not evaluated yet by
+the hypervolume their posterior means add, greedily, to the evaluated full-fidelity front.
+
 References:
     .. [Daulton2023] S. Daulton, M. Balandat, E. Bakshy. Hypervolume knowledge gradient: a
        lookahead approach for multi-objective Bayesian optimization with partial
@@ -17,6 +24,8 @@ References:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,9 +37,16 @@ from pymoo.core.problem import Problem
 from pymoo.optimize import minimize
 from torch import Tensor
 
+from optimizer.encoding import encode_observations, ref_point_max
+from optimizer.errors import OptimizerError
+from optimizer.methods.mf_common import near_any
+from optimizer.pareto import hypervolume
 from optimizer.space import UNIT_TARGET, SearchSpace
+from optimizer.surrogates import fit_objective_model
+from optimizer.types import Objective, Observation
 
-__all__ = ["PredictedFront", "all_designs", "posterior_pareto_set", "within_thresholds"]
+__all__ = ["PredictedFront", "all_designs", "confirmation_picks", "evaluated_mask",
+           "posterior_pareto_set", "study_front", "within_thresholds"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,3 +154,87 @@ def within_thresholds(front: PredictedFront, thresholds: Tensor) -> PredictedFro
     """
     keep = (front.mean >= thresholds.to(front.mean)).all(dim=-1)
     return PredictedFront(X=front.X[keep], mean=front.mean[keep], std=front.std[keep])
+
+
+def _thresholds_max(objectives: Sequence[Objective]) -> Tensor:
+    """``m`` objective thresholds in maximization form, ``-inf`` where an objective has none."""
+    return torch.tensor([-math.inf if o.threshold is None else float(o.threshold) * o.sign
+                         for o in objectives], dtype=torch.double)
+
+
+def study_front(space: SearchSpace, objectives: Sequence[Objective],
+                observations: Sequence[Observation], *, seed: int = 0
+                ) -> tuple[PredictedFront, Model]:
+    """The predicted Pareto set of a study (module docstring) and the model it comes from.
+
+    Args:
+        space: The study's search space.
+        objectives: Its objectives (thresholds applied to the posterior mean).
+        observations: Every completed evaluation, any fidelity.
+        seed: NSGA-II seed.
+
+    Returns:
+        ``(front, model)``: ``front.mean``/``front.std`` (``k x m``, maximization form) are the
+        posterior at the target fidelity of ``model``, whose inputs are the ``d`` unit-cube
+        design columns plus the unit fidelity when the space has a fidelity range.
+
+    Raises:
+        OptimizerError: without a finite observation.
+    """
+    fidelity_dim = space.dim if space.has_fidelity else None
+    data = encode_observations(space, objectives, observations,
+                               with_fidelity=fidelity_dim is not None)
+    if data.n == 0:
+        raise OptimizerError("observations: the predicted front needs at least one finite "
+                             "observation.")
+    model = fit_objective_model(data.X, data.Y, data.Yvar, fidelity_dim)
+    front = posterior_pareto_set(model, space, fidelity_dim=fidelity_dim,
+                                 X_extra=data.X[:, :space.dim], seed=seed)
+    return within_thresholds(front, _thresholds_max(objectives)), model
+
+
+def confirmation_picks(front: PredictedFront, n: int, *, objectives: Sequence[Objective],
+                       Y_full: Tensor, skip: Tensor) -> list[int]:
+    """Up to ``n`` members of ``front`` to evaluate at full fidelity, best first.
+
+    Greedy: each pick is the member (not in ``skip``, not picked) whose posterior mean adds
+    the most hypervolume to the evaluated full-fidelity values and the earlier picks' means;
+    ties (e.g. no gain left) go to the largest summed standard deviation. The reference point
+    is ``optimizer.encoding.ref_point_max`` over ``Y_full`` and the front's means.
+
+    Args:
+        front: The predicted front (maximization form).
+        n: Picks wanted, ``>= 0``.
+        objectives: The objectives (their ``ref_point`` where given).
+        Y_full: ``f x m`` evaluated full-fidelity values, maximization form (``f`` may be 0).
+        skip: ``k`` mask of members not to pick (evaluated or pending at full fidelity).
+
+    Returns:
+        Row indices into ``front``, at most ``n``, no member twice.
+    """
+    m = front.mean.shape[-1]
+    maximize = ["maximize"] * m
+    ref = ref_point_max(objectives, torch.cat([Y_full.reshape(-1, m), front.mean]))
+    ref_list = ref.tolist()
+    chosen: list[int] = []
+    base = Y_full.reshape(-1, m)
+    left = [i for i in range(front.X.shape[0]) if not bool(skip[i])]
+    spread = front.std.sum(dim=-1)
+    while left and len(chosen) < n:
+        hv0 = hypervolume(base, maximize, ref_list)
+        gains = [hypervolume(torch.cat([base, front.mean[i:i + 1]]), maximize, ref_list) - hv0
+                 for i in left]
+        best = max(range(len(left)), key=lambda j: (gains[j], float(spread[left[j]])))
+        i = left.pop(best)
+        chosen.append(i)
+        base = torch.cat([base, front.mean[i:i + 1]])
+    return chosen
+
+
+def evaluated_mask(space: SearchSpace, front: PredictedFront,
+                   params: Sequence[dict[str, object]]) -> Tensor:
+    """``k`` mask of the members of ``front`` equal (``mf_common.REPEAT_TOL`` in the unit
+    cube) to one of the designs ``params`` (e.g. those evaluated at full fidelity)."""
+    if not params:
+        return torch.zeros(front.X.shape[0], dtype=torch.bool)
+    return near_any(front.X, space.to_unit_batch(list(params)))

@@ -93,6 +93,14 @@ def _torch_threads(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+@contextmanager
+def optimizer_threads() -> Iterator[None]:
+    """Run the block with ``XBAR_OPTIMIZER_THREADS`` torch threads, as ``suggest()`` runs a
+    method (e.g. the service's predicted-front search, ``app.execution.confirm``)."""
+    with _torch_threads(_thread_limit()):
+        yield
+
+
 def register_method(name: str, factory: MethodFactory | str, *, replace: bool = False) -> None:
     """Register a method under ``name``.
 
@@ -135,11 +143,12 @@ def available_methods() -> list[str]:
 
 def _entry(name: str) -> MethodFactory | str:
     _ensure_builtins()
-    if name not in available_methods():
+    entry = _REGISTRY.get(name)  # only this name's module is looked up: once per call
+    if entry is None or (isinstance(entry, str) and not _module_exists(entry)):
         raise UnknownMethodError(
             f"method: unknown method {name!r}; available: {', '.join(available_methods())}."
         )
-    return _REGISTRY[name]
+    return entry
 
 
 def _target(entry: MethodFactory | str) -> Any:
@@ -186,6 +195,17 @@ def validate_options(method: str, options: Mapping[str, Any] | None) -> dict[str
     if not isinstance(table, Mapping):
         return given
     return {**option_defaults(target), **check_options(method, table, given)}
+
+
+def declared_options(method: str) -> Mapping[str, Any] | None:
+    """The ``OPTIONS`` table :func:`validate_options` checks ``method``'s options against, or
+    ``None`` for a method that declares none (e.g. to publish them as a JSON Schema).
+
+    Raises:
+        UnknownMethodError: for an unregistered or unimportable method.
+    """
+    table = getattr(_target(_entry(method)), "OPTIONS", None)
+    return table if isinstance(table, Mapping) else None
 
 
 def _resolve(name: str) -> MethodFactory:
@@ -300,6 +320,20 @@ def _check_pending(space: SearchSpace, pending: Sequence[Suggestion]) -> list[Su
     return out
 
 
+def _check_unlisted(impl: Method, method: str, space: SearchSpace, count: Any) -> None:
+    """Reject an ``n_unlisted_pending`` the method or the space cannot honour."""
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise OptimizerError(f"n_unlisted_pending must be an integer >= 0, got {count!r}.")
+    if count == 0:
+        return
+    if not getattr(impl, "COUNTS_PENDING_ONLY", False):
+        raise OptimizerError(f"method {method!r} needs every pending point listed; "
+                             "n_unlisted_pending must be 0.")
+    if space.cardinality is not None:
+        raise OptimizerError("a finite space skips taken points: list every pending point "
+                             "(n_unlisted_pending must be 0).")
+
+
 def suggest(
     space: SearchSpace,
     objectives: list[Objective],
@@ -311,6 +345,7 @@ def suggest(
     options: dict[str, Any] | None = None,
     *,
     max_evaluations: int | None = None,
+    n_unlisted_pending: int = 0,
 ) -> list[Suggestion]:
     """Propose ``n`` points (and fidelities) to evaluate next.
 
@@ -325,6 +360,9 @@ def suggest(
         options: Method options (see ``docs/optimizer.md``); ``None`` for the defaults.
         max_evaluations: The study's evaluation budget (all trials, whatever their state), or
             ``None``; the multi-fidelity methods size their initial design by it.
+        n_unlisted_pending: Pending points counted, not listed (``SuggestContext``); only for
+            a method declaring ``COUNTS_PENDING_ONLY`` over a space without finite cardinality
+            (a finite space skips taken points, so it needs them).
 
     Returns:
         ``n`` suggestions, params in canonical form, fidelity within the space's range.
@@ -350,11 +388,12 @@ def suggest(
     obs = _check_observations(space, objectives, observations)
     pend = _check_pending(space, pending)
     impl = make_method(method, options)
+    _check_unlisted(impl, method, space, n_unlisted_pending)
     ctx = SuggestContext(space=space, objectives=objectives, observations=obs, pending=pend,
                          n=n, seed=seed, method=method, options=dict(options or {}),
-                         max_evaluations=max_evaluations)
+                         max_evaluations=max_evaluations, n_unlisted_pending=n_unlisted_pending)
     with torch.random.fork_rng(devices=[]), _torch_threads(_thread_limit()):
-        torch.manual_seed(ctx.rng_seed(0x5EED))
+        torch.default_generator.manual_seed(ctx.rng_seed(0x5EED))  # the CPU RNG fork_rng saves
         raw = impl.suggest(ctx)
     if len(raw) != n:
         raise RuntimeError(f"method {method!r} returned {len(raw)} suggestions, expected {n}.")
@@ -374,7 +413,9 @@ __all__ = [
     "SuggestContext",
     "UnknownMethodError",
     "available_methods",
+    "declared_options",
     "make_method",
+    "optimizer_threads",
     "register_method",
     "suggest",
     "validate_options",

@@ -30,9 +30,7 @@ same blocks. Activations between layers carry ``S`` folded into the batch dimens
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -41,13 +39,15 @@ from torch import Generator, Tensor, nn
 from simulator.config import CrossbarConfig
 from simulator.mapping import (
     MappedWeight,
-    crossbar_layers,
     map_weight,
     unrolled_weight,
 )
 from simulator.nonideal import (
     BaseNonIdeality,
+    ConductanceQuantization,
+    ProgrammingVariation,
     ReadNoise,
+    StuckAtFaults,
     device_nonidealities,
     level_conductance,
 )
@@ -56,10 +56,11 @@ from simulator.nonideal.ir_drop import (
     drop_correction,
     effective_conductance,
 )
+from simulator.nonideal.ir_transfer import DropCorrection
 from simulator.readout import ReadPlan, column_sum_conductance, current_range, read_layer
 from simulator.tiling import TileLayout
 
-__all__ = ["READOUTS", "AnalogLayer", "AnalogModel"]
+__all__ = ["READOUTS", "AnalogLayer"]
 
 READOUTS: tuple[str, ...] = ("per_slice", "column_sum")
 """ADC read-out models (:mod:`simulator.readout`): every slice column digitized per cycle
@@ -69,10 +70,8 @@ CALIBRATION_VECTORS = 4096
 """Most input row vectors (samples x positions) read to calibrate a layer's ADC range; more
 are subsampled evenly."""
 
-PROGRAM_BUDGET_BYTES = 1 << 30
-"""Most memory of programmed conductances held at once [bytes]: draws beyond it are
-programmed and read in successive passes (:meth:`AnalogModel.draw_passes`); one draw of
-NeuroSim's VGG8 with the defaults holds ~0.7 GB."""
+_IN_PLACE_EFFECTS: tuple[type[BaseNonIdeality], ...] = (ProgrammingVariation, StuckAtFaults)
+"""Effects programmed in place (exact types: a subclass may override the hook)."""
 
 
 class AnalogLayer(nn.Module):
@@ -136,10 +135,12 @@ class AnalogLayer(nn.Module):
         self.adc_range: tuple[float, float] | None = None
         self.g_eff: Tensor | None = None
         self.generator: Generator | None = None
-        self._correction: Tensor | None = None
+        self._correction: DropCorrection | None = None
         self._g_sum: tuple[Tensor, Tensor] | None = None
         self.positions = 1
         """Row vectors per sample (output positions of a convolution), set by calibrate()."""
+        used = self.mapped.used_index
+        self._used_is_prefix = bool(torch.equal(used, torch.arange(used.numel())))
 
     # -- geometry ---------------------------------------------------------------------------
 
@@ -164,13 +165,23 @@ class AnalogLayer(nn.Module):
         return level_conductance(self.mapped.levels, c.g_off_us, c.g_on_us, c.levels)
 
     def _read_view(self, g_eff: Tensor) -> Tensor:
-        r"""`S x row_tiles x rows_used x n_used` slice of `S x T_r x T_c x rows x cols` arrays."""
+        r"""`S x row_tiles x rows_used x n_used` slice of `S x T_r x T_c x rows x cols` arrays
+        (one strided copy: the read columns are ``0..n_used-1`` of the tiles side by side)."""
         s, t_r, t_c, rows, cols = g_eff.shape
-        flat = g_eff.permute(0, 1, 3, 2, 4).reshape(s, t_r, rows, t_c * cols)
-        used = flat.index_select(-1, self.mapped.used_index.to(flat.device))
-        if t_r == 1:
-            used = used[:, :, : self.layout.in_features]
-        return used.contiguous()
+        n_used = self.mapped.used_index.numel()
+        rows_used = self.layout.in_features if t_r == 1 else rows
+        if not self._used_is_prefix:
+            flat = g_eff.permute(0, 1, 3, 2, 4).reshape(s, t_r, rows, t_c * cols)
+            used = flat.index_select(-1, self.mapped.used_index.to(flat.device))
+            return used[:, :, :rows_used].contiguous()
+        src = g_eff.permute(0, 1, 3, 2, 4)[:, :, :rows_used]  # S x T_r x rows_used x T_c x cols
+        out = g_eff.new_empty(s, t_r, rows_used, n_used)
+        full = n_used // cols  # whole tiles, then the used part of the last one
+        if full:
+            out[..., : full * cols].unflatten(-1, (full, cols)).copy_(src[:, :, :, :full])
+        if n_used > full * cols:
+            out[..., full * cols :].copy_(src[:, :, :, full, : n_used - full * cols])
+        return out
 
     def _effective(self, g: Tensor) -> Tensor:
         if self.ir_drop in ("solved", "relaxation") and self._correction is None:
@@ -195,7 +206,7 @@ class AnalogLayer(nn.Module):
         peak = float(x.abs().max()) if x.numel() else 0.0
         self.input_scale = peak / qmax if peak > 0 else 1.0
         self.signed_inputs = bool(x.numel()) and float(x.min()) < 0
-        g = self._read_view(self._effective(self._conductance().unsqueeze(0)))
+        g = self._read_view(self._effective(self._conductance()))
         x3 = self._unroll(x.to(self.dtype), 1)
         self.positions = max(1, x3.shape[1] // max(1, x.shape[0]))
         if x3.shape[1] > CALIBRATION_VECTORS:
@@ -205,9 +216,16 @@ class AnalogLayer(nn.Module):
             g, _ = column_sum_conductance(g, self.mapped.combine)
         self.adc_range = current_range(self._quantize(x3), g, self._plan(adc=False))
 
-    def _conductance(self) -> Tensor:
-        """Nominal conductances in the simulation dtype [µS]."""
-        return self.nominal_conductance().to(self.dtype)
+    def _conductance(self, n_draws: int = 1) -> Tensor:
+        r"""A `n_draws x row_tiles x col_tiles x rows x cols`-dim Tensor of nominal conductances
+        [µS], ``g_off + level · Δg`` computed in the simulation dtype: exactly the grid that
+        :class:`~simulator.nonideal.ConductanceQuantization` snaps to."""
+        levels = self.mapped.levels
+        g = torch.empty((n_draws, *levels.shape), dtype=self.dtype)
+        g[0].copy_(levels).mul_(self._dg).add_(self.config.g_off_us)
+        if n_draws > 1:
+            g[1:].copy_(g[0])
+        return g
 
     @torch.no_grad()
     def program(self, n_draws: int, generator: Generator | None = None) -> None:
@@ -220,12 +238,26 @@ class AnalogLayer(nn.Module):
         if n_draws < 1:
             raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
         self.g_eff, self._g_sum = None, None  # free the previous draws first
-        g = self._conductance().unsqueeze(0).expand(n_draws, *self.mapped.levels.shape)
-        g = g.contiguous()
-        for effect in self.effects:
-            g = effect.apply_to_conductance(g, generator)
+        # One S x arrays buffer, the built-in effects applied in place (a full-size temporary
+        # per step costs more in page faults than in arithmetic at VGG8 sizes).
+        g = self._conductance(n_draws)
+        effects = list(self.effects)
+        if effects and self._on_level_grid(effects[0]):
+            effects = effects[1:]  # the nominal levels are on its grid: the identity, exactly
+        for effect in effects:
+            if type(effect) in _IN_PLACE_EFFECTS:
+                g = effect.apply_to_conductance(g, generator, inplace=True)
+            else:
+                g = effect.apply_to_conductance(g, generator)
         self.g_eff = self._read_view(self._effective(g))
         self._g_sum = None
+
+    def _on_level_grid(self, effect: BaseNonIdeality) -> bool:
+        """Whether ``effect`` snaps to the config's own level grid (the identity on nominal
+        conductances, :meth:`_conductance`)."""
+        c = self.config
+        return (type(effect) is ConductanceQuantization and effect.n_levels == c.levels
+                and effect.g_off_us == c.g_off_us and effect.g_on_us == c.g_on_us)
 
     # -- forward ----------------------------------------------------------------------------
 
@@ -327,123 +359,3 @@ class AnalogLayer(nn.Module):
         return y.reshape(x.shape[0], h_out * w_out, -1).transpose(1, 2).reshape(
             x.shape[0], -1, h_out, w_out
         )
-
-
-class AnalogModel(nn.Module):
-    r"""A copy of a float model whose ``nn.Linear``/``nn.Conv2d`` layers run on crossbars.
-
-    ``forward`` maps `N x ...` inputs to `S x N x ...` outputs, one per programmed draw.
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        config: CrossbarConfig,
-        *,
-        ir_drop: str = "ideal",
-        nonidealities: list[BaseNonIdeality] | None = None,
-        adc: bool = True,
-        readout: str = "per_slice",
-        dtype: torch.dtype = torch.float32,
-    ) -> None:
-        """
-        Args:
-            model: The trained float model (not modified).
-            config: The crossbar configuration.
-            ir_drop: One of :data:`~simulator.nonideal.ir_drop.IR_DROP_MODES`.
-            nonidealities: Effects for every layer (default: those of ``config``).
-            adc: ``False`` bypasses ADC quantization.
-            readout: One of :data:`READOUTS` (every layer).
-            dtype: Floating dtype of the analog layers and of the digital modules between
-                them (float64 for reference checks).
-
-        Raises:
-            MappingError: If a layer cannot be mapped.
-        """
-        super().__init__()
-        if any(name == "" for name, _ in crossbar_layers(model)):
-            model = nn.Sequential(model)  # a bare layer as the root has no parent to swap it in
-        self.float_model = copy.deepcopy(model).eval()
-        self.network = copy.deepcopy(model).eval()
-        self.dtype = dtype
-        self.layers: dict[str, AnalogLayer] = {}
-        for name, module in crossbar_layers(self.network):
-            layer = AnalogLayer(
-                name, module, config, ir_drop=ir_drop, nonidealities=nonidealities, adc=adc,
-                readout=readout, dtype=dtype,
-            )
-            _set_submodule(self.network, name, layer)
-            self.layers[name] = layer
-        self.network.to(dtype)
-        self.n_draws = 0
-
-    @torch.no_grad()
-    def calibrate(self, x: Tensor) -> None:
-        r"""Calibrate every layer on the float model's activations for `N x ...` inputs."""
-        captured: dict[str, Tensor] = {}
-        handles = []
-        for name, module in crossbar_layers(self.float_model):
-            handles.append(module.register_forward_hook(
-                lambda mod, inp, out, name=name: captured.__setitem__(name, inp[0].detach())
-            ))
-        try:
-            self.float_model(x)
-        finally:
-            for h in handles:
-                h.remove()
-        for name, layer in self.layers.items():
-            layer.calibrate(captured[name])
-
-    @torch.no_grad()
-    def program(self, n_draws: int, generator: Generator | None = None) -> None:
-        """Program ``n_draws`` independent chips (every layer)."""
-        for layer in self.layers.values():
-            layer.program(n_draws, generator)
-        self.n_draws = n_draws
-
-    def set_generator(self, generator: Generator | None) -> None:
-        """Random source of read-time effects."""
-        for layer in self.layers.values():
-            layer.generator = generator
-
-    def forward(self, x: Tensor) -> Tensor:
-        r"""`N x ...` inputs -> `S x N x ...` outputs of the ``S`` programmed draws."""
-        if self.n_draws < 1:
-            raise RuntimeError("call program() before forward().")
-        s = self.n_draws
-        x = x.to(self.dtype)
-        xs = x.unsqueeze(0).expand(s, *x.shape).reshape(s * x.shape[0], *x.shape[1:])
-        out = self.network(xs)
-        return out.reshape(s, x.shape[0], *out.shape[1:])
-
-    def draw_passes(self, n_draws: int, budget_bytes: int = PROGRAM_BUDGET_BYTES) -> list[int]:
-        """Draws per pass (summing to ``n_draws``) so that the programmed conductances of a
-        pass stay within ``budget_bytes`` (at least one draw per pass)."""
-        item = torch.finfo(self.dtype).bits // 8
-        per_draw = sum(layer.mapped.levels.numel() for layer in self.layers.values()) * item
-        step = max(1, min(n_draws, budget_bytes // max(1, per_draw)))
-        return [min(step, n_draws - i) for i in range(0, n_draws, step)]
-
-    def elements_per_sample(self) -> int:
-        """Largest per-input, per-draw tensor of any layer (its unrolled inputs plus its
-        outputs; the reads themselves go through fixed-size blocks, :mod:`simulator.readout`),
-        for chunking."""
-        total = 0
-        for layer in self.layers.values():
-            per = layer.layout.in_features + layer.layout.used_cols + layer.layout.out_features
-            total = max(total, 2 * per * layer.positions)
-        return max(total, 1)
-
-    def chunks(self, n: int, budget: int = 1 << 24) -> Iterator[slice]:
-        """Slices of ``n`` samples such that ``S x chunk`` activations stay near ``budget``
-        elements."""
-        per = max(1, self.n_draws) * self.elements_per_sample()
-        step = max(1, budget // per)
-        for i in range(0, n, step):
-            yield slice(i, min(n, i + step))
-
-
-def _set_submodule(root: nn.Module, path: str, new: nn.Module) -> None:
-    parent_path, _, child = path.rpartition(".")
-    parent = root.get_submodule(parent_path) if parent_path else root
-    setattr(parent, child, new)

@@ -1,5 +1,6 @@
 """Rich tables of the study CLI: a study's summary, its Pareto front (parameters and
-objectives, with units) and the list of studies; and the measure progress is shown in."""
+objectives, with units), its predicted front (labelled predictions) and the list of studies;
+and the measure progress is shown in."""
 
 from __future__ import annotations
 
@@ -71,6 +72,32 @@ def front_table(front: dict[str, Any]) -> Table:
     for p in front["points"]:
         t.add_row(str(p["number"]), *[_cell(p["values"][o["name"]]) for o in objectives],
                   *[_cell(p["params"].get(n, "")) for n in params], _cell(p["cost_s"]))
+    return t
+
+
+def predicted_table(front: dict[str, Any]) -> Table:
+    """The predicted front (a ``PredictedParetoPublic``), labelled as predictions: one row per
+    design with each objective's posterior ``mean ± sd`` (direction, unit), its parameters
+    and whether a trial evaluated it at the target fidelity."""
+    objectives = front["objectives"]
+    params: list[str] = []
+    for p in front["points"]:
+        params += [k for k in p["params"] if k not in params]
+    t = Table(title=f"PREDICTED front (model posterior mean ± sd at fidelity "
+                    f"{_cell(front['target_fidelity'])}, fitted to {front['n_observations']} "
+                    f"trials; predictions, not evaluations): {len(front['points'])} designs")
+    t.add_column("#", justify="right")
+    for o in objectives:
+        arrow = "↑" if o["direction"] == "maximize" else "↓"
+        t.add_column(f"{_header(o['name'])} {arrow} predicted", justify="right", style="italic")
+    for name in params:
+        t.add_column(_header(name), justify="right")
+    t.add_column("evaluated", justify="center")
+    for i, p in enumerate(front["points"]):
+        cells = [f"{_cell(p['predicted'][o['name']]['mean'])} ± "
+                 f"{_cell(p['predicted'][o['name']]['sd'])}" for o in objectives]
+        t.add_row(f"p{i}", *cells, *[_cell(p["params"].get(n, "")) for n in params],
+                  "yes" if p["evaluated_at_target"] else "no")
     return t
 
 

@@ -1,4 +1,4 @@
-"""``xbar study create|validate|list|show|watch|export|delete``.
+"""``xbar study create|validate|schema|list|show|watch|export|delete``.
 
 Exit codes (:mod:`app.cli.client`): 0 done, 1 the study failed or was cancelled, 2 bad input
 (file, 4xx answer), 3 infrastructure (server unreachable, 5xx answer).
@@ -28,8 +28,20 @@ from app.cli.client import (
     UrlOpt,
     YesOpt,
 )
-from app.cli.render import front_table, progress_of, studies_table, study_table
-from app.cli.studyfile import StudyFile, StudyFileError, load_study_file, validate_locally
+from app.cli.render import (
+    front_table,
+    predicted_table,
+    progress_of,
+    studies_table,
+    study_table,
+)
+from app.cli.studyfile import (
+    StudyFile,
+    StudyFileError,
+    load_study_file,
+    upload_local_workload,
+    validate_locally,
+)
 
 __all__ = ["FINAL", "app", "load_study_file", "wait_for_study"]
 
@@ -71,11 +83,18 @@ def create(
                                         "1 if the study fails.")] = False,
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls.")] = 1.0,
 ) -> None:
-    """Submit a study file; prints the new study's id."""
+    """Submit a study file; prints the new study's id. Local ``problem.model_file`` and
+    ``data_file`` are uploaded first and the study names the upload."""
     sf = _read(file)
     client = Client(url, api_key)
     try:
-        study = client.post("/studies", json=sf.data)
+        body = upload_local_workload(client, sf.data, sf.path.parent)
+    except StudyFileError as e:
+        raise _fail(e, EXIT_BAD_INPUT) from None
+    except ApiError as e:
+        raise _api_fail(e) from None
+    try:
+        study = client.post("/studies", json=body)
     except ApiError as e:
         if e.errors:
             raise _fail(ValueError(f"HTTP {e.status}: the server refused the study:\n"
@@ -111,11 +130,32 @@ def validate(
             raise _api_fail(e) from None
         out.print(f"{file}: valid (server {client.url})", highlight=False)
         return
-    errors, objectives = validate_locally(sf.data)
+    errors, objectives = validate_locally(sf.data, sf.path.parent)
     if errors:
         raise _fail(ValueError(f"{file} is invalid:\n{sf.describe(errors)}"), EXIT_BAD_INPUT)
     out.print(f"{file}: valid ({len(objectives)} objectives: {', '.join(objectives)})",
               highlight=False)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the schema here instead of standard output.")] = None,
+) -> None:
+    """Print the JSON Schema of a study definition, exact per problem (objectives and
+    reference-point length, benchmark and workload options, crossbar parameter domains, method
+    options, this installation's per-study caps), for an editor or a CI linter of study files.
+    Rules no JSON Schema states are listed under ``x-checked-at-creation``; ``xbar study
+    validate`` checks them all."""
+    from app.core.config import Settings
+    from app.schemas.study_schema import study_json_schema
+
+    text = json.dumps(study_json_schema(Settings()), indent=1)
+    if output is None:
+        sys.stdout.write(text + "\n")
+        return
+    output.write_text(text + "\n")
+    err.print(f"wrote {output}", highlight=False)
 
 
 @app.command("list")
@@ -151,18 +191,50 @@ def show(study_id: int, url: UrlOpt = None, api_key: KeyOpt = None,
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False
          ) -> None:
     """Show a study's state, budget, counts, hypervolume and Pareto front (objectives and
-    parameters of every point, with units)."""
+    parameters of every point, with units); for a model-based method also its predicted
+    front, labelled as predictions (posterior mean ± sd at the target fidelity)."""
     try:
         client = Client(url, api_key)
         s = client.get(f"/studies/{study_id}")
         front = client.get(f"/studies/{study_id}/pareto")
+        predicted = predicted_front(client, study_id)
     except ApiError as e:
         raise _api_fail(e) from None
     if as_json:
-        sys.stdout.write(json.dumps({"study": s, "pareto": front}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"study": s, "pareto": front, "predicted": predicted},
+                                    indent=2) + "\n")
         return
     out.print(study_table(s))
     out.print(front_table(front))
+    if predicted is not None and predicted["status"] == "ready":
+        out.print(predicted_table(predicted))
+    elif predicted is not None:
+        out.print(f"predicted front: still computing from {predicted['n_observations']} "
+                  "trials; run `xbar study show` again")
+
+
+PREDICTED_WAIT_S = 30.0
+"""How long ``xbar study show`` waits for a predicted front being computed [s]."""
+
+
+def predicted_front(client: Client, study_id: int, wait_s: float = PREDICTED_WAIT_S
+                    ) -> dict[str, Any] | None:
+    """The study's predicted front (``GET /pareto?source=predicted``), waiting up to
+    ``wait_s`` while it is computed (the answer's ``Retry-After``); ``None`` for a model-free
+    method (409) or a server without an engine (503)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            r = client.send("GET", f"/studies/{study_id}/pareto",
+                            params={"source": "predicted"})
+        except ApiError as e:
+            if e.status in (409, 503):
+                return None
+            raise
+        body = r.json()
+        if r.status_code != 202 or time.monotonic() >= deadline:
+            return body
+        time.sleep(min(float(r.headers.get("Retry-After", "1")), 5.0))
 
 
 def wait_for_study(client: Client, study_id: int, interval: float,

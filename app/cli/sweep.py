@@ -29,7 +29,7 @@ from rich.console import Console
 
 from app.cli.client import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, ApiError, Client
 from app.cli.study import FINAL, wait_for_study
-from app.cli.studyfile import StudyFile, StudyFileError, validate_locally
+from app.cli.studyfile import StudyFile, StudyFileError, upload_local_workload, validate_locally
 
 err = Console(stderr=True, soft_wrap=True)
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
@@ -179,7 +179,7 @@ def sweep(
             gates = [Gate.parse(g) for g in [*file_gates, *(gate or [])]]
         except ValueError as e:
             raise _Stop(str(e), EXIT_BAD_INPUT) from None
-        errors, objectives = validate_locally(body)
+        errors, objectives = validate_locally(body, file.parent)
         if errors:
             raise _Stop(f"{file} is invalid:\n{sf.describe(errors)}", EXIT_BAD_INPUT)
         try:
@@ -187,6 +187,12 @@ def sweep(
         except ValueError as e:
             raise _Stop(str(e), EXIT_BAD_INPUT) from None
         client = Client(url, api_key)
+        try:
+            body = upload_local_workload(client, body, file.parent)
+        except StudyFileError as e:
+            raise _Stop(str(e), EXIT_BAD_INPUT) from None
+        except ApiError as e:
+            raise _Stop(str(e), e.exit_code) from None
         try:
             study = client.post("/studies", json=body)
             sid = study["id"]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from app.core.workloads_file import OperatorWorkload
 
 CLUSTER_KINDS = ("local", "slurm", "pbs", "kubernetes")
 """Values of ``XBAR_DASK_CLUSTER`` besides a scheduler address."""
@@ -101,6 +104,11 @@ class Settings(BaseSettings):
         default=64_000_000, ge=1024,
         description="Largest model or data file one workload upload accepts [bytes]; more: 413.",
     )
+    workloads_file: str | None = Field(
+        default=None,
+        description="TOML/JSON file naming operator workloads (model and data files on this "
+                    "server) that every key may study; read and checked at start-up.",
+    )
     max_json_depth: int = Field(
         default=32, ge=2, le=1000, description="Deepest JSON nesting accepted in a body."
     )
@@ -119,6 +127,24 @@ class Settings(BaseSettings):
                 "XBAR_DATABASE_URL must be sqlite:///path or postgresql://user:pass@host/db"
             )
         return v
+
+    @field_validator("workloads_file")
+    @classmethod
+    def _check_workloads_file(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        from app.core.workloads_file import load_workloads_file
+
+        load_workloads_file(v)  # every entry read and built once: fail at start-up
+        return v
+
+    def operator_workloads(self) -> dict[str, OperatorWorkload]:
+        """The workloads of ``XBAR_WORKLOADS_FILE`` by name (none when unset)."""
+        if self.workloads_file is None:
+            return {}
+        from app.core.workloads_file import load_workloads_file
+
+        return load_workloads_file(self.workloads_file)
 
     @field_validator("dask_cluster")
     @classmethod

@@ -24,7 +24,8 @@ owner's running trials at once (``leases.requeue_orphans``), without waiting for
 
 Model-free methods (``trials.MODEL_FREE_METHODS``) are suggested number by number
 (``tasks.suggest_numbers``), so their trials do not depend on timing; see
-``services.trials``.
+``services.trials``. A model-based study's last ``confirm_top_k`` trials are confirmation
+trials (``confirm``): a batch stops short of them, and they are asked of ``confirm_task``.
 
 The driver handles futures; rows are read and written by ``app.services``: ``leases`` (study
 ownership, trial claims, heartbeats, the reaper), ``trials`` (the queue, history, new trials)
@@ -46,6 +47,8 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import XbarError
+from app.execution import confirm
+from app.execution.content import ContentUnavailable, StudyContent
 from app.execution.engine import DaskEngine
 from app.execution.tasks import evaluate_task, suggest_numbers, suggest_task
 from app.models import STUDY_ACTIVE, Study, StudyState, utcnow
@@ -103,6 +106,8 @@ class StudyDriver:
         """``engine.generation`` the in-flight futures were submitted under."""
         self.errors = 0
         self.interrupted = 0
+        self._content = StudyContent(engine, settings)
+        """Scattered bytes of file workloads (uploads, operator workloads), per study."""
         """Evaluations re-queued, attempt unspent, because the scheduler connection was lost."""
 
     # -- thread -----------------------------------------------------------------------------
@@ -231,20 +236,23 @@ class StudyDriver:
                 self._forget(study_id)
                 return
             evaluator = study.definition["evaluator"]
-            for trial in trials.queued(s, study_id):
-                if trial.id in self._trials:
-                    continue
-                token = leases.claim_trial(s, trial, self.driver_id, self.settings.lease_s)
-                if token is None:
-                    continue
+            try:  # a file workload's bytes: read here, scattered once per study
+                content = self._content.args(s, study_id, evaluator)
+            except ContentUnavailable as e:
+                lifecycle.transition_study(s, study, StudyState.FAILED, error=str(e)[:2000])
+                self._forget(study_id)
+                return
+            waiting = [t for t in trials.queued(s, study_id) if t.id not in self._trials]
+            for trial, token in leases.claim_trials(s, waiting, self.driver_id,
+                                                    self.settings.lease_s):
                 fut = self.engine.submit(evaluate_task, evaluator, trial.params, trial.fidelity,
-                                         trial.seed)
+                                         trial.seed, *content)
                 self._trials[trial.id] = _InFlight(study_id, token, fut)
             free = study.parallelism - open_n
             if not exhausted and free > 0 and study_id not in self._suggest:
                 n = free
                 if study.max_trials is not None:
-                    n = min(n, study.max_trials - study.next_number)
+                    n = confirm.batch_size(study, min(n, study.max_trials - study.next_number))
                 if n > 0:
                     self._submit_suggest(s, study, n)
 
@@ -259,11 +267,13 @@ class StudyDriver:
 
     def _submit_suggest(self, s: Session, study: Study, n: int) -> None:
         options = study.definition.get("optimizer", {}).get("options", {})
-        if trials.is_model_free(study):
+        if confirm.in_confirm_phase(study):
+            fut = confirm.submit_confirm(self.engine, s, study, n)
+        elif trials.is_model_free(study):
             fut = self.engine.submit(
                 suggest_numbers, study.search_space, study.objectives,
-                trials.handed_out(s, study.id), n, study.method, trials.sequence_seed(study),
-                options,
+                trials.model_free_handed_out(s, study), n, study.method,
+                trials.sequence_seed(study), options,
             )
         else:
             observations, pending = trials.history(s, study.id)
@@ -286,10 +296,22 @@ class StudyDriver:
                     self._abandon(trial_id, f, timeout)
                 continue
             finished.append((trial_id, f))
-        if finished:  # one transaction per step, not one per trial
+        if finished:  # one transaction and one result fetch per step, not one per trial
+            ok = [(tid, f) for tid, f in finished if f.future.status == "finished"]
+            outs = self.engine.gather([f.future for _, f in ok])
             with self.db.session() as s:
+                recorded = lifecycle.record_results(s, [
+                    lifecycle.Outcome(tid, f.token, out["values"], out["cost_s"],
+                                      out.get("details", {}), out.get("worker"))
+                    for (tid, f), out in zip(ok, outs, strict=True)])
+                for (trial_id, _), r in zip(ok, recorded, strict=True):
+                    if r is None:
+                        log.warning("dropping result of trial %s: its lease token is stale",
+                                    trial_id)
+                done = {tid for tid, _ in ok}
                 for trial_id, f in finished:
-                    self._record(s, trial_id, f)
+                    if trial_id not in done:
+                        self._record_failure(s, trial_id, f)
             for trial_id, _ in finished:  # kept in flight until recorded: a database outage
                 self._trials.pop(trial_id, None)  # retries them next step (idempotent)
         entry = self._suggest.get(study_id)
@@ -305,18 +327,10 @@ class StudyDriver:
             self._lost_suggest(study_id, "SuggestTimeout: the optimizer ran longer than "
                                          f"{self.settings.suggest_timeout_s:g} s")
 
-    def _record(self, s: Session, trial_id: int, f: _InFlight) -> None:
-        """Record one finished future in the step's session ``s``."""
+    def _record_failure(self, s: Session, trial_id: int, f: _InFlight) -> None:
+        """Record one future that did not finish (error, or cancelled by Dask) in the step's
+        session ``s``; finished ones are recorded together (``lifecycle.record_results``)."""
         fut = f.future
-        if fut.status == "finished":
-            out = fut.result()
-            recorded = lifecycle.record_result(s, trial_id, f.token, out["values"],
-                                               out["cost_s"], out.get("details", {}),
-                                               worker=out.get("worker"))
-            if recorded is None:
-                log.warning("dropping result of trial %s: its lease token is stale",
-                            trial_id)
-            return
         if fut.status != "error":  # cancelled by Dask (connection lost), not by us
             if lifecycle.requeue_unspent(s, trial_id, f.token, leases.INTERRUPTED_REASON):
                 self.interrupted += 1
@@ -379,6 +393,7 @@ class StudyDriver:
         self._forget(study_id)
 
     def _forget(self, study_id: int) -> None:
+        self._content.forget(study_id)
         for trial_id, f in list(self._trials.items()):
             if f.study_id == study_id:
                 f.future.cancel()

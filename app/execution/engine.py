@@ -98,6 +98,11 @@ class DaskEngine:
             kwargs["key"] = key
         return self.client.submit(fn, *args, **kwargs)
 
+    def gather(self, futures: list[Future]) -> list[Any]:
+        """Results of finished futures, fetched in one round trip to the scheduler (a
+        ``Future.result()`` each costs one round trip per future)."""
+        return self.client.gather(futures) if futures else []
+
     # -- connection state -------------------------------------------------------------------
     def check(self) -> bool:
         """Whether the scheduler is reachable now. Logs one line when that changes; once Dask

@@ -28,10 +28,12 @@ def worker_name() -> str:
 
 
 def evaluate_task(
-    evaluator: dict[str, Any], params: dict[str, Any], fidelity: float, seed: int
+    evaluator: dict[str, Any], params: dict[str, Any], fidelity: float, seed: int,
+    model: bytes | None = None, data: bytes | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one trial and report which worker ran it."""
-    out = run_evaluation(evaluator, params, fidelity, seed)
+    """Evaluate one trial and report which worker ran it; ``model``/``data``: a file
+    workload's bytes (scattered by the driver, :mod:`app.execution.content`)."""
+    out = run_evaluation(evaluator, params, fidelity, seed, model, data)
     out["worker"] = str(worker_name())
     return out
 
@@ -46,28 +48,38 @@ def suggest_task(
     seed: int,
     options: dict[str, Any],
     max_evaluations: int | None = None,
+    n_unlisted_pending: int = 0,
 ) -> list[dict[str, Any]]:
     """Run the optimizer on a worker (never on the API's event loop); ``max_evaluations`` is
-    the study's ``max_trials`` (the budget the initial design is sized by). An observation's
-    ``variances`` (known noise, e.g. the crossbar accuracy's Monte-Carlo stderr squared) are
-    passed on for the study's objectives."""
+    the study's ``max_trials`` (the budget the initial design is sized by);
+    ``n_unlisted_pending`` pending points are only counted (``optimizer.suggest``). An
+    observation's ``variances`` (known noise, e.g. the crossbar accuracy's Monte-Carlo stderr
+    squared) are passed on for the study's objectives."""
     t0 = time.perf_counter()
     objs = [Objective(**o) for o in objectives]
-    names = {o.name for o in objs}
     out = suggest(
         SearchSpace.from_spec(space_spec),
         objs,
-        [Observation(**{**o, "variances": _study_variances(o.get("variances"), names)})
-         for o in observations],
+        study_observations(observations, objs),
         [Suggestion(**p) for p in pending],
         n,
         method,
         seed,
         options,
         max_evaluations=max_evaluations,
+        n_unlisted_pending=n_unlisted_pending,
     )
     elapsed = time.perf_counter() - t0
     return [{**asdict(s), "extras": {**s.extras, "suggest_s": elapsed}} for s in out]
+
+
+def study_observations(observations: list[dict[str, Any]], objectives: list[Objective]
+                       ) -> list[Observation]:
+    """Stored observations (``services.trials.history``) as ``Observation``s, their known
+    noise ``variances`` restricted to the study's objectives."""
+    names = {o.name for o in objectives}
+    return [Observation(**{**o, "variances": _study_variances(o.get("variances"), names)})
+            for o in observations]
 
 
 def _study_variances(variances: Any, names: set[str]) -> dict[str, float] | None:
@@ -80,7 +92,7 @@ def _study_variances(variances: Any, names: set[str]) -> dict[str, float] | None
 def suggest_numbers(
     space_spec: dict[str, Any],
     objectives: list[dict[str, Any]],
-    handed_out: list[dict[str, Any]],
+    handed_out: list[dict[str, Any]] | int,
     n: int,
     method: str,
     seed: int,
@@ -89,10 +101,16 @@ def suggest_numbers(
     """Suggestions of a model-free method for the next ``n`` trial numbers, one optimizer call
     per number (runs on a worker).
 
+    ``handed_out``: every trial handed out so far as ``{"params", "fidelity"}`` by number, or
+    only how many there were where the points are not needed (``services.trials.handed_out``:
+    spaces without finite cardinality), so a call costs the same late in a study as early.
     Trial ``len(handed_out) + k`` gets the one point suggested with every earlier trial as
     pending and no observations, so it is the same whether it was asked alone or in a batch,
-    and whichever evaluations had finished.
+    whichever evaluations had finished, and whether the earlier trials came listed or counted.
     """
+    if isinstance(handed_out, int):
+        return [suggest_task(space_spec, objectives, [], [], 1, method, seed, options, None,
+                             handed_out + k)[0] for k in range(n)]
     pending = list(handed_out)
     out = []
     for _ in range(n):

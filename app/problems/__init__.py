@@ -10,12 +10,14 @@ import the project can evaluate a trial from the database row alone
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import ValidationFailed
 from app.problems import benchmarks, crossbar
 from app.problems.common import ProblemSpec, field_error
+from app.problems.workloads import WorkloadFiles
 from app.schemas.study import StudyCreate
 from optimizer.errors import MethodOptionsError, OptimizerError, UnknownMethodError
 from optimizer.space import SearchSpace
@@ -56,8 +58,10 @@ def problem_names() -> list[str]:
     return [crossbar.CROSSBAR, *benchmarks.names()]
 
 
-def resolve(study: StudyCreate) -> ResolvedStudy:
-    """Validate the semantic parts of a study definition.
+def resolve(study: StudyCreate,
+            files: Mapping[str, WorkloadFiles] | None = None) -> ResolvedStudy:
+    """Validate the semantic parts of a study definition; ``files`` are the file workloads
+    (uploads, operator workloads) the caller may name as ``problem.workload``.
 
     Raises:
         ValidationFailed: listing every bad field (the structural checks ran in pydantic).
@@ -65,7 +69,7 @@ def resolve(study: StudyCreate) -> ResolvedStudy:
     errors: list[dict[str, Any]] = []
     problem = study.problem
     if problem.name == crossbar.CROSSBAR:
-        spec = crossbar.resolve_problem(problem, errors)
+        spec = crossbar.resolve_problem(problem, errors, files)
     elif problem.name in benchmarks.names():
         spec = benchmarks.resolve_problem(problem, errors)
     else:

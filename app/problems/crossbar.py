@@ -18,11 +18,12 @@ here. Every combination of the values is a valid config: ``cols_per_adc`` values
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from app.problems.common import ProblemSpec, field_error
 from app.problems.config_rules import pair_violations, param_values
-from app.problems.workloads import workload_errors
+from app.problems.workloads import FILES_KEY, WorkloadFiles, builtin_names, workload_errors
 from app.schemas.study import ProblemIn
 from optimizer.errors import SearchSpaceError
 from optimizer.space.params import param_from_spec
@@ -147,16 +148,18 @@ def objectives_public() -> list[dict[str, Any]]:
     return out
 
 
-def resolve_problem(problem: ProblemIn, errors: list[dict[str, Any]]) -> ProblemSpec:
+def resolve_problem(problem: ProblemIn, errors: list[dict[str, Any]],
+                    files: Mapping[str, WorkloadFiles] | None = None) -> ProblemSpec:
     """Check a crossbar ``problem``: its workload, options and data
-    (:func:`app.problems.workloads.workload_errors`), every ``fixed`` value and every value and
-    range of its search space against :data:`~simulator.config.FIELD_CONSTRAINTS`.
+    (:func:`app.problems.workloads.workload_errors`; ``files``: the file workloads the caller
+    may name, whose blob digests go into the evaluator spec), every ``fixed`` value and every
+    value and range of its search space against :data:`~simulator.config.FIELD_CONSTRAINTS`.
 
     Every problem found is appended to ``errors`` (:func:`field_error` entries, one per bad
     field); the space is returned even then, so that the objectives can still be checked.
     """
     workload = problem.workload or DEFAULT_WORKLOAD
-    for loc, msg in workload_errors(workload, problem.workload_options):
+    for loc, msg in workload_errors(workload, problem.workload_options, files):
         errors.append(field_error(["problem", *loc], msg))
     if problem.options:
         errors.append(field_error(["problem", "options"],
@@ -180,6 +183,8 @@ def resolve_problem(problem: ProblemIn, errors: list[dict[str, Any]]) -> Problem
         _check_pairs(params, base, fixed, spec.get("constraints") or [], errors)
     evaluator = {"kind": CROSSBAR, "workload": workload,
                  "workload_options": problem.workload_options, "fixed": fixed}
+    if files and workload in files and workload not in builtin_names():
+        evaluator[FILES_KEY] = files[workload].spec()
     return ProblemSpec(spec, list(OBJECTIVES), evaluator)
 
 

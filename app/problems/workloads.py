@@ -6,18 +6,76 @@ from the environment of the process that loads the workload; an option that look
 location (:func:`path_like`) is refused by name at creation (422) and again by the worker
 (:func:`app.execution.evaluators.run_evaluation`), so a hostile stored row cannot point the
 workload's reader (CIFAR-10 is unpickled) at a file of its choosing.
+
+A study may also name a *file workload* (:class:`WorkloadFiles`): one of the caller's uploads or
+an operator workload (``XBAR_WORKLOADS_FILE``). Built-in names win; the evaluator spec then
+holds the two blobs' sha256s and loading options, never a path, and the driver ships the bytes
+to the worker (:mod:`app.execution.content`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from simulator.errors import WorkloadError
-from simulator.workloads import DATA_DIR_ENV, check_options, data_missing
+from simulator.workloads import DATA_DIR_ENV, check_options, data_missing, list_workloads
 
-__all__ = ["PATH_NAME_SUFFIXES", "option_errors", "path_like", "workload_errors"]
+__all__ = ["FILES_KEY", "PATH_NAME_SUFFIXES", "WorkloadFiles", "builtin_names", "option_errors",
+           "path_like", "workload_errors"]
+
+FILES_KEY = "workload_files"
+"""Key of a crossbar evaluator spec holding a file workload's :meth:`WorkloadFiles.spec`."""
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class WorkloadFiles:
+    """A workload built from a model blob and a data blob
+    (:func:`simulator.workloads.files.file_workload`), named by their sha256s (hex)."""
+
+    source: Literal["uploaded", "operator"]
+    """``uploaded``: blobs in the database; ``operator``: files named by the operator's
+    ``XBAR_WORKLOADS_FILE``."""
+    model_sha256: str
+    data_sha256: str
+    model_format: str
+    data_format: str
+    architecture: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        """Plain JSON for the evaluator spec."""
+        return asdict(self)
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> WorkloadFiles:
+        """Read a stored spec back, checked as untrusted input (a worker reads it).
+
+        Raises:
+            ValueError: not an object of the fields above, a source other than the two, or a
+                digest that is not 64 lower-case hex digits.
+        """
+        if not isinstance(spec, dict) or set(spec) != set(cls.__dataclass_fields__):
+            raise ValueError(f"evaluator spec: {FILES_KEY} must hold exactly "
+                             f"{', '.join(sorted(cls.__dataclass_fields__))}")
+        if spec["source"] not in ("uploaded", "operator"):
+            raise ValueError(f"evaluator spec: unknown workload source {spec['source']!r}")
+        for key in ("model_sha256", "data_sha256"):
+            if not isinstance(spec[key], str) or not _SHA256.match(spec[key]):
+                raise ValueError(f"evaluator spec: {key} must be a sha256 hex digest")
+        for key in ("model_format", "data_format", "architecture"):
+            if spec[key] is not None and not isinstance(spec[key], str):
+                raise ValueError(f"evaluator spec: {key} must be a string")
+        return cls(**spec)
+
+
+def builtin_names() -> set[str]:
+    """Names of the workloads the registry knows (bundled, registered, entry points): they
+    win over an upload or operator workload of the same name."""
+    return {w["name"] for w in list_workloads()}
 
 PATH_NAME_SUFFIXES: tuple[str, ...] = ("_dir", "_path", "_file", "_root", "_url")
 """Option names ending so are locations, whatever their value."""
@@ -55,16 +113,27 @@ def option_errors(workload: str, options: Mapping[str, Any]) -> list[tuple[str, 
     return errors + check_options(workload, rest)
 
 
-def workload_errors(workload: str, options: Mapping[str, Any]) -> list[tuple[list[str], str]]:
+def workload_errors(workload: str, options: Mapping[str, Any],
+                    files: Mapping[str, WorkloadFiles] | None = None
+                    ) -> list[tuple[list[str], str]]:
     """Every problem with a study's workload, as ``(loc under problem, reason)``: an unknown
     name; each bad option (:func:`option_errors`); data the operator has not installed here
     (:func:`simulator.workloads.data_missing`: the service and its workers share
-    ``XBAR_DATA_DIR``, so a study that would fail every trial is refused at creation)."""
+    ``XBAR_DATA_DIR``, so a study that would fail every trial is refused at creation).
+
+    ``files`` are the file workloads the caller may name (its uploads, the operator's); a
+    built-in name wins over them, and a file workload takes no options."""
+    if files and workload in files and workload not in builtin_names():
+        return [(["workload_options", key], f"file workload {workload!r} takes no options")
+                for key in options]
     try:
         bad = option_errors(workload, options)
         missing = data_missing(workload)
     except WorkloadError as e:
-        return [(["workload"], str(e).rstrip("."))]
+        msg = str(e).rstrip(".")
+        if files:
+            msg += f"; your file workloads: {', '.join(sorted(files))}"
+        return [(["workload"], msg)]
     out = [(["workload_options", key], reason) for key, reason in bad]
     if missing is not None:
         out.append((["workload"], missing))

@@ -101,8 +101,20 @@ Finite = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-NUMBER_MAX
 """A finite JSON number of magnitude <= :data:`NUMBER_MAX` (booleans and strings refused)."""
 Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=BUDGET_MAX_S)]
 """A positive, finite duration [s] of at most :data:`BUDGET_MAX_S`."""
-Options = Annotated[dict[str, Any], Field(max_length=64), AfterValidator(_check_strings)]
-"""Options of a problem, workload or method (each checked by its owner at creation)."""
+def _integral_values(value: Any) -> Any:
+    """An options object with each integral float value (``8.0``, which JSON Schema's
+    ``integer`` admits) as an int, so an option declared an integer takes it; anything else
+    unchanged."""
+    if not isinstance(value, dict):
+        return value
+    return {k: int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v
+            for k, v in value.items()}
+
+
+Options = Annotated[dict[str, Any], BeforeValidator(_integral_values), Field(max_length=64),
+                    AfterValidator(_check_strings)]
+"""Options of a problem, workload or method (each checked by its owner at creation); integral
+float values are ints."""
 def bounded_int(*, ge: int | None = None, gt: int | None = None,
                 le: int | None = None) -> Any:
     """A JSON integer within the bounds: an int or an integral float (``8.0``, which JSON
@@ -257,6 +269,8 @@ class StudyPublic(BaseModel):
     total_cost_s: float
     hypervolume: float | None
     pareto_version: int
+    predicted_front: bool = False
+    """Whether the method fits a model, so ``GET /pareto?source=predicted`` answers (else 409)."""
     error: str | None
     created_at: UtcDatetime
     started_at: UtcDatetime | None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import STUDY_ACTIVE, Study, Trial, TrialState, utcnow
@@ -88,6 +88,22 @@ def claim_trial(session: Session, trial: Trial, worker: str, lease_s: float) -> 
     return token if won else None
 
 
+def claim_trials(
+    session: Session, queued: list[Trial], worker: str, lease_s: float
+) -> list[tuple[Trial, str]]:
+    """``queued -> running`` for a batch of queued trials in one statement, each under its own
+    fresh lease token valid for ``lease_s`` seconds (``claim_trial`` for many).
+
+    Returns:
+        ``(trial, token)`` of the trials won, in the order given.
+    """
+    tokens = {t.id: uuid.uuid4().hex for t in queued}
+    now = utcnow()
+    won = lifecycle.start_trials(session, tokens, worker=worker, now=now,
+                                 expires=now + timedelta(seconds=lease_s))
+    return [(t, tokens[t.id]) for t in queued if t.id in won]
+
+
 def renew_leases(session: Session, tokens: dict[int, str], lease_s: float) -> int:
     """Heartbeat: extend by ``lease_s`` seconds from now the lease of each running trial (id ->
     token) whose token still matches.
@@ -95,18 +111,17 @@ def renew_leases(session: Session, tokens: dict[int, str], lease_s: float) -> in
     Returns:
         The number of leases renewed (a trial moved on by someone else is skipped).
     """
+    if not tokens:
+        return 0
     now = utcnow()
-    n = 0
-    for trial_id, token in tokens.items():
-        res = session.execute(
-            update(Trial)
-            .where(Trial.id == trial_id, Trial.state == TrialState.RUNNING,
-                   Trial.lease_token == token)
-            .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_s))
-            .execution_options(synchronize_session=False)
-        )
-        n += res.rowcount
-    return n
+    res = session.execute(
+        update(Trial)
+        .where(Trial.id.in_(list(tokens)), Trial.state == TrialState.RUNNING,
+               Trial.lease_token == case(tokens, value=Trial.id))
+        .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount
 
 
 def requeue_expired(session: Session, now: datetime, max_attempts: int) -> int:

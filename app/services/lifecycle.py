@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from app.core.errors import ConflictError, NotFoundError
 from app.models import (
@@ -202,6 +203,36 @@ def start_trial(
     return res.rowcount == 1
 
 
+def start_trials(
+    session: Session, tokens: dict[int, str], *, worker: str, now: datetime, expires: datetime
+) -> set[int]:
+    """``queued -> running`` for many trials in one statement: trial id -> its lease
+    ``token``, all held by ``worker`` until ``expires`` (naive UTC). A trial is won if it is
+    still queued (at whatever attempt: the claim reads nothing else of it).
+
+    Returns:
+        The ids won; the others were moved by someone else first. Call it through
+        ``leases.claim_trials``.
+    """
+    if not tokens:
+        return set()
+    won = session.execute(
+        update(Trial)
+        .where(Trial.id.in_(list(tokens)), Trial.state == TrialState.QUEUED)
+        .values(
+            state=TrialState.RUNNING,
+            lease_token=case(tokens, value=Trial.id),
+            worker=worker,
+            started_at=now,
+            heartbeat_at=now,
+            lease_expires_at=expires,
+        )
+        .returning(Trial.id)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    return set(won)
+
+
 @dataclass(frozen=True)
 class Recorded:
     """Outcome of :func:`record_result`: ``duplicate`` when the same token had already recorded."""
@@ -209,6 +240,19 @@ class Recorded:
     trial_id: int
     duplicate: bool
     on_front: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished evaluation to record: its trial, lease token, objective values, cost [s],
+    details and the worker that ran it (``None``: leave the trial's ``worker`` as it is)."""
+
+    trial_id: int
+    token: str
+    values: dict[str, float]
+    cost_s: float
+    details: dict[str, Any]
+    worker: str | None = None
 
 
 def record_result(
@@ -230,71 +274,98 @@ def record_result(
         None when the token is stale (the trial was re-queued, re-run or closed since, or
         another attempt already recorded): the race is lost and nothing is written.
     """
-    existing = session.scalar(select(TrialResult).where(TrialResult.trial_id == trial_id))
-    if existing is not None:
-        if existing.lease_token == token:
-            trial = session.get(Trial, trial_id)
-            return Recorded(trial_id, True, bool(trial and trial.is_pareto))
-        return None
-    now = utcnow()
-    values_set: dict[str, Any] = {"state": TrialState.COMPLETED, "completed_at": now,
+    (out,) = record_results(session, [Outcome(trial_id, token, values, cost_s, details, worker)])
+    return out
+
+
+def record_results(session: Session, outcomes: list[Outcome]) -> list[Recorded | None]:
+    """:func:`record_result` for many trials (distinct ids) in a fixed number of statements
+    per study, whatever the batch size: the same outcome as recording them one by one, in
+    order (counters, front, hypervolume and events as each result arrived).
+
+    Returns:
+        Per outcome, ``Recorded`` or ``None`` (stale token), as :func:`record_result`.
+    """
+    ids = [o.trial_id for o in outcomes]
+    stored = dict(session.execute(
+        select(TrialResult.trial_id, TrialResult.lease_token)
+        .where(TrialResult.trial_id.in_(ids))).all()) if ids else {}
+    done: dict[int, Recorded | None] = {}
+    for o in outcomes:
+        if o.trial_id in stored:
+            done[o.trial_id] = (Recorded(o.trial_id, True, bool(session.scalar(
+                select(Trial.is_pareto).where(Trial.id == o.trial_id))))
+                if stored[o.trial_id] == o.token else None)
+    fresh = [o for o in outcomes if o.trial_id not in stored]
+    won = _complete_trials(session, fresh)
+    by_study: dict[int, list[Outcome]] = {}
+    for o in fresh:
+        if o.trial_id in won:
+            by_study.setdefault(won[o.trial_id].study_id, []).append(o)
+        else:
+            done[o.trial_id] = None
+    for study_id, batch in by_study.items():
+        done.update(_record_study_batch(session, study_id, batch, won))
+    return [done[i] for i in ids]
+
+
+def _complete_trials(session: Session, outcomes: list[Outcome]) -> dict[int, Any]:
+    """``running -> completed`` for every outcome whose lease token still matches, in one
+    statement. Returns trial id -> ``(id, study_id, number, fidelity, attempt)`` row of the
+    trials won."""
+    if not outcomes:
+        return {}
+    tokens = {o.trial_id: o.token for o in outcomes}
+    workers = {o.trial_id: o.worker for o in outcomes if o.worker}
+    values_set: dict[str, Any] = {"state": TrialState.COMPLETED, "completed_at": utcnow(),
                                   "lease_expires_at": None, "error": None}
-    if worker:
-        values_set["worker"] = worker
-    res = session.execute(
+    if workers:
+        values_set["worker"] = case(workers, value=Trial.id, else_=Trial.worker)
+    rows = session.execute(
         update(Trial)
-        .where(Trial.id == trial_id, Trial.state == TrialState.RUNNING,
-               Trial.lease_token == token)
+        .where(Trial.id.in_(list(tokens)), Trial.state == TrialState.RUNNING,
+               Trial.lease_token == case(tokens, value=Trial.id))
         .values(**values_set)
+        .returning(Trial.id, Trial.study_id, Trial.number, Trial.fidelity, Trial.attempt)
         .execution_options(synchronize_session=False)
-    )
-    if res.rowcount != 1:
-        return None
-    trial = session.get(Trial, trial_id)
-    assert trial is not None
-    session.refresh(trial)
-    session.add(
-        TrialResult(
-            trial_id=trial_id,
-            attempt=trial.attempt,
-            lease_token=token,
-            values=values,
-            cost_s=cost_s,
-            details=details,
-        )
-    )
+    ).all()
+    for r in rows:  # a trial loaded in this session reloads its new state on next access
+        if (loaded := session.identity_map.get(identity_key(Trial, r.id))) is not None:
+            session.expire(loaded)
+    return {r.id: r for r in rows}
+
+
+def _record_study_batch(session: Session, study_id: int, batch: list[Outcome],
+                        won: dict[int, Any]) -> dict[int, Recorded]:
+    """The results, counters, front and events of one study's completed ``batch``."""
     session.execute(
         update(Study)
-        .where(Study.id == trial.study_id)
-        .values(
-            n_completed=Study.n_completed + 1,
-            total_cost_s=Study.total_cost_s + cost_s,
-        )
+        .where(Study.id == study_id)
+        .values(n_completed=Study.n_completed + len(batch),
+                total_cost_s=Study.total_cost_s + sum(o.cost_s for o in batch))
         .execution_options(synchronize_session=False)
     )
-    study = session.get(Study, trial.study_id)
+    study = session.get(Study, study_id)
     assert study is not None
     session.refresh(study)
-    on_front = False
-    if pareto.is_full_fidelity(study, trial.fidelity):
-        on_front = pareto.add_to_front(session, study, trial, values)
-    emit(
-        session,
-        study.id,
-        "trial.completed",
-        {
-            "trial_id": trial.id,
-            "number": trial.number,
-            "fidelity": trial.fidelity,
-            "values": values,
-            "cost_s": cost_s,
-            "on_front": on_front,
-            "hypervolume": study.hypervolume,
-            "total_cost_s": study.total_cost_s,
-            "n_completed": study.n_completed,
-        },
-    )
-    return Recorded(trial_id, False, on_front)
+    fronts = pareto.add_to_front(session, study, [
+        (o.trial_id, won[o.trial_id].fidelity, o.values) for o in batch])
+    session.execute(insert(TrialResult), [
+        {"trial_id": o.trial_id, "attempt": won[o.trial_id].attempt, "lease_token": o.token,
+         "values": o.values, "cost_s": o.cost_s, "details": o.details} for o in batch])
+    n0 = study.n_completed - len(batch)
+    cost = study.total_cost_s - sum(o.cost_s for o in batch)
+    out = {}
+    for k, (o, (on_front, hv)) in enumerate(zip(batch, fronts, strict=True)):
+        row = won[o.trial_id]
+        cost += o.cost_s
+        emit(session, study_id, "trial.completed", {
+            "trial_id": o.trial_id, "number": row.number, "fidelity": row.fidelity,
+            "values": o.values, "cost_s": o.cost_s, "on_front": on_front, "hypervolume": hv,
+            "total_cost_s": cost, "n_completed": n0 + k + 1,
+        })
+        out[o.trial_id] = Recorded(o.trial_id, False, on_front)
+    return out
 
 
 def fail_attempt(

@@ -61,68 +61,109 @@ def meets_thresholds(objectives: list[dict[str, Any]], values: dict[str, Any]) -
     return True
 
 
-def add_to_front(session: Session, study: Study, trial: Trial, values: dict[str, Any]) -> bool:
-    """Insert ``trial`` into the study's front if no member dominates it; drop members it
-    dominates. Bumps ``pareto_version`` and recomputes the hypervolume when the front changes.
-    A trial worse than an objective's ``threshold`` (:func:`meets_thresholds`) never enters.
+def add_to_front(
+    session: Session, study: Study, results: list[tuple[int, float, dict[str, Any]]]
+) -> list[tuple[bool, float | None]]:
+    """Add newly recorded results ``(trial id, fidelity, values)``, in order, to the study's
+    front, reading the front once and writing the flags once for the whole batch.
+
+    Each full-fidelity result enters the front if no member dominates it and drops the
+    members it dominates; ``pareto_version`` is bumped and the hypervolume recomputed whenever
+    the front changes. A result worse than an objective's ``threshold``
+    (:func:`meets_thresholds`) never enters. The outcome is the same as adding the results
+    one by one: only the writes are batched. Call it before the batch's ``trial_results``
+    rows are inserted (the reference point is fixed from the first
+    ``MIN_POINTS_FOR_AUTO_REF`` full-fidelity results, counted in order).
 
     Returns:
-        Whether the trial is on the front afterwards.
+        Per result, ``(on_front, hypervolume)``: whether it was on the front right after it
+        was added, and the study's hypervolume then.
     """
+    front = {
+        tid: _vector(study, v)
+        for tid, v in session.execute(
+            select(Trial.id, TrialResult.values)
+            .join(TrialResult, TrialResult.trial_id == Trial.id)
+            .where(Trial.study_id == study.id, Trial.is_pareto.is_(True))
+            .order_by(Trial.id)
+        ).all()
+    }
+    was_on = set(front)
+    seen = None if study.ref_point is not None else _full_fidelity_vectors(session, study)
+    out = []
+    for trial_id, fidelity, values in results:
+        if is_full_fidelity(study, fidelity):
+            if seen is not None:
+                seen.append(_vector(study, values))
+            on = _add_one(study, front, trial_id, values, seen)
+        else:
+            on = False
+        out.append((on, study.hypervolume))
+    dropped = was_on - set(front)
+    added = set(front) - was_on
+    for ids, flag in ((dropped, False), (added, True)):
+        if ids:
+            session.execute(
+                update(Trial)
+                .where(Trial.id.in_(sorted(ids)))
+                .values(is_pareto=flag)
+                .execution_options(synchronize_session="evaluate")
+            )
+    return out
+
+
+def _add_one(study: Study, front: dict[int, list[float]], trial_id: int,
+             values: dict[str, Any], seen: list[list[float]] | None) -> bool:
+    """One full-fidelity result against the in-memory ``front`` (trial id -> objective
+    vector, updated in place); ``seen``: every full-fidelity vector so far while the
+    reference point is not fixed. Returns whether the result is on the front."""
     passes = meets_thresholds(study.objectives, values)
     if not passes and study.ref_point is not None:
         return False  # nothing can change: the front stays, the reference point is fixed
-    rows = session.execute(
-        select(Trial.id, TrialResult.values)
-        .join(TrialResult, TrialResult.trial_id == Trial.id)
-        .where(Trial.study_id == study.id, Trial.is_pareto.is_(True))
-        .order_by(Trial.id)
-    ).all()
-    ids = [r[0] for r in rows] + [trial.id]
-    Y = torch.tensor([_vector(study, r[1]) for r in rows] + [_vector(study, values)],
-                     dtype=torch.double)
+    ids = [*front, trial_id]
+    Y = torch.tensor([*front.values(), _vector(study, values)], dtype=torch.double)
     mask = pareto_mask(Y, directions(study)).tolist()
     on_front = passes and bool(mask[-1])
     if on_front:
-        dropped = [i for i, keep in zip(ids[:-1], mask[:-1], strict=True) if not keep]
-        if dropped:
-            session.execute(
-                update(Trial)
-                .where(Trial.id.in_(dropped))
-                .values(is_pareto=False)
-                .execution_options(synchronize_session=False)
-            )
-        trial.is_pareto = True
+        for i, keep in zip(ids[:-1], mask[:-1], strict=True):
+            if not keep:
+                del front[i]
+        front[trial_id] = _vector(study, values)
         study.pareto_version += 1
-        front = Y[torch.tensor(mask)]
-        _ensure_ref_point(session, study)
+        _ensure_ref_point(study, seen)
         study.hypervolume = (
-            hypervolume(front, directions(study), study.ref_point)
+            hypervolume(Y[torch.tensor(mask)], directions(study), study.ref_point)
             if study.ref_point is not None
             else None
         )
-    elif study.ref_point is None and _ensure_ref_point(session, study):
-        if rows:  # a threshold can keep every result so far off the front
+    elif study.ref_point is None and _ensure_ref_point(study, seen):
+        if len(ids) > 1:  # a threshold can keep every result so far off the front
             study.hypervolume = hypervolume(Y[:-1], directions(study), study.ref_point)
         study.pareto_version += 1
     return on_front
 
 
-def _ensure_ref_point(session: Session, study: Study) -> bool:
-    """Fix a data-derived reference point once enough full-fidelity results exist.
+def _full_fidelity_vectors(session: Session, study: Study) -> list[list[float]]:
+    """Objective vectors of every full-fidelity result stored for the study."""
+    return [
+        _vector(study, r[0])
+        for r in session.execute(
+            select(TrialResult.values)
+            .join(Trial, TrialResult.trial_id == Trial.id)
+            .where(Trial.study_id == study.id, full_fidelity(study))
+        ).all()
+    ]
+
+
+def _ensure_ref_point(study: Study, seen: list[list[float]] | None) -> bool:
+    """Fix a data-derived reference point once ``MIN_POINTS_FOR_AUTO_REF`` full-fidelity
+    results (``seen``, their objective vectors) exist.
 
     Returns:
         True if a reference point was set by this call.
     """
-    if study.ref_point is not None:
+    if study.ref_point is not None or seen is None or len(seen) < MIN_POINTS_FOR_AUTO_REF:
         return False
-    rows = session.execute(
-        select(TrialResult.values)
-        .join(Trial, TrialResult.trial_id == Trial.id)
-        .where(Trial.study_id == study.id, full_fidelity(study))
-    ).all()
-    if len(rows) < MIN_POINTS_FOR_AUTO_REF:
-        return False
-    Y = torch.tensor([_vector(study, r[0]) for r in rows], dtype=torch.double)
+    Y = torch.tensor(seen, dtype=torch.double)
     study.ref_point = [float(v) for v in default_ref_point(Y, directions(study))]
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -10,12 +11,15 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings, get_settings
 from app.core.errors import NotFoundError, ValidationFailed
+from app.execution.confirm import has_model
 from app.models import Study, StudyState, Trial, TrialResult
 from app.problems import ResolvedStudy, resolve
+from app.problems.workloads import WorkloadFiles
 from app.schemas.study import StudiesPublic, StudyCreate, StudyPublic
 from app.schemas.trial import ParetoPoint, ParetoPublic, TrialPublic, TrialsPublic
 from app.services.events import emit
 from app.services.pagination import decode_cursor, encode_cursor
+from app.services.workloads import study_files
 from optimizer.space import SearchSpace
 
 MAX_PAGE = 500
@@ -45,12 +49,15 @@ def _cap_errors(body: StudyCreate, settings: Settings) -> list[dict[str, Any]]:
     return errors
 
 
-def validate_definition(body: StudyCreate, settings: Settings | None = None) -> ResolvedStudy:
+def validate_definition(body: StudyCreate, settings: Settings | None = None,
+                        files: Mapping[str, WorkloadFiles] | None = None) -> ResolvedStudy:
     """Every semantic check a new study passes (``POST /studies``, ``POST /studies:validate``
     and ``xbar study validate`` all call this one function); nothing is stored.
 
     Args:
         settings: The per-study caps to enforce; ``get_settings()`` when omitted.
+        files: The file workloads the caller may name
+            (:func:`app.services.workloads.study_files`); none when omitted.
 
     Raises:
         ValidationFailed: a semantic error in the definition, or a cap of ``settings``
@@ -58,7 +65,7 @@ def validate_definition(body: StudyCreate, settings: Settings | None = None) -> 
     """
     errors = _cap_errors(body, settings or get_settings())
     try:
-        resolved = resolve(body)
+        resolved = resolve(body, files)
     except ValidationFailed as e:
         if errors:
             raise ValidationFailed(e.detail, errors=[*errors, *e.errors]) from e
@@ -77,10 +84,14 @@ def create_study(
     driver starts it), with the target fidelity of its resolved search space, and commit it: a
     request that reads it right after the 201 finds it.
 
+    A ``problem.workload`` naming one of the owner's uploads or an operator workload is
+    resolved to its blobs' sha256s (:func:`app.services.workloads.study_files`).
+
     Raises:
         ValidationFailed: as :func:`validate_definition`; nothing is stored.
     """
-    resolved = validate_definition(body, settings)
+    settings = settings or get_settings()
+    resolved = validate_definition(body, settings, study_files(session, owner_key_id, settings))
     study = Study(
         name=body.name,
         owner_key_id=owner_key_id,
@@ -141,6 +152,7 @@ def study_public(study: Study) -> StudyPublic:
         total_cost_s=study.total_cost_s,
         hypervolume=study.hypervolume,
         pareto_version=study.pareto_version,
+        predicted_front=has_model(study.method),
         error=study.error,
         created_at=study.created_at,
         started_at=study.started_at,
@@ -169,6 +181,13 @@ def list_studies(
     )
 
 
+def _origin(t: Trial) -> str:
+    """``"confirm"`` for a confirmation trial (its stored suggestion's ``extras.origin``, set
+    by ``app.execution.confirm``), else ``"optimizer"``."""
+    extras = (t.suggestion or {}).get("extras") or {}
+    return "confirm" if extras.get("origin") == "confirm" else "optimizer"
+
+
 def _trial_public(t: Trial, r: TrialResult | None, with_details: bool) -> TrialPublic:
     return TrialPublic(
         id=t.id,
@@ -182,6 +201,7 @@ def _trial_public(t: Trial, r: TrialResult | None, with_details: bool) -> TrialP
         cost_s=r.cost_s if r else None,
         info_gain_per_cost=t.info_gain_per_cost,
         is_pareto=t.is_pareto,
+        origin=_origin(t),
         worker=t.worker,
         error=t.error,
         details=(r.details if r and with_details else None),

@@ -4,9 +4,10 @@ suggests from, and suggestions added as queued trials with their seeds.
 Reproducibility: the same definition and seed give the same trials.
 
 - Model-free methods (``MODEL_FREE_METHODS``: sobol, random) are asked for one trial number at
-  a time, with the study seed and every trial handed out so far (``handed_out``) as pending,
-  so trial ``i``'s params depend only on the seed and ``i`` -- not on how many slots were free
-  when the driver asked, nor on which evaluations had finished.
+  a time, with the study seed and every trial handed out so far as pending (listed in finite
+  spaces, only counted otherwise: ``model_free_handed_out``), so trial ``i``'s params depend
+  only on the seed and ``i`` -- not on how many slots were free when the driver asked, nor on
+  which evaluations had finished.
 - Model-based methods see the observations complete at suggest time. With ``parallelism`` 1
   that is every earlier trial, so a study is deterministic (given deterministic evaluations);
   with more, results depend on the order evaluations finish in.
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import STUDY_ACTIVE, TRIAL_OPEN, Study, Trial, TrialResult, TrialState
+from optimizer.space import SearchSpace
 
 SEED_MODULUS = 2**31 - 1
 """Seeds stay below this (a positive 32-bit int, accepted by every RNG downstream)."""
@@ -116,6 +118,16 @@ def handed_out(session: Session, study_id: int) -> list[dict[str, Any]]:
             .order_by(Trial.number)
         ).all()
     ]
+
+
+def model_free_handed_out(session: Session, study: Study) -> list[dict[str, Any]] | int:
+    """What a model-free suggest (``tasks.suggest_numbers``) needs of the trials handed out so
+    far: their rows (``handed_out``) in a finite space, where taken points are skipped, and
+    otherwise only their count, ``study.next_number`` (every reserved number has its row),
+    so asking costs the same at trial 100k as at trial 1."""
+    if SearchSpace.from_spec(study.search_space).cardinality is not None:
+        return handed_out(session, study.id)
+    return study.next_number
 
 
 def add_suggestions(

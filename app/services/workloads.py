@@ -3,17 +3,25 @@
 Blobs live in ``workload_blobs`` keyed by sha256 (the same bytes uploaded twice, by anyone,
 are stored once); ``uploaded_workloads`` rows name a model blob and a data blob per owner key.
 Nothing is stored when validation fails.
+
+A study names an upload (or an operator workload, ``XBAR_WORKLOADS_FILE``) as
+``problem.workload``: :func:`study_files` is what the caller may name, and the study stores the
+blobs' sha256s in its evaluator spec. Deleting an upload is refused (409) while a non-final
+study of its owner names it, so a running study never loses its bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.config import Settings
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from app.models import STUDY_ACTIVE, Study, UploadedWorkload, WorkloadBlob
+from app.problems.workloads import WorkloadFiles
 from simulator.errors import WorkloadError
 from simulator.workloads.files import (
     file_workload,
@@ -87,17 +95,21 @@ def find_workload(session: Session, name: str, owner_key_id: int | None,
 
 def create_workload(session: Session, *, name: str, owner_key_id: int | None, model: bytes,
                     data: bytes, model_format: str | None,
-                    architecture: str | None) -> UploadedWorkload:
+                    architecture: str | None,
+                    operator_names: Collection[str] = ()) -> UploadedWorkload:
     """Validate, then store blobs (deduplicated by sha256) and the named row.
 
     Raises:
         ValidationFailed: bad model/data (nothing stored). ConflictError: the name is a
-            built-in workload or the owner already has an upload of that name.
+            built-in or operator workload (``operator_names``), or the owner already has an
+            upload of that name.
     """
     from simulator import list_workloads
 
     if name in {w["name"] for w in list_workloads()}:
         raise ConflictError(f"{name!r} is a built-in workload; choose another name.")
+    if name in operator_names:
+        raise ConflictError(f"{name!r} is an operator workload; choose another name.")
     exists = session.scalar(select(func.count()).select_from(UploadedWorkload).where(
         UploadedWorkload.name == name, _owned(owner_key_id)))
     if exists:
@@ -152,3 +164,35 @@ def delete_workload(session: Session, row: UploadedWorkload, *, caller_key_id: i
             if blob is not None:
                 session.delete(blob)
     session.flush()
+
+
+def study_files(session: Session, owner_key_id: int | None,
+                settings: Settings) -> dict[str, WorkloadFiles]:
+    """The file workloads a study of ``owner_key_id`` may name: the operator's, then the key's
+    own uploads (another key's uploads are invisible, like unknown names). Built-in names are
+    resolved before these (:func:`app.problems.workloads.workload_errors`)."""
+    out = {name: WorkloadFiles("operator", w.model_sha256, w.data_sha256, w.model_format,
+                               w.data_format, w.architecture)
+           for name, w in settings.operator_workloads().items()}
+    for row in list_uploaded(session, owner_key_id):
+        out.setdefault(row.name, WorkloadFiles("uploaded", row.model_sha256, row.data_sha256,
+                                               row.model_format, row.data_format,
+                                               row.architecture))
+    return out
+
+
+def blob_content(session: Session, sha256: str) -> bytes:
+    """The bytes of blob ``sha256``, checked against their digest.
+
+    Raises:
+        NotFoundError: no such blob (its last upload was deleted).
+        ValueError: the stored bytes do not hash to ``sha256`` (corrupted storage).
+    """
+    blob = session.get(WorkloadBlob, sha256)
+    if blob is None:
+        raise NotFoundError(f"No workload blob {sha256[:12]}... (its upload was deleted).")
+    content = bytes(blob.content)
+    if sha256_hex(content) != sha256:
+        raise ValueError(f"workload blob {sha256[:12]}... is corrupted: its bytes hash to "
+                         f"{sha256_hex(content)[:12]}...")
+    return content

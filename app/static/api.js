@@ -34,7 +34,8 @@ export async function getJSON(path, headers) {
   if (r.status === 304) return { notModified: true };
   if (r.status === 401) throw new Unauthorized("this server needs an API key");
   if (!r.ok) throw new ApiError(r.status, await problemOf(r), path);
-  return { body: await r.json(), etag: r.headers.get("ETag") };
+  return { body: await r.json(), etag: r.headers.get("ETag"),
+           retryAfter: r.headers.get("Retry-After") };
 }
 
 /** POST/DELETE to ``url`` (absolute path) with an optional JSON body; the parsed answer

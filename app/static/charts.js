@@ -7,6 +7,7 @@ import { label, plotlyText } from "./api.js";
 
 export const FONT = { family: "system-ui, sans-serif", size: 11, color: "#1d2330" };
 export const COLORS = { front: "#0b5cad", full: "#8a93a3", other: "#c2571a" };
+const PREDICTED_BAR = "rgba(194, 87, 26, 0.25)";  // COLORS.other, faint: ± sd of predictions
 const AXIS = { ticks: "outside", showline: true, linecolor: "#b9c0cc", gridcolor: "#eef0f3",
                zeroline: false, automargin: true, exponentformat: "power" };
 export const CONFIG = { responsive: true, displaylogo: false,
@@ -36,8 +37,9 @@ function cells(m) {
 }
 
 /** The Pareto scatter matrix.
- *  groups: [{name, points: [{number, values, fidelity}], marker, fidelityScale?}] drawn in
- *  order (the last on top); ``fidelityScale: [zmin, zmax]`` colours a group by fidelity. */
+ *  groups: [{name, points: [{number, values, fidelity, sd?}], marker, fidelityScale?,
+ *  predicted?}] drawn in order (the last on top); ``fidelityScale: [zmin, zmax]`` colours a
+ *  group by fidelity; ``predicted`` groups are model predictions (``sd`` as error bars). */
 export function matrixFigure(objectives, groups) {
   const m = objectives.length, layout = baseLayout({ height: m > 2 ? 250 * (m - 1) + 60 : 380,
     margin: { l: 70, r: 20, t: 30, b: 50 } });
@@ -55,13 +57,22 @@ export function matrixFigure(objectives, groups) {
         colorscale: "Viridis", cmin: g.fidelityScale[0], cmax: g.fidelityScale[1],
         showscale: k === 0, colorbar: { title: { text: "fidelity" }, thickness: 10, len: 0.5,
                                         y: 1, yanchor: "top" } });
-      data.push({ type: "scatter", mode: "markers", name: plotlyText(g.name),
+      const trace = { type: "scatter", mode: "markers", name: plotlyText(g.name),
         legendgroup: g.name, showlegend: k === 0, xaxis: `x${ax}`, yaxis: `y${ax}`,
         x: pts.map(p => p.values[ox.name]), y: pts.map(p => p.values[oy.name]),
         customdata: pts.map(p => [p.number, p.fidelity]), marker,
         hovertemplate: `trial #%{customdata[0]} (fidelity %{customdata[1]:.3g})<br>` +
           `${plotlyText(label(ox.name))}: %{x:.4g}<br>${plotlyText(label(oy.name))}: ` +
-          `%{y:.4g}<extra>${plotlyText(g.name)}</extra>` });
+          `%{y:.4g}<extra>${plotlyText(g.name)}</extra>` };
+      if (g.predicted) Object.assign(trace, {  // predictions: mean ± sd, never a trial
+        error_x: { type: "data", array: pts.map(p => p.sd[ox.name]), thickness: 1, width: 0,
+                   color: PREDICTED_BAR },
+        error_y: { type: "data", array: pts.map(p => p.sd[oy.name]), thickness: 1, width: 0,
+                   color: PREDICTED_BAR },
+        hovertemplate: `PREDICTED design %{customdata[0]} (model mean ± sd at fidelity ` +
+          `%{customdata[1]:.3g})<br>${plotlyText(label(ox.name))}: %{x:.4g}<br>` +
+          `${plotlyText(label(oy.name))}: %{y:.4g}<extra>${plotlyText(g.name)}</extra>` });
+      data.push(trace);
     }
   });
   return { data, layout };

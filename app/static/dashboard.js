@@ -8,6 +8,7 @@ import { openDesign } from "./design.js";
 import { StudiesPage, progress } from "./studies.js";
 
 const state = { view: "study", id: null, study: null, etag: null, front: null, trials: [],
+                predicted: null, predictedEtag: null, predictedTimer: null,
                 events: [], stream: null, clickBound: new Set() };
 const $ = id => document.getElementById(id);
 
@@ -37,12 +38,31 @@ function renderSummary() {
     h("span", {}, "trials ", h("b", { id: "n-completed" }, String(s.n_completed)), " done"),
     item("failed", fmt(s.n_failed)),
     item("front", fmt(state.front ? state.front.points.length : 0), { id: "front-size" }),
+    ...(s.predicted_front ? [item("predicted", predictedSummary(), { id: "predicted-size" },
+      "designs of the model's predicted front (posterior mean at the target fidelity); " +
+      "predictions, not evaluations")] : []),
     item("hypervolume", fmt(s.hypervolume), { id: "hypervolume" },
          "dominated hypervolume of the full-fidelity front w.r.t. the reference point"),
     item("cost", `${fmt(s.total_cost_s)} s`, {}, "sum of the trials' evaluation cost"));
 }
 
+function predictedSummary() {
+  const p = state.predicted;
+  if (!p) return "–";
+  return p.status === "ready" ? `${p.points.length} designs` : "computing";
+}
+
 function completed() { return state.trials.filter(t => t.values); }
+
+/** The predicted front's designs as scatter points: the posterior means as ``values``, the
+ *  standard deviations as ``sd`` (drawn as error bars). */
+function predictedPoints() {
+  const p = state.predicted;
+  if (!p || p.status !== "ready") return [];
+  return p.points.map((pt, i) => ({ number: `p${i}`, fidelity: p.target_fidelity,
+    values: Object.fromEntries(Object.entries(pt.predicted).map(([k, v]) => [k, v.mean])),
+    sd: Object.fromEntries(Object.entries(pt.predicted).map(([k, v]) => [k, v.sd])) }));
+}
 
 function matrixGroups() {
   const zt = targetFidelity() - 1e-9, front = new Set(state.front ? state.front.points
@@ -56,6 +76,10 @@ function matrixGroups() {
       marker: { color: COLORS.full, size: 7 } },
     { name: "Pareto front", points: done.filter(t => front.has(t.number)),
       marker: { color: COLORS.front, size: 9, line: { color: "#fff", width: 1 } } },
+    ...(state.study.predicted_front ? [{ name: "predicted front (model mean ± sd)",
+      points: predictedPoints(), predicted: true,
+      marker: { color: COLORS.other, size: 8, symbol: "diamond-open", line: { width: 1.5 } } }]
+      : []),
   ];
 }
 
@@ -125,10 +149,13 @@ function renderTrials() {
                      "cost when it chose this trial (multi-fidelity methods only)" },
       "info gain / s"),
     h("th", { class: "params" }, "parameters"));
+  const confirmTitle = "confirmation trial: a design of the model's predicted front, " +
+    "evaluated at the target fidelity";
   $("trials").replaceChildren(head, ...rows.map(r => h("tr", {
-    class: `trial${r.is_pareto ? " front" : ""}`, "data-number": String(r.number),
-    onclick: () => showDesign(r.number) },
-    h("td", {}, String(r.number)), h("td", {}, r.state), h("td", {}, fmt(r.fidelity)),
+    class: `trial${r.is_pareto ? " front" : ""}${r.origin === "confirm" ? " confirm" : ""}`,
+    "data-number": String(r.number), onclick: () => showDesign(r.number) },
+    h("td", r.origin === "confirm" ? { title: confirmTitle } : {},
+      r.origin === "confirm" ? `${r.number} (confirm)` : String(r.number)), h("td", {}, r.state), h("td", {}, fmt(r.fidelity)),
     h("td", {}, r.worker || "–"),
     ...objs.map(o => h("td", {}, fmt(r.values ? r.values[o] : null))),
     h("td", {}, fmt(r.cost_s)), h("td", {}, fmt(r.info_gain_per_cost)),
@@ -149,9 +176,25 @@ async function refresh() {
     state.etag ? { "If-None-Match": state.etag } : {});
   if (!r.notModified) { state.front = r.body; state.etag = r.etag; }
   state.trials = await getAll(`/studies/${state.id}/trials`);
+  if (state.study.predicted_front) await fetchPredicted();
   renderSummary();
   renderTrials();
   await renderCharts();
+}
+
+/** The predicted front (``?source=predicted``); while the server computes it (202), ask
+ *  again after its ``Retry-After``. */
+async function fetchPredicted() {
+  const id = state.id;
+  const r = await getJSON(`/studies/${id}/pareto?source=predicted`,
+    state.predictedEtag ? { "If-None-Match": state.predictedEtag } : {});
+  if (id !== state.id || r.notModified) return;
+  state.predicted = r.body;
+  state.predictedEtag = r.body.status === "ready" ? r.etag : null;
+  if (r.body.status === "computing" && state.predictedTimer === null) {
+    state.predictedTimer = setTimeout(() => { state.predictedTimer = null; scheduleRefresh(); },
+      1000 * (+r.retryAfter || 1));
+  }
 }
 
 let pending = null;
@@ -172,7 +215,8 @@ function onEvent(type, data) {
 
 async function select(id) {
   if (state.stream) state.stream.abort();
-  Object.assign(state, { id, etag: null, front: null, events: [], trials: [] });
+  Object.assign(state, { id, etag: null, front: null, events: [], trials: [], predicted: null,
+                         predictedEtag: null });
   $("design").classList.remove("shown");
   history.replaceState(null, "", `?study=${id}`);
   $("study").value = String(id);

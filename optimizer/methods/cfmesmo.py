@@ -53,7 +53,14 @@ from optimizer.methods.mf_common import (
     pending_unit,
     suggestion_from_unit,
 )
-from optimizer.methods.options import Choice, DeclaredOptions, FloatRange, IntRange, OptionSpec
+from optimizer.methods.options import (
+    CONFIRM_OPTIONS,
+    Choice,
+    DeclaredOptions,
+    FloatRange,
+    IntRange,
+    OptionSpec,
+)
 from optimizer.space import UNIT_TARGET, unit_at_target
 from optimizer.surrogates import CostModel, fit_objective_model
 from optimizer.types import Suggestion
@@ -109,6 +116,8 @@ class CFMESMO(DeclaredOptions):
             target fidelity only (the design of most information gain there), so that the
             reported front, which holds full-fidelity results only, fills. 0 (default): pure
             CF-MESMO.
+        confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
+            (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -120,6 +129,7 @@ class CFMESMO(DeclaredOptions):
         "n_init": IntRange(1, nullable=True),
         "fidelity_filter": Choice(("none", "boca")),
         "min_full_share": FloatRange(0.0, 1.0, high_open=True),
+        **CONFIRM_OPTIONS,
     }
 
     approx: str = "gibbon"
@@ -130,6 +140,7 @@ class CFMESMO(DeclaredOptions):
     n_init: int | None = None
     fidelity_filter: str = "none"
     min_full_share: float = 0.0
+    confirm_top_k: int = 3
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)

@@ -55,7 +55,7 @@ from optimizer.methods.mf_common import (
     round_mf,
     suggestion_from_unit,
 )
-from optimizer.methods.options import DeclaredOptions, IntRange, OptionSpec
+from optimizer.methods.options import CONFIRM_OPTIONS, DeclaredOptions, IntRange, OptionSpec
 from optimizer.space import UNIT_TARGET
 from optimizer.surrogates import CostModel, fit_objective_model_list
 from optimizer.types import Suggestion
@@ -74,6 +74,8 @@ class MFHVKGMethod(DeclaredOptions):
         raw_samples: Raw samples of the one-shot search, ``>= 16``.
         num_restarts: Restarts of the one-shot search, ``>= 1`` (tutorial: 1).
         n_init: Initial design size; ``None`` for ``2 (D + 1)`` like ``cf-mesmo``.
+        confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
+            (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -83,6 +85,7 @@ class MFHVKGMethod(DeclaredOptions):
         "raw_samples": IntRange(16),
         "num_restarts": IntRange(1),
         "n_init": IntRange(1, nullable=True),
+        **CONFIRM_OPTIONS,
     }
 
     num_fantasies: int = 8
@@ -91,6 +94,7 @@ class MFHVKGMethod(DeclaredOptions):
     raw_samples: int = 256
     num_restarts: int = 1
     n_init: int | None = None
+    confirm_top_k: int = 3
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)

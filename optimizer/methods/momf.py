@@ -38,7 +38,7 @@ from optimizer.methods.mf_common import (
     reference_point,
     suggestion_from_unit,
 )
-from optimizer.methods.options import DeclaredOptions, IntRange, OptionSpec
+from optimizer.methods.options import CONFIRM_OPTIONS, DeclaredOptions, IntRange, OptionSpec
 from optimizer.space import UNIT_TARGET
 from optimizer.surrogates import CostModel, fit_objective_model
 from optimizer.types import Suggestion
@@ -53,6 +53,8 @@ class MOMFMethod(DeclaredOptions):
         raw_samples: Raw candidates for the acquisition search, ``>= 16``.
         num_restarts: L-BFGS-B restarts, ``>= 0``.
         n_init: Initial design size; ``None`` for ``2 (D + 1)`` like ``cf-mesmo``.
+        confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
+            (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -60,12 +62,14 @@ class MOMFMethod(DeclaredOptions):
         "raw_samples": IntRange(16),
         "num_restarts": IntRange(0),
         "n_init": IntRange(1, nullable=True),
+        **CONFIRM_OPTIONS,
     }
 
     mc_samples: int = 64
     raw_samples: int = 512
     num_restarts: int = 4
     n_init: int | None = None
+    confirm_top_k: int = 3
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)

@@ -108,6 +108,13 @@ class Flag:
 OptionSpec = IntRange | FloatRange | Choice | Flag
 """The constraint of one option."""
 
+CONFIRM_OPTIONS: dict[str, OptionSpec] = {"confirm_top_k": IntRange(0)}
+"""The option every model-based method declares (``OPTIONS = {..., **CONFIRM_OPTIONS}`` with a
+``confirm_top_k`` field): the study's last ``confirm_top_k`` trials evaluate, at the target
+fidelity, designs of the model's predicted front not evaluated there yet
+(``app.execution.confirm``). The service reads it; the method ignores it. Declaring it is
+what makes a method *model-based* to the service (``GET /pareto?source=predicted``)."""
+
 
 def check_options(method: str, table: Mapping[str, OptionSpec],
                   options: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,6 +164,7 @@ class DeclaredOptions:
 
 
 __all__ = [
+    "CONFIRM_OPTIONS",
     "Choice",
     "DeclaredOptions",
     "Flag",

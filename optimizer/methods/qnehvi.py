@@ -47,7 +47,13 @@ from torch import Tensor
 
 from optimizer.context import SuggestContext
 from optimizer.encoding import encode_observations, encode_pending, ref_point_max
-from optimizer.methods.options import DeclaredOptions, FloatRange, IntRange, OptionSpec
+from optimizer.methods.options import (
+    CONFIRM_OPTIONS,
+    DeclaredOptions,
+    FloatRange,
+    IntRange,
+    OptionSpec,
+)
 from optimizer.methods.sobol import feasible_sobol
 from optimizer.space import FixedParam, FloatParam, SearchSpace
 from optimizer.types import Suggestion
@@ -124,6 +130,8 @@ class QNEHVI(DeclaredOptions):
         discrete_pool: Uniform feasible candidates added to the pool for mixed spaces.
         alpha: Approximation level of the box decompositions (BoTorch ``alpha``; 0 = exact).
             ``None`` picks 0 for up to 3 objectives and ``AUTO_ALPHA_MANY`` for 4 or more.
+        confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
+            (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -134,6 +142,7 @@ class QNEHVI(DeclaredOptions):
         "maxiter": IntRange(1),
         "discrete_pool": IntRange(1),
         "alpha": FloatRange(0.0, 1.0, high_open=True, nullable=True),
+        **CONFIRM_OPTIONS,
     }
 
     n_init: int | None = None
@@ -143,6 +152,7 @@ class QNEHVI(DeclaredOptions):
     maxiter: int = 100
     discrete_pool: int = 256
     alpha: float | None = None
+    confirm_top_k: int = 0
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         space = ctx.space

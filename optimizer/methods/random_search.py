@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from optimizer.context import SuggestContext
 from optimizer.methods.common import pick_distinct
@@ -22,6 +23,9 @@ class RandomSearch(DeclaredOptions):
     the same call repeats exactly. In finite spaces, already observed or pending points are
     skipped while unseen ones remain. Always at full fidelity.
     """
+
+    COUNTS_PENDING_ONLY: ClassVar[bool] = True
+    """Reads how many points are pending, not which (outside finite spaces)."""
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         gen = ctx.generator()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -59,14 +60,17 @@ def feasible_sobol(space: SearchSpace, seed: int, start: int, count: int,
 class SobolSearch(DeclaredOptions):
     """Scrambled Sobol points (``torch.quasirandom.SobolEngine`` seeded with the study seed).
 
-    Each call skips the ``len(observations) + len(pending)`` points earlier calls handed out,
+    Each call skips the ``len(observations) + n_pending`` points earlier calls handed out,
     so a study walks one low-discrepancy sequence. Infeasible points (linear constraints) are
     dropped from the sequence; in finite spaces points already observed or pending are
     skipped while unseen ones remain. Always at full fidelity.
     """
 
+    COUNTS_PENDING_ONLY: ClassVar[bool] = True
+    """Reads how many points are pending, not which (outside finite spaces)."""
+
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
-        start = len(ctx.observations) + len(ctx.pending)
+        start = len(ctx.observations) + ctx.n_pending
         taken = ctx.taken_keys()
         out: list[dict] = []
         count = ctx.n

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from simulator.cost import periphery, sensing
 from simulator.cost.technology import (
     ADDER_ACTIVITY,
     CELL_HEIGHT_F,
@@ -21,7 +22,6 @@ from simulator.cost.technology import (
     FULL_ADDER_TRANSISTORS,
     INTERCONNECT_TOGGLE,
     MLSA_BREAKS_OHM,
-    MLSA_COLUMN_LATENCY_S,
     SAR_BIT_CYCLE_S,
     STD_CELL_HEIGHT_F,
     WIRE_CAP_F_PER_M,
@@ -75,11 +75,10 @@ def cell_array(
     )
 
 
-def word_line_energy_pj(tech: TechnologyNode, cols: int) -> float:
-    """Charging one word line (the access-transistor gates) across ``cols`` 12F-wide cells
-    to ``Vdd`` [pJ]; wire capacitance only, as NeuroSim's ``capRow2``."""
-    c_wl = cols * CELL_WIDTH_F * tech.feature_m * WIRE_CAP_F_PER_M
-    return c_wl * tech.vdd_v**2 * _PJ
+def word_line_energy_pj(tech: TechnologyNode, cols: int, r_on_ohm: float) -> float:
+    """Charging one word line across ``cols`` 12F-wide 1T1R cells to ``Vdd`` [pJ]: wire plus
+    access-transistor gates, NeuroSim's ``capRow2·Vdd²`` (:func:`sensing.word_line_cap_f`)."""
+    return sensing.word_line_cap_f(tech.node_nm, cols, r_on_ohm) * tech.vdd_v**2 * _PJ
 
 
 def sar_adc(
@@ -138,21 +137,21 @@ def mlsa_adc(
     ``L = 2^B`` output levels use ``L - 1`` parallel sense amplifiers against reference
     columns (``MultilevelSenseAmp.cpp``):
 
-    * Area: ``9·A_T`` per reference level plus one dummy (reference) column of ``rows``
-      1T1R cells shared by ``dumcolshared = L`` levels: ``(L - 1)(9·A_T + rows·4F·12F / L)``.
-    * Energy per conversion: ``(L - 1)·(P(R') + P_ref)·t_col`` with ``R' = R·0.5 V / V_read``,
-      ``t_col`` = 1 ns (:data:`MLSA_COLUMN_LATENCY_S`) and the reference columns' share
+    * Area: :func:`simulator.cost.periphery.mlsa_area` of one ADC (9 single-NMOS cells per
+      reference level plus a ``1/L`` share of a reference column of ``rows`` 1T1R cells).
+    * Energy per conversion (``CalculatePower``, current mode): ``(L - 1)·(P(R') + P_ref)·t_col
+      + E_sw`` with ``R' = R·0.5 V / V_read``, the reference columns' share
       ``P_ref = Σ_{i=1}^{L-3} P(R_i') / L``, ``R_i = 1 / (rows·g_on·(1 - i/L))`` (NeuroSim's
-      ``Rref`` ladder, one dummy column shared by ``L`` sense amplifiers). The column
-      current's power is in ``P``, so cell conduction is counted here.
+      ``Rref`` ladder, one dummy column shared by ``L`` sense amplifiers), the sensing time
+      ``t_col`` of :func:`~simulator.cost.sensing.mlsa_sensing_time_s` and the capacitive
+      switching ``E_sw`` of :func:`~simulator.cost.sensing.mlsa_switching_energy_j`. The
+      column current's power is in ``P``, so cell conduction is counted here.
     * Latency per conversion: ``t_col`` (all levels compare at once).
     """
     if bits < 1:
         raise ValueError(f"adc_bits must be >= 1, got {bits!r}.")
     levels = 2**bits
-    f = tech.feature_m
-    dummy = rows * CELL_HEIGHT_F * CELL_WIDTH_F * f * f / levels
-    area = (levels - 1) * (9.0 * transistor_area_m2(tech) + dummy)
+    area = periphery.mlsa_area(tech, 1, levels, rows)
     scale = 0.5 / read_voltage_v
     g_start = rows * g_on_s
     p_ref = sum(
@@ -160,10 +159,11 @@ def mlsa_adc(
         for i in range(1, levels - 2)
     ) / levels
     p_col = mlsa_column_power_w(tech, column_resistance_ohm * scale)
-    energy = (levels - 1) * (p_col + p_ref) * MLSA_COLUMN_LATENCY_S
-    return UnitCost(
-        area_um2=area * _UM2, energy_pj=energy * _PJ, latency_ns=MLSA_COLUMN_LATENCY_S * _NS
-    )
+    c_col = sensing.column_cap_f(tech.node_nm, rows, 1.0 / g_on_s)
+    t_col = sensing.mlsa_sensing_time_s(tech.node_nm, bits, rows, 1.0 / g_on_s, c_col)
+    energy = (levels - 1) * (p_col + p_ref) * t_col
+    energy += sensing.mlsa_switching_energy_j(tech.node_nm, bits, c_col, read_voltage_v)
+    return UnitCost(area_um2=area * _UM2, energy_pj=energy * _PJ, latency_ns=t_col * _NS)
 
 
 def driver(tech: TechnologyNode, dac_bits: int) -> UnitCost:

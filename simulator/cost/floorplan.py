@@ -26,6 +26,7 @@ and ``numColPerSynapse`` = our columns per weight (main.cpp:133-142).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -87,9 +88,47 @@ def pipeline_speed_ups(layers: list[LayerShape], speed_up_degree: int) -> list[i
     return [max(1, math.ceil((ifm_side(layer) / bound) ** 2)) for layer in layers]
 
 
+@dataclass(frozen=True)
+class Floorplan:
+    """NeuroSim's chip floorplan of a network (``ChipFloorPlan``, Chip.cpp:189-352); sizes are
+    in cells (rows = columns)."""
+
+    novel: list[bool]
+    """Per layer: mapped with the novel mapping (``markNM``)."""
+    num_pe_nm: int
+    """PEs per novel-mapped tile, the most common kernel area (``numPENM``); 0 if none."""
+    pe_nm: float
+    """Side of a novel-mapped PE (``desiredPESizeNM``); 0 without novel-mapped layers."""
+    tile_cm: float
+    """Side of a conventional tile (``desiredTileSizeCM``); 0 without conventional layers."""
+    pe_cm: float
+    """Side of a conventional PE (``desiredPESizeCM``)."""
+    dups: list[int]
+    """Per layer: PE x sub-array duplication."""
+    tiles: list[tuple[int, int]]
+    """Per layer: tile rows x tile columns (``numTileEachLayer``, Chip.cpp:1302-1324), the
+    rows including the pipeline copies ``ceil(pipeline / dup)``."""
+
+    @property
+    def tiles_nm(self) -> int:
+        """Novel-mapped tiles on the chip (``desiredNumTileNM``)."""
+        return sum(r * c for (r, c), nm in zip(self.tiles, self.novel, strict=True) if nm)
+
+    @property
+    def tiles_cm(self) -> int:
+        """Conventional tiles on the chip (``desiredNumTileCM``)."""
+        return sum(r * c for (r, c), nm in zip(self.tiles, self.novel, strict=True) if not nm)
+
+
 def duplications(layers: list[LayerShape], rows: int, cols: int, cols_per_weight: int) -> list[int]:
     """PE x sub-array duplication per layer (``PEDesign`` · ``SubArrayDup``) for sub-arrays of
     ``rows x cols`` cells; a layer without ``kernel_area`` is mapped conventionally."""
+    return _design(layers, rows, cols, cols_per_weight)[5]
+
+
+def _design(layers: list[LayerShape], rows: int, cols: int, cols_per_weight: int
+            ) -> tuple[list[bool], int, float, float, float, list[int]]:
+    """``(novel, numPENM, PE side NM, tile side CM, PE side CM, duplications)``."""
     kernel = [layer.kernel_area or 1 for layer in layers]
     out_cols = [layer.out_features * cols_per_weight for layer in layers]
     most, num_pe = 0, 0  # numPENM: the most common kernel area (> 1), Chip.cpp:106-120
@@ -152,7 +191,29 @@ def duplications(layers: list[LayerShape], rows: int, cols: int, cols_per_weight
         else:
             pe = _dup(layer.in_features, out_cols[i], tile, pe_cm, pe_cm)
             dups.append(pe * _dup(layer.in_features, out_cols[i], pe_cm, rows, cols))
-    return dups
+    return novel, num_pe, pe_nm, tile, pe_cm, dups
+
+
+def floorplan(layers: list[LayerShape], speed_up_degree: int, rows: int, cols: int,
+              cols_per_weight: int) -> Floorplan:
+    """The :class:`Floorplan` of ``layers`` on ``rows x cols`` sub-arrays: a novel-mapped layer
+    takes ``ceil(C / PE) x ceil(C_out·cols_per_weight / PE)`` tiles (``C`` its input channels),
+    a conventional one ``ceil(C·k² / tile) x ceil(C_out·cols_per_weight / tile)``, the rows times
+    ``ceil(pipeline / dup)`` when the pipeline is on (``speed_up_degree > 1``)."""
+    novel, num_pe, pe_nm, tile, pe_cm, dups = _design(layers, rows, cols, cols_per_weight)
+    pipe = (pipeline_speed_ups(layers, speed_up_degree) if speed_up_degree > 1
+            else [1] * len(layers))
+    tiles = []
+    for layer, nm, p, d in zip(layers, novel, pipe, dups, strict=True):
+        out = layer.out_features * cols_per_weight
+        if nm:
+            k = layer.kernel_area or 1
+            r, c = math.ceil(layer.in_features // k / pe_nm), math.ceil(out / pe_nm)
+        else:
+            r, c = math.ceil(layer.in_features / tile), math.ceil(out / tile)
+        tiles.append((r * math.ceil(p / d), c))
+    return Floorplan(novel=novel, num_pe_nm=num_pe if pe_nm else 0, pe_nm=pe_nm, tile_cm=tile,
+                     pe_cm=pe_cm, dups=dups, tiles=tiles)
 
 
 def speed_ups(layers: list[LayerShape], speed_up_degree: int, rows: int, cols: int,

@@ -6,39 +6,58 @@ Mapping (per layer, weights unrolled to ``in_features x out_features``):
   encoding uses a column pair per slice; ``"offset"`` uses one column per slice and reserves
   one reference column per array (subtracted after the ADC).
 * ``row_tiles = ceil(in_features / rows)``, ``col_tiles = ceil(out_features · columns per
-  weight / usable columns)``; every array holds its own periphery.
+  weight / usable columns)``.
+* Area is NeuroSim V1.4's (:mod:`simulator.cost.chip_area`): its floorplan packs the layers
+  into tiles of PEs of sub-arrays (:func:`~simulator.cost.floorplan.floorplan`), every
+  sub-array, PE, tile and the chip-level blocks (global buffer, X-Y bus, accumulator,
+  max-pool, ReLU) laid out gate by gate; ``whitespace`` is the bounding boxes' slack.
 
 Operation (per inference, per layer; arrays of a layer work in parallel, layers in sequence):
 
 * ``cycles = ceil(input_bits / dac_bits)`` input cycles per output position; in each cycle
   every row of an array is driven at once and the ``cols_per_adc`` columns that share an ADC
-  are converted one after another: ``positions · cycles · cols_per_adc`` read steps, each
-  lasting one array read plus one ADC conversion.
-* Every used column is converted once per cycle and shift-added; partial sums of row tiles,
-  weight slices and the pair/reference columns are then combined by accumulators.
+  are converted one after another: ``positions · cycles · cols_per_adc`` read steps, one
+  synchronous clock each (:mod:`simulator.cost.timing`).
+* Energy follows NeuroSim V1.4 per event: MLSA sensing with its switching energy and the
+  driven word lines (:mod:`simulator.cost.sensing`), the word-line switch matrix, shift-adds
+  per array and an adder tree over the row tiles (:mod:`simulator.cost.digital`); the input
+  activity may differ per layer (NeuroSim measures it on its traces).
+* Latency is NeuroSim's synchronous cycle count: sensing (split by the copies), tile and
+  global register-file buffers and bus transfers (not split), times the clock stretched to
+  NeuroSim's sensing cycle ``β·(t_select + t_ADC + t_encoder)``
+  (:func:`~simulator.cost.timing.clock_period_ns`).
 * Input and output activations (``input_bits`` each) pass through register buffers and an
   on-chip bus.
 * ADCs are NeuroSim's multi-level sense amplifiers (``adc_type = "mlsa"``, its default) or
   SAR ADCs (``"sar"``).
 * Pipeline (NeuroSim ``pipeline = true``): layers whose input map is large, and small
   matrices that fit several times in NeuroSim's PE / sub-arrays, get
-  :func:`~simulator.cost.floorplan.speed_ups` copies of their arrays (area x copies,
-  latency / copies, energy per image unchanged); ``latency_pipelined_us`` is the slowest
-  layer, ``latency_us`` the sum.
+  :func:`~simulator.cost.floorplan.speed_ups` copies of their arrays (tiles x
+  ``ceil(pipeline / dup)``, sensing latency / copies, energy per image unchanged);
+  ``latency_pipelined_us`` is the slowest layer, ``latency_us`` the sum.
 
-Leakage, pooling/activation units, the global buffer, off-chip memory and weight programming
-are not modelled.
+Leakage, off-chip memory, weight programming and the energy of pooling/activation units are
+not modelled (their area is).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from simulator.cost import components as cmp
-from simulator.cost.floorplan import speed_ups
+from simulator.cost.chip_area import component_areas
+from simulator.cost.digital import (
+    adder_tree_energy_j,
+    shift_add_energy_j,
+    wl_switch_matrix_energy_j,
+)
+from simulator.cost.floorplan import floorplan, speed_ups
+from simulator.cost.sensing import column_resistance_ohm
 from simulator.cost.technology import INPUT_ACTIVITY, INTERCONNECT_BUS_BITS, technology
+from simulator.cost.timing import clock_period_ns, layer_cycles
 from simulator.tiling import TileLayout, column_plan, layout_for
 
 COMPONENTS: tuple[str, ...] = (
@@ -50,8 +69,10 @@ COMPONENTS: tuple[str, ...] = (
     "accumulation",
     "buffer",
     "interconnect",
+    "whitespace",
 )
-"""Component names of :attr:`HardwareCost.breakdown` ``["components"]``."""
+"""Component names of :attr:`HardwareCost.breakdown` ``["components"]`` (``whitespace``: area
+only, the layout slack of NeuroSim's sub-array and tile bounding boxes)."""
 
 ENCODINGS: tuple[str, ...] = ("differential", "offset")
 ADC_TYPES: tuple[str, ...] = ("mlsa", "sar")
@@ -119,10 +140,11 @@ class HardwareCost:
     """Hardware cost of one inference of a workload on a crossbar configuration."""
 
     area_mm2: float
-    """Chip area [mm²]: every array with its periphery, accumulators, buffers and bus."""
+    """Chip area [mm²] as NeuroSim V1.4's ``ChipArea``: its tiles' bounding boxes plus the
+    global buffer, bus, accumulator, max-pool and ReLU (:mod:`simulator.cost.chip_area`)."""
     latency_us: float
-    """Latency of one inference [µs], layers in sequence (layer-by-layer), each layer sped
-    up by its weight copies (:func:`speed_ups`)."""
+    """Latency of one inference [µs], layers in sequence (layer-by-layer), each layer's
+    sensing sped up by its weight copies (:func:`speed_ups`)."""
     latency_pipelined_us: float
     """Time per image of the layer pipeline [µs]: the slowest layer's (sped-up) latency, as
     NeuroSim's ``pipeline = true`` reports it."""
@@ -180,8 +202,23 @@ def _validate(config: CrossbarLike, layers: list[LayerShape]) -> None:
         raise ValueError("layers must hold at least one LayerShape.")
 
 
+def _layer_activities(input_activity: float | Sequence[float], n_layers: int) -> list[float]:
+    """One input-bit activity per layer from a scalar or a per-layer sequence."""
+    values = ([input_activity] * n_layers if isinstance(input_activity, int | float)
+              else list(input_activity))
+    if len(values) != n_layers:
+        raise ValueError(f"input_activity has {len(values)} values for {n_layers} layers.")
+    for value in values:
+        if not (isinstance(value, int | float) and 0 < value <= 1):
+            raise ValueError(f"input_activity must be in (0, 1], got {value!r}.")
+    return [float(v) for v in values]
+
+
 def estimate(
-    config: CrossbarLike, layers: list[LayerShape], *, input_activity: float = INPUT_ACTIVITY
+    config: CrossbarLike,
+    layers: list[LayerShape],
+    *,
+    input_activity: float | Sequence[float] = INPUT_ACTIVITY,
 ) -> HardwareCost:
     r"""Area, latency and energy of one inference of ``layers`` on ``config``.
 
@@ -189,7 +226,8 @@ def estimate(
         config: Any object with the fields of :class:`CrossbarLike` (units: conductances in
             µS, clock in GHz, read voltage in V, node in nm).
         layers: The workload's crossbar layers, in execution order.
-        input_activity: Mean fraction of input bits that are 1, in (0, 1].
+        input_activity: Mean fraction of input bits that are 1, in (0, 1]: one value, or
+            one per layer (NeuroSim measures it per input vector on its traces).
 
     Returns:
         A :class:`HardwareCost`; its totals equal the sums of the component breakdown.
@@ -199,31 +237,46 @@ def estimate(
             empty workload, or a layer whose weight does not fit in a row of cells.
     """
     _validate(config, layers)
-    if not 0 < input_activity <= 1:
-        raise ValueError(f"input_activity must be in (0, 1], got {input_activity!r}.")
+    activities = _layer_activities(input_activity, len(layers))
     tech = technology(config.tech_node_nm)
     clock = config.clock_ghz
     v_r = config.read_voltage_v
-    g_avg = 0.5 * (config.g_on_us + config.g_off_us) * 1e-6
+    g_on, g_off = config.g_on_us * 1e-6, config.g_off_us * 1e-6
+    g_avg = 0.5 * (g_on + g_off)
     cycles = math.ceil(config.input_bits / config.dac_bits)
     n_adc = math.ceil(config.cols / config.cols_per_adc)
     steps_per_cycle = math.ceil(config.cols / n_adc)
 
-    array = cmp.cell_array(tech, config.rows, config.cols, v_r, clock)
     drv = cmp.driver(tech, config.dac_bits)
     mux = cmp.column_mux(tech, config.cols, config.cols_per_adc)
     sa = cmp.adder_register(tech, config.adc_bits + config.input_bits, clock)
     buf = cmp.register_buffer(tech, clock, INTERCONNECT_BUS_BITS)
-    e_wl = cmp.word_line_energy_pj(tech, config.cols)
-    array_periphery_um2 = (
-        array.area_um2
-        + config.rows * drv.area_um2
-        + mux.area_um2
-        + n_adc * sa.area_um2
-        + config.rows * config.input_bits * buf.area_um2
-    )
+    e_wl = cmp.word_line_energy_pj(tech, config.cols, 1.0 / g_on)
 
-    area = dict.fromkeys(COMPONENTS, 0.0)  # µm²
+    def e_shift_add_pj(cells_per_weight: int) -> float:
+        """Shift-adds of one array over one input cycle [pJ] (``SubArray.cpp``, parallel
+        read): ``n_adc`` units merge the weight's cells (``shiftAddWeight``, ``cells - 1``
+        steps per weight) and the input cycles (``shiftAddInput``, one step per weight)."""
+        per_adc = math.ceil(steps_per_cycle / cells_per_weight)
+        energy = 0.0
+        if cells_per_weight > 1:
+            energy += (cells_per_weight - 1) * per_adc * shift_add_energy_j(
+                tech.node_nm, config.adc_bits, cells_per_weight)
+        if cycles > 1:
+            energy += per_adc * shift_add_energy_j(
+                tech.node_nm, config.adc_bits + cells_per_weight, cycles)
+        return 1e12 * n_adc * energy
+
+    def partial_sum_bits(cells_per_weight: int) -> int:
+        """Width of an array's shift-added output (NeuroSim ``numBitSubarrayOutput``)."""
+        return (config.adc_bits + config.input_bits + (cells_per_weight - 1) * config.cell_bits
+                + 1)
+
+    def e_switch_matrix_pj(active_rows: float) -> float:
+        """Bit-serial word-line switch matrix of one array over one input cycle [pJ]."""
+        return 1e12 * wl_switch_matrix_energy_j(tech.node_nm, config.rows, active_rows,
+                                                steps_per_cycle, v_r)
+
     energy = dict.fromkeys(COMPONENTS, 0.0)  # pJ
     latency = dict.fromkeys(COMPONENTS, 0.0)  # ns
     per_layer: list[dict[str, Any]] = []
@@ -233,10 +286,15 @@ def estimate(
                        cell_bits=config.cell_bits, encoding=config.encoding)
     copies = speed_ups(layers, config.speed_up_degree, config.rows, config.cols,
                        plan.cols_per_weight)
-    for layer, dup in zip(layers, copies, strict=True):
+    # Latency: NeuroSim's synchronous cycle count per layer (simulator.cost.timing)
+    cycles_ns = layer_cycles(config, layers, floorplan(layers, config.speed_up_degree,
+                                                       config.rows, config.cols,
+                                                       plan.cols_per_weight),
+                             copies, plan.cols_per_weight)
+    for layer, dup, activity, cyc in zip(layers, copies, activities, cycles_ns, strict=True):
         m = map_layer(config, layer)
         rows_per_tile = layer.in_features / m.row_tiles
-        column_r = 1.0 / (input_activity * rows_per_tile * g_avg)
+        column_r = column_resistance_ohm(activity * rows_per_tile, g_on, g_off)
         if config.adc_type == "sar":
             adc = cmp.sar_adc(tech, config.adc_bits, column_r, v_r, clock)
         else:
@@ -252,52 +310,45 @@ def estimate(
             + 1
         )
         acc = cmp.adder_register(tech, acc_width, clock)
-        lanes = m.col_tiles * n_adc
 
         p = layer.positions
         reads = p * cycles  # input cycles per inference
         conversions = reads * m.row_tiles * m.used_cols
-        steps = reads * steps_per_cycle
         row_drives = reads * layer.in_features * m.col_tiles
         bits = p * (layer.in_features + layer.out_features) * config.input_bits
         bits_moved.append(bits)
 
-        la = {
-            "array": m.arrays * array.area_um2,
-            "adc": m.arrays * n_adc * adc.area_um2,
-            "dac_driver": m.arrays * config.rows * drv.area_um2,
-            "mux": m.arrays * mux.area_um2,
-            "shift_add": m.arrays * n_adc * sa.area_um2,
-            "accumulation": lanes * acc.area_um2 if n_terms > 1 else 0.0,
-            "buffer": m.arrays * config.rows * config.input_bits * buf.area_um2,
-            "interconnect": 0.0,
-        }
         le = {
-            "array": conversions * array.energy_pj,
+            # NeuroSim (SubArray.cpp, parallel read): each driven word line pulses once per
+            # column-mux step; the bit-line charge is inside the ADC's column power
+            "array": row_drives * activity * steps_per_cycle * e_wl,
             "adc": conversions * adc.energy_pj,
-            "dac_driver": row_drives * (drv.energy_pj + input_activity * e_wl),
+            "dac_driver": (
+                reads * m.arrays * e_switch_matrix_pj(activity * rows_per_tile)
+                if config.dac_bits == 1
+                else row_drives * drv.energy_pj
+            ),
             "mux": conversions * mux.energy_pj,
-            "shift_add": conversions * sa.energy_pj,
-            "accumulation": p * layer.out_features * (n_terms - 1) * acc.energy_pj,
+            "shift_add": reads * m.arrays * e_shift_add_pj(m.cols_per_weight),
+            "accumulation": p * layer.out_features * 1e12 * adder_tree_energy_j(
+                tech.node_nm, m.row_tiles, partial_sum_bits(m.cols_per_weight)),
             "buffer": bits * buf.energy_pj,
             "interconnect": 0.0,
         }
-        lt = {
-            "array": steps * array.latency_ns,
-            "adc": steps * adc.latency_ns,
+        t_clk = clock_period_ns(config, adc.latency_ns)
+        lt = {  # the copies split the sensing and the adds, not the buffers and buses
+            "array": 0.0,  # inside the sensing cycle (NeuroSim, synchronous)
+            "adc": cyc.sensing * t_clk,
             "dac_driver": 0.0,
             "mux": 0.0,
-            "shift_add": reads * sa.latency_ns,
-            "accumulation": p * math.ceil(math.log2(n_terms)) * acc.latency_ns,
-            "buffer": bits * buf.latency_ns,
-            "interconnect": 0.0,
+            "shift_add": reads * sa.latency_ns / dup,
+            "accumulation": p * math.ceil(math.log2(n_terms)) * acc.latency_ns / dup,
+            "buffer": cyc.buffer * t_clk,
+            "interconnect": cyc.interconnect * t_clk,
         }
-        la = {key: dup * value for key, value in la.items()}  # copies hold their periphery
-        lt = {key: value / dup for key, value in lt.items()}  # copies split the positions
         for key in COMPONENTS:
-            area[key] += la[key]
-            energy[key] += le[key]
-            latency[key] += lt[key]
+            energy[key] += le.get(key, 0.0)
+            latency[key] += lt.get(key, 0.0)
         total_arrays += dup * m.arrays
         per_layer.append(
             {
@@ -312,35 +363,38 @@ def estimate(
                 * m.used_cols
                 / (m.arrays * config.rows * config.cols),
                 "adc_conversions": conversions,
-                "area_mm2": sum(la.values()) * 1e-6,
+                "area_mm2": 0.0,  # set from the floorplan below
                 "energy_uj": sum(le.values()) * 1e-6,
                 "latency_us": sum(lt.values()) * 1e-3,
                 "components": {
                     key: {
-                        "area_mm2": la[key] * 1e-6,
-                        "energy_uj": le[key] * 1e-6,
-                        "latency_us": lt[key] * 1e-3,
+                        "area_mm2": 0.0,  # set from the floorplan below
+                        "energy_uj": le.get(key, 0.0) * 1e-6,
+                        "latency_us": lt.get(key, 0.0) * 1e-3,
                     }
                     for key in COMPONENTS
                 },
             }
         )
 
-    # On-chip bus: an H-tree reaching every array (length ~ arrays x array pitch), each bit
-    # travelling about one chip side.
-    array_pitch_m = math.sqrt(array_periphery_um2 * 1e-12)
-    core_side_m = math.sqrt(sum(area.values()) * 1e-12)
-    lane = cmp.bus_wire(tech, total_arrays * array_pitch_m, clock, INTERCONNECT_BUS_BITS)
+    # Area: NeuroSim's floorplan, layout and printed groups (simulator.cost.chip_area)
+    extra_driver = (config.rows * (drv.area_um2 - cmp.driver(tech, 1).area_um2)
+                    if config.dac_bits > 1 else 0.0)
+    chip, area, layer_area = component_areas(config, layers, plan.cols_per_weight, cycles,
+                                             extra_driver)
+    for entry, parts in zip(per_layer, layer_area, strict=True):
+        entry["area_mm2"] = sum(parts.values()) * 1e-6
+        for key, value in parts.items():
+            entry["components"][key]["area_mm2"] = value * 1e-6
+
+    # On-chip bus: each bit travels about one side of the chip (NeuroSim's floorplan area)
+    core_side_m = math.sqrt(chip.chip_um2 * 1e-12)
     hop = cmp.bus_wire(tech, core_side_m, clock, INTERCONNECT_BUS_BITS)
-    area["interconnect"] = INTERCONNECT_BUS_BITS * lane.area_um2
     for entry, bits in zip(per_layer, bits_moved, strict=True):
-        e_ic, t_ic = bits * hop.energy_pj, bits * hop.latency_ns
+        e_ic = bits * hop.energy_pj
         energy["interconnect"] += e_ic
-        latency["interconnect"] += t_ic
         entry["energy_uj"] += e_ic * 1e-6
-        entry["latency_us"] += t_ic * 1e-3
         entry["components"]["interconnect"]["energy_uj"] = e_ic * 1e-6
-        entry["components"]["interconnect"]["latency_us"] = t_ic * 1e-3
 
     total_area, total_energy, total_latency = (sum(d.values()) for d in (area, energy, latency))
     breakdown = {
@@ -361,7 +415,7 @@ def estimate(
         "adc_energy_share": energy["adc"] / total_energy,
         "assumptions": {
             "tech_node_nm": tech.node_nm,
-            "input_activity": input_activity,
+            "input_activity": activities[0] if len(set(activities)) == 1 else activities,
             "mean_cell_conductance_us": g_avg * 1e6,
             "input_cycles": cycles,
             "adcs_per_array": n_adc,

@@ -72,6 +72,29 @@ class TechnologyNode:
     resistance R' [Ω]: ``a0·R' + b0`` below 4832 Ω, ``a1·ln R' + b1`` below 379269 Ω,
     ``a2·ln R' + b2`` above [W] (NeuroSim ``MultilevelSenseAmp.cpp`` ``GetColumnPower``, LP,
     current mode)."""
+    gate_cap_ideal_f_per_m: float
+    """Ideal gate capacitance per width [F/m], the first term of :attr:`gate_cap_f_per_m`
+    (NeuroSim ``capIdealGate``; its overlap capacitance is 0.2x this)."""
+    ion_nmos_a_per_m: float
+    """NMOS on current per width at 300 K [A/m] (µA/µm). PTM LP via NeuroSim ``Technology.cpp``
+    (``currentOnNmos[0]``, ``deviceRoadmap = LSTP``)."""
+    ion_pmos_a_per_m: float
+    """PMOS on current per width at 300 K [A/m]. PTM LP via NeuroSim ``Technology.cpp``."""
+    switch_matrix_size_ratio: float = 0.1
+    """Sizing of the column switch matrix's transmission gates (NeuroSim ``Param.cpp``
+    ``switchmatrixsizeratio``: 0.2 at 22 nm, 0.1 elsewhere)."""
+    wl_switch_size_ratio: float = 6.0
+    """Width of the 1T1R word-line switch matrix's gates in minimum widths (NeuroSim
+    ``newswitchmatrixsizeratio``: 14 at 22 nm, 6 elsewhere)."""
+    mux_driver_sizing: float = 1.0
+    """Output-driver sizing of the column-mux decoder (NeuroSim ``sizingfactor_MUX``: 110 at
+    22 nm, 1 elsewhere)."""
+
+    @property
+    def pn_size_ratio(self) -> float:
+        """PMOS/NMOS width ratio for equal drive, ``I_on,n / I_on,p`` (NeuroSim
+        ``pnSizeRatio``)."""
+        return self.ion_nmos_a_per_m / self.ion_pmos_a_per_m
 
     @property
     def feature_m(self) -> float:
@@ -90,6 +113,12 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_exp=2.303,
         wire_width_nm=40.0,
         mlsa_fit=(-2.85373e-11, 9.16744e-07, -1.63133e-07, 2.1687e-06, -5.8712e-08, 8.64648e-07),
+        gate_cap_ideal_f_per_m=5.245e-10,
+        ion_nmos_a_per_m=791.9,
+        ion_pmos_a_per_m=600.2,
+        switch_matrix_size_ratio=0.2,
+        wl_switch_size_ratio=14.0,
+        mux_driver_sizing=110.0,
     ),
     32: TechnologyNode(
         node_nm=32,
@@ -101,6 +130,9 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_exp=2.297,
         wire_width_nm=56.0,
         mlsa_fit=(-6.72783e-12, 4.19847e-07, -7.28881e-08, 1.02677e-06, -4.35333e-08, 6.4697e-07),
+        gate_cap_ideal_f_per_m=8.375279e-10,
+        ion_nmos_a_per_m=600.2,
+        ion_pmos_a_per_m=400.0,
     ),
     45: TechnologyNode(
         node_nm=45,
@@ -112,6 +144,9 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_exp=2.303,
         wire_width_nm=80.0,
         mlsa_fit=(-3.96471e-12, 3.44344e-07, -5.66235e-08, 8.27849e-07, -4.32673e-08, 6.46111e-07),
+        gate_cap_ideal_f_per_m=8.930709e-10,
+        ion_nmos_a_per_m=500.2,
+        ion_pmos_a_per_m=300.0,
     ),
     65: TechnologyNode(
         node_nm=65,
@@ -123,6 +158,9 @@ NODES: dict[int, TechnologyNode] = {
         sar_column_exp=2.303,
         wire_width_nm=105.0,
         mlsa_fit=(-6.08647e-12, 4.82814e-07, -8.03449e-08, 1.16437e-06, -6.01171e-08, 8.9355e-07),
+        gate_cap_ideal_f_per_m=1.1926e-9,
+        ion_nmos_a_per_m=400.0,
+        ion_pmos_a_per_m=238.7,
     ),
 }
 """Supported nodes [nm] -> constants."""

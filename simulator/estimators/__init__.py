@@ -5,7 +5,7 @@ r"""Accuracy estimators: how the noisy accuracy of a configuration is estimated 
   stratified test subset every estimator evaluates.
 * :mod:`~simulator.estimators.registry`: the estimators by the name a fidelity plan gives.
 * :mod:`~simulator.estimators.montecarlo`: ``"montecarlo"``, simulated chips
-  (:class:`simulator.analog.AnalogModel`) read over the test subset.
+  (:class:`simulator.analog_model.AnalogModel`) read over the test subset.
 * :mod:`~simulator.estimators.analytic`: ``"moments"``, accuracy from analytic moment
   propagation, with
 

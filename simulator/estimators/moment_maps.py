@@ -60,8 +60,14 @@ def supported_leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
     Raises:
         ValueError: Naming the first leaf that is not one of :data:`SUPPORTED_MODULES` (or a
-            grouped / non-zero-padded Conv2d).
+            grouped / non-zero-padded Conv2d), or for a model that declares
+            ``sequential = False`` (its forward runs functions between the leaves, e.g. a
+            converted ONNX graph that is not a chain of layers).
     """
+    if getattr(model, "sequential", True) is False:
+        raise ValueError(f"moment propagation needs a chain of layers; {type(model).__name__} "
+                         "runs operators between its layers (evaluate it above the analytic "
+                         "fidelity, fixed.analytic_below = 0).")
     leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
     for name, module in leaves:
         if not isinstance(module, SUPPORTED_MODULES):

@@ -1,7 +1,7 @@
 r"""The Monte-Carlo accuracy estimator (``"montecarlo"``).
 
 ``S = plan.n_draws`` chips are programmed at once (programming variation and stuck-at faults
-drawn per chip, :meth:`simulator.analog.AnalogModel.program`), the plan's test subset is read
+drawn per chip, :meth:`simulator.analog_model.AnalogModel.program`), the plan's test subset is read
 through every one of them (read noise drawn per read), and the accuracy of each chip is one
 draw. The workload's model is first prepared by the mitigation knobs
 (:func:`simulator.mitigation.apply.prepare`), whose per-chip parts are installed in the
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.estimators.base import AccuracyEstimate, EstimatorPlan, stratified_subset
 from simulator.mitigation.apply import configure_analog, overhead, prepare

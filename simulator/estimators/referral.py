@@ -22,7 +22,8 @@ Referral (the conventions of :mod:`simulator.mapping` and :mod:`simulator.analog
   :attr:`LayerNoise.weight_shift` and :attr:`LayerNoise.weight_var`.
 * Deterministic errors (input and weight quantization, ADC quantization and clipping, IR
   drop) are measured once by running every layer of the noiseless analog model
-  (:class:`simulator.analog.AnalogModel` without device effects) on its clean float inputs:
+  (:class:`simulator.analog_model.AnalogModel` without device effects) on its clean float inputs
+  (the first calibration samples holding :data:`DETERMINISTIC_VECTORS` input rows):
   their per-channel mean is :attr:`LayerNoise.output_shift`, the rest
   :attr:`LayerNoise.output_var`.
 """
@@ -34,13 +35,18 @@ import math
 import torch
 from torch import Tensor, nn
 
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.estimators.moments import LayerNoise
 from simulator.mapping import crossbar_layers, quantize_symmetric, slice_magnitude, unrolled_weight
 from simulator.params import DEVICE_PRESETS
 
-__all__ = ["layer_noise", "noise_coefficient", "read_factor"]
+__all__ = ["DETERMINISTIC_VECTORS", "layer_noise", "noise_coefficient", "read_factor"]
+
+DETERMINISTIC_VECTORS = 4096
+"""Input row vectors (samples x positions) per layer on which the noiseless analog model
+measures the deterministic errors (as many as :data:`simulator.analog.CALIBRATION_VECTORS`
+calibrate the ADC; whole samples, at least one)."""
 
 
 def noise_coefficient(config: CrossbarConfig) -> float:
@@ -194,8 +200,12 @@ def layer_noise(
             shift, var = _saf_moments(module, config)
         output_shift, output_var = None, 0.0
         if analog is not None:
+            # The first samples holding DETERMINISTIC_VECTORS input rows (a conv layer at 32x32
+            # needs 4 images, not the whole calibration batch).
+            layer = analog.layers[name]
+            keep = min(x_in.shape[0], max(1, math.ceil(DETERMINISTIC_VECTORS / layer.positions)))
             with torch.no_grad():
-                err = (analog.layers[name](x_in) - y_float).double()
+                err = (layer(x_in[:keep]) - y_float[:keep]).double()
             dims = [d for d in range(err.dim()) if d != 1]
             output_shift = err.mean(dim=dims)
             view = (1, -1) + (1,) * (err.dim() - 2)

@@ -204,7 +204,7 @@ def choose_adc_bits(
 
 
 def apply_adc_bits(analog: Any, bits: dict[str, int]) -> None:
-    """Give every layer of a :class:`simulator.analog.AnalogModel` its own ADC resolution
+    """Give every layer of a :class:`simulator.analog_model.AnalogModel` its own ADC resolution
     (call before ``calibrate``)."""
     for name, layer in analog.layers.items():
         if name in bits:

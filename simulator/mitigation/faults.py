@@ -19,7 +19,7 @@ Two ways to spend resources against the same device defects:
 
 Variation-aware training is :mod:`simulator.mitigation.resna` (same noise, injected while
 training). :func:`apply_fault_mitigation` installs either scheme in the layers of a
-:class:`simulator.analog.AnalogModel`.
+:class:`simulator.analog_model.AnalogModel`.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def apply_fault_mitigation(
     r"""Install a mitigation in every layer of an ``AnalogModel`` (before ``program``).
 
     Args:
-        analog: A :class:`simulator.analog.AnalogModel`.
+        analog: A :class:`simulator.analog_model.AnalogModel`.
         scheme: ``"none"``, ``"remap"`` (fault-aware row assignment), ``"rvw"``
             (read-verify-write) or ``"both"``.
         tolerance: RVW acceptance window [σ].

@@ -71,11 +71,11 @@ class ProgrammingVariation(BaseNonIdeality):
         level-independent."""
         if not self.state_dependent:
             return self.sigma_us * self.shape[0]
-        x = ((g - self.g_off_us) / self.window_us).clamp(0.0, 1.0)
+        x = (g - self.g_off_us).div_(self.window_us).clamp_(0.0, 1.0)
         s = torch.full_like(x, self.shape[-1])
-        for a in reversed(self.shape[:-1]):  # Horner
-            s = s * x + a
-        return self.sigma_us * s
+        for a in reversed(self.shape[:-1]):  # Horner, in place (full-size tensors)
+            s.mul_(x).add_(a)
+        return s.mul_(self.sigma_us)
 
     def landing_error(self, g: Tensor, generator: Generator | None = None) -> Tensor:
         r"""Standardized error ``ε`` of each cell's write, one ``N(0, 1)`` draw per cell.
@@ -89,7 +89,14 @@ class ProgrammingVariation(BaseNonIdeality):
         """
         return torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device)
 
-    def apply_to_conductance(self, g: Tensor, generator: Generator | None = None) -> Tensor:
+    def apply_to_conductance(
+        self, g: Tensor, generator: Generator | None = None, *, inplace: bool = False
+    ) -> Tensor:
+        """See :class:`BaseNonIdeality`; ``inplace`` overwrites ``g`` (outside autograd; the
+        same values, without a full-size temporary per step)."""
         if not self.active:
             return g
+        if inplace:
+            error = self.landing_error(g, generator).mul_(self.sigma_of(g))
+            return g.add_(error).clamp_min_(0.0)
         return (g + self.sigma_of(g) * self.landing_error(g, generator)).clamp_min(0.0)

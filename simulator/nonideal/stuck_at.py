@@ -49,10 +49,15 @@ class StuckAtFaults(BaseNonIdeality):
         sa1 = (u >= self.p_sa0) & (u < self.p_sa0 + self.p_sa1)
         return sa0, sa1
 
-    def apply_to_conductance(self, g: Tensor, generator: Generator | None = None) -> Tensor:
+    def apply_to_conductance(
+        self, g: Tensor, generator: Generator | None = None, *, inplace: bool = False
+    ) -> Tensor:
+        """See :class:`BaseNonIdeality`; ``inplace`` overwrites ``g`` (outside autograd)."""
         if not self.active:
             return g
         sa0, sa1 = self.masks(g.shape, generator)
         sa0, sa1 = sa0.to(g.device), sa1.to(g.device)
+        if inplace:
+            return g.masked_fill_(sa0, self.g_off_us).masked_fill_(sa1, self.g_on_us)
         g = torch.where(sa0, torch.full_like(g, self.g_off_us), g)
         return torch.where(sa1, torch.full_like(g, self.g_on_us), g)

@@ -136,6 +136,8 @@ def test_every_operation_passes_every_check(live_app: FastAPI) -> None:
     assert not unexpected, report.describe(unexpected)
     fixed = set(KNOWN_ISSUES) - set(report.failures)
     assert not fixed, f"no longer failing, remove from KNOWN_ISSUES: {sorted(fixed)}"
+    print(f"\nschemathesis: {len(report.operations)} operations, {report.examples} examples, "
+          f"known failures {dict(report.failures)}")
 
 
 def test_schema_documents_problem_json_for_every_error() -> None:

@@ -12,7 +12,7 @@ from bench import scale
 def test_scale_writes_measured_json_and_png(tmp_path: Path) -> None:
     out = tmp_path / "scale.json"
     assert scale.main(["--sizes", "20", "--backends", "sqlite", "--workers", "2",
-                       "--timeout-s", "60", "--out", str(out)]) == 0
+                       "--timeout-s", "60", "--warmup", "0", "--out", str(out)]) == 0
     body = json.loads(out.read_text())
     assert body["method"] == "random" and body["parallelism"] == scale.PARALLELISM
     (run,) = body["runs"]
@@ -23,6 +23,7 @@ def test_scale_writes_measured_json_and_png(tmp_path: Path) -> None:
     # wall_s is rounded to 1 ms (up to 0.5 ms / 20 trials here), per_trial_ms to 1 µs
     assert abs(run["per_trial_ms"] - 1e3 * run["wall_s"] / 20) <= 0.5 / 20 + 0.0005 + 1e-9
     assert run["first_10pct_ms"] > 0 and run["last_10pct_ms"] >= 0
+    assert 0 < run["cpu_per_trial_ms"] and body["warmup_trials"] == 0
     assert out.with_suffix(".png").stat().st_size > 1000
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from simulator.config import CrossbarConfig
 from simulator.cost import components as cmp
-from simulator.cost import estimate
+from simulator.cost import estimate, sensing
 from simulator.cost.floorplan import duplications, pipeline_speed_ups, speed_ups
 from simulator.cost.network import (
     NEUROSIM_VGG8_CSV,
@@ -41,19 +41,26 @@ def _p22(r: float) -> float:
 
 def test_mlsa_hand_computed_22nm() -> None:
     """5-bit MLSA at 22 nm, 128 rows, column of 64 cells at 10 µS read at 0.55 V:
-    area 31·(9·3.8·28 F² + 128·48 F²/32); energy 31·(P(R') + P_ref)·1 ns with
-    R' = R·0.5/0.55 and P_ref = Σ_{i=1}^{29} P(R_i')/32, R_i = 1/(128·10 µS·(1 - i/32));
-    latency 1 ns."""
+    area 31·(9·7.6·28 F² + 128·4W·12W/32), W = 40 nm; energy 31·(P(R') + P_ref)·t + E_sw with
+    R' = R·0.5/0.55, P_ref = Σ_{i=1}^{29} P(R_i')/32, R_i = 1/(128·10 µS·(1 - i/32)) and the
+    sensing time t = 8.02517e-15·12500 + 8.51803e-10 s at Rref[30] = 12.5 kΩ (the fit's
+    linear piece, below the 12.7 kΩ capacitance threshold); latency t."""
     tech = technology(22)
     f = 22e-9
     r_col = 1 / (64 * 10e-6)  # 1562.5 Ω
     unit = cmp.mlsa_adc(tech, 5, r_col, 0.55, 128, 10e-6)
-    assert unit.area_um2 == pytest.approx(31 * (9 * 3.8 * 28 + 128 * 48 / 32) * f * f * 1e12)
+    # 9 single-NMOS cells (2 CPP x 28F) per level + 1/32 of a 128-cell reference column that
+    # NeuroSim sizes with the 40 nm wire width as feature size (4W x 12W cells)
+    w = 40e-9
+    assert unit.area_um2 == pytest.approx(
+        31 * (9 * 7.6 * 28 * f * f + 128 * 4 * w * 12 * w / 32) * 1e12)
     k = 0.5 / 0.55
     p_ref = sum(_p22(k / (128 * 10e-6 * (1 - i / 32))) for i in range(1, 30)) / 32
     assert p_ref > 0.5 * _p22(r_col * k)  # the reference ladder is not negligible
-    assert unit.energy_pj == pytest.approx(31 * (_p22(r_col * k) + p_ref) * 1e-9 * 1e12)
-    assert unit.latency_ns == 1.0
+    t_col = 8.02517e-15 * 12500 + 8.51803e-10
+    e_sw = sensing.mlsa_switching_energy_j(22, 5, sensing.column_cap_f(22, 128, 1e5), 0.55)
+    assert unit.energy_pj == pytest.approx((31 * (_p22(r_col * k) + p_ref) * t_col + e_sw) * 1e12)
+    assert unit.latency_ns == pytest.approx(t_col * 1e9)
 
 
 def test_mlsa_power_pieces_follow_neurosim_breakpoints() -> None:
@@ -157,6 +164,7 @@ def test_report_groups_cover_every_component_once() -> None:
     report = cost_report(cost, operations(rows))
     area_parts = [c for parts in AREA_GROUPS.values() for c in parts]
     assert sorted(area_parts) == sorted(cost.breakdown["components"])
+    assert report["area_mm2"]["whitespace"] > 0  # bounding boxes exceed the blocks they hold
     assert report["area_mm2"]["chip"] == pytest.approx(
         sum(report["area_mm2"][g] for g in AREA_GROUPS)
     )
@@ -170,13 +178,15 @@ def test_report_groups_cover_every_component_once() -> None:
 
 
 def test_sar_choice_uses_the_sar_model() -> None:
-    """adc_type='sar' books NeuroSim's SAR area (482 + 182·(B-1) single transistors) per ADC."""
+    """adc_type='sar' books NeuroSim's SAR area (482 + 182·(B-1) single transistors) per ADC,
+    16 ADCs per sub-array, on every sub-array of the floorplan's tiles: 36 novel tiles of 9 PEs
+    and 67 conventional tiles of 2x2 PEs, each PE 4x4 sub-arrays (9472 sub-arrays)."""
     cost, _ = _vgg8(adc_type="sar")
     f = 22e-9
     unit_um2 = 2 * 3.8 * 28 * f * f * 1e12 * ((269 + 4 * 109) + (209 + 4 * 73))
-    adcs = cost.breakdown["adcs"]
+    sub_arrays = (36 * 9 + 67 * 4) * 16
     assert cost.breakdown["components"]["adc"]["area_mm2"] == pytest.approx(
-        adcs * unit_um2 * 1e-6
+        sub_arrays * 16 * unit_um2 * 1e-6
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from simulator import CrossbarConfig, Workload, evaluate
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.estimators.analytic import analytic_accuracy
 from simulator.estimators.referral import layer_noise, read_factor
 from tests.simulator.mitigation_data import digits, trained

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from simulator import CrossbarConfig, Workload, evaluate, fidelity_plan
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.estimators.montecarlo import monte_carlo_estimate
 
 

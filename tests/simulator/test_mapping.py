@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from simulator import CrossbarConfig, MappingError
-from simulator.analog import AnalogLayer, AnalogModel
+from simulator.analog import AnalogLayer
+from simulator.analog_model import AnalogModel
 from simulator.cost import map_layer
 from simulator.mapping import (
     DigitalModule,

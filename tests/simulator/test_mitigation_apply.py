@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from simulator import ConfigError, CrossbarConfig, Workload, evaluate
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.config import FIELD_CONSTRAINTS, MITIGATION_KNOBS, Choice, FloatRange, IntRange
 from simulator.mitigation.apply import KNOB_DEFAULTS, configure_analog, knobs_of, overhead, prepare
 

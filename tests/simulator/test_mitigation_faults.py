@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.mitigation.faults import (
     FaultAwareStuckAt,

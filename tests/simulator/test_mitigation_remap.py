@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.mitigation.remap import (
     RemappedLinear,

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from simulator import CrossbarConfig
-from simulator.analog import AnalogLayer, AnalogModel
+from simulator.analog import AnalogLayer
+from simulator.analog_model import AnalogModel
 from simulator.readout import _block, read_layer
 
 
@@ -168,3 +169,22 @@ def test_draw_passes_bound_programmed_memory() -> None:
     assert analog.draw_passes(16) == [16]
     assert analog.draw_passes(16, budget_bytes=5 * per_draw) == [5, 5, 5, 1]
     assert analog.draw_passes(3, budget_bytes=1) == [1, 1, 1]
+
+
+def test_in_place_programming_equals_the_out_of_place_effect_chain() -> None:
+    """program() (one buffer, built-in effects in place, the on-grid level quantization
+    skipped) gives bit for bit the conductances of the plain out-of-place effect chain."""
+    torch.manual_seed(0)
+    cfg = CrossbarConfig(rows=32, cols=64, saf_sa0=0.02, saf_sa1=0.02)  # wan2022: sigma(g)
+    layer = AnalogLayer("fc", nn.Linear(80, 12), cfg)
+    assert len(layer.effects) >= 3
+    layer.program(3, torch.Generator().manual_seed(1))
+    gen = torch.Generator().manual_seed(1)
+    g = layer.nominal_conductance().unsqueeze(0).expand(3, *layer.mapped.levels.shape)
+    for effect in layer.effects:
+        g = effect.apply_to_conductance(g, gen)
+    s, t_r, t_c, rows, cols = g.shape
+    flat = g.permute(0, 1, 3, 2, 4).reshape(s, t_r, rows, t_c * cols)  # read columns by index
+    want = flat.index_select(-1, layer.mapped.used_index)[:, :, : min(rows, 80)]
+    assert layer._used_is_prefix and torch.equal(layer.g_eff, want)
+    assert not torch.equal(layer.g_eff[0], layer.g_eff[1])  # independent draws

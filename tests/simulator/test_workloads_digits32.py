@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from simulator import CrossbarConfig, evaluate, get_workload, list_workloads
-from simulator.analog import AnalogModel
+from simulator.analog_model import AnalogModel
 from simulator.errors import WorkloadError
 from simulator.mapping import layer_shapes
 from simulator.workloads.architectures import resnet20, vgg8

@@ -13,6 +13,7 @@ from app.models import StudyState, state_pattern
 from app.schemas.study import StudiesPublic, StudyActionIn, StudyCreate, StudyPublic
 from app.services import lifecycle
 from app.services.studies import create_study, list_studies, study_public, validate_definition
+from app.services.workloads import study_files
 
 router = APIRouter(prefix="/studies", tags=["studies"], responses=API_ERRORS)
 
@@ -33,10 +34,11 @@ def post_study(
 
 @router.post(":validate", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
              responses={204: {"description": "The definition is valid."}, **BODY_ERRORS})
-def validate_study(body: StudyCreate, caller: CallerDep, settings: SettingsDep) -> Response:
+def validate_study(body: StudyCreate, session: SessionDep, caller: CallerDep,
+                   settings: SettingsDep) -> Response:
     """Check a study definition exactly as ``POST /studies`` does (422 listing every bad
     field), without storing anything."""
-    validate_definition(body, settings)
+    validate_definition(body, settings, study_files(session, caller.key_id, settings))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from app.api.deps import MAX_ID, SessionDep, StudyDep
 from app.api.responses import API_ERRORS, CURSOR_PATTERN, problems
-from app.models import TrialState, state_pattern
-from app.schemas.trial import ParetoPublic, TrialPublic, TrialsPublic
+from app.core.errors import ConflictError
+from app.execution.confirm import has_model
+from app.execution.predicted import predicted_fronts
+from app.models import Study, TrialState, state_pattern
+from app.schemas.trial import ParetoPublic, PredictedParetoPublic, TrialPublic, TrialsPublic
 from app.services.studies import get_trial, list_trials, pareto_front
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["trials"],
                    responses={**API_ERRORS, **problems(404)})
+
+RETRY_AFTER_S = 1
+"""``Retry-After`` of a 202 (predicted front computing) [s]."""
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before asking again.",
+                               "schema": {"type": "integer"}}}
 
 ETAG = {"ETag": {"description": "The front's version; send it back in ``If-None-Match``.",
                  "schema": {"type": "string"}}}
@@ -39,20 +49,64 @@ def trial(study: StudyDep, session: SessionDep,
     return get_trial(session, study.id, number)
 
 
-@router.get("/pareto", response_model=ParetoPublic,
+PARETO_SOURCE = Literal["evaluated", "predicted"]
+
+
+@router.get("/pareto", response_model=ParetoPublic | PredictedParetoPublic,
             responses={200: {"headers": ETAG},
-                       304: {"description": "Unchanged since the ETag sent.", "headers": ETAG}})
+                       202: {"model": PredictedParetoPublic,
+                             "description": "``source=predicted``: computing on a worker; "
+                                            "ask again after ``Retry-After`` seconds.",
+                             "headers": RETRY_AFTER},
+                       304: {"description": "Unchanged since the ETag sent.", "headers": ETAG},
+                       **problems(409)})
 def pareto(
+    request: Request,
     study: StudyDep,
     session: SessionDep,
     response: Response,
+    source: PARETO_SOURCE = "evaluated",
     if_none_match: Annotated[str | None, Header()] = None,
-) -> ParetoPublic | Response:
-    """The full-fidelity Pareto front with its hypervolume. Send the ETag back in
-    ``If-None-Match``: an unchanged front answers 304 without a body or a front query."""
+) -> ParetoPublic | PredictedParetoPublic | Response:
+    """``source=evaluated`` (default): the full-fidelity Pareto front of the completed trials
+    with its hypervolume. ``source=predicted``: the Pareto set of the model's posterior mean at
+    the target fidelity (model-based methods only, else 409), each point with predicted means
+    and standard deviations; never mixed with evaluated results. Computed on a worker: 202
+    with ``status: "computing"`` until ready, then 200 with ``status: "ready"``. Send the ETag
+    back in ``If-None-Match``: an unchanged front answers 304 without a body."""
+    if source == "predicted":
+        return _predicted(request, session, study, response, if_none_match)
     etag = f'W/"study-{study.id}-pareto-{study.pareto_version}"'
-    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+    if _matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
     return pareto_front(session, study)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    return bool(if_none_match) and etag in [t.strip() for t in if_none_match.split(",")]
+
+
+def _predicted(request: Request, session: Session, study: Study, response: Response,
+               if_none_match: str | None) -> PredictedParetoPublic | Response:
+    if not has_model(study.method):
+        raise ConflictError(f"Study {study.id} uses method {study.method!r}, which fits no "
+                            "model, so it has no predicted front; use source=evaluated.")
+    prediction = predicted_fronts(request.app.state).lookup(session, study)
+    body = PredictedParetoPublic(
+        study_id=study.id, status="computing" if prediction.result is None else "ready",
+        n_observations=prediction.n_observations, target_fidelity=study.target_fidelity,
+        objectives=study.objectives,
+        points=prediction.result["points"] if prediction.result is not None else [],
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    if prediction.result is None:
+        response.status_code = 202
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return body
+    etag = f'W/"study-{study.id}-predicted-{prediction.n_observations}"'
+    if _matches(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return body

@@ -56,7 +56,8 @@ async def upload_workload(
     data_bytes = await read_bounded(data, settings.max_upload_bytes, "data")
     row = svc.create_workload(session, name=name, owner_key_id=caller.key_id,
                               model=model_bytes, data=data_bytes, model_format=model_format,
-                              architecture=architecture)
+                              architecture=architecture,
+                              operator_names=settings.operator_workloads())
     return WorkloadPublic.model_validate(row, from_attributes=True)
 
 

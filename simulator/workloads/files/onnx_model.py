@@ -10,10 +10,18 @@ here with the ``onnx`` package itself (protobuf parsing only: nothing is unpickl
 ``GlobalAveragePool``, ``Flatten``, ``Reshape``, ``Add``, ``Mul``, ``Sub``, ``Softmax``,
 ``Identity``, ``Dropout`` (inference), ``Constant`` run as torch functions. Any other operator
 or attribute value is refused with a :class:`WorkloadError` naming the node and its op type.
+
+A graph that is one chain of layers (each node takes the previous node's output, and only
+weight layers, ``Relu``, ``Flatten`` (axis 1), pooling, ``Identity``, ``Dropout``) becomes an
+``nn.Sequential`` of the matching modules instead, so its leaf modules are its execution order
+and the analytic moment tier (:func:`simulator.estimators.moments.propagate_moments`) can walk
+it; any other graph is an :class:`OnnxModel`, which that tier refuses (its functional nodes
+are invisible to a walk over leaf modules).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -23,6 +31,9 @@ from torch import Tensor, nn
 from simulator.errors import WorkloadError
 
 __all__ = ["SUPPORTED_OPS", "OnnxModel", "onnx_to_torch"]
+
+_Step = tuple[str, str, list[str], list[str], dict[str, Any]]
+"""``(op, layer key or "", activation inputs, outputs, attributes)`` of one graph node."""
 
 SUPPORTED_OPS = ("Add", "AveragePool", "BatchNormalization", "Constant", "Conv", "Dropout",
                  "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul",
@@ -48,6 +59,9 @@ class OnnxModel(nn.Module):
     ``layers`` is a ``ModuleDict`` keyed by sanitized node names (``nn.Conv2d``, ``nn.Linear``,
     batch norms), so :func:`simulator.mapping.crossbar_layers` finds every weight.
     """
+
+    sequential = False
+    """Not a chain of leaf modules: walks over ``named_modules`` miss its functional nodes."""
 
     def __init__(self, steps: list[tuple[str, str, list[str], list[str], dict[str, Any]]],
                  layers: dict[str, nn.Module], constants: dict[str, Tensor],
@@ -185,8 +199,46 @@ def _weight_layer(op: str, where: str, attrs: dict[str, Any],
     return bn
 
 
-def onnx_to_torch(data: bytes) -> OnnxModel:
-    """Parse ONNX ``data`` and convert it (module docstring).
+def _chain_module(op: str, attrs: dict[str, Any]) -> nn.Module | None:
+    """The parameter-free module of a chain node, or ``None`` when ``op`` breaks the chain."""
+    if op == "Relu":
+        return nn.ReLU()
+    if op in ("Identity", "Dropout"):
+        return nn.Identity()
+    if op == "Flatten" and attrs.get("axis", 1) == 1:
+        return nn.Flatten(1)
+    if op == "MaxPool":
+        return nn.MaxPool2d(attrs["kernel"], attrs["stride"], attrs["pad"],
+                            ceil_mode=attrs["ceil"])
+    if op == "AveragePool":
+        return nn.AvgPool2d(attrs["kernel"], attrs["stride"], attrs["pad"],
+                            ceil_mode=attrs["ceil"], count_include_pad=attrs["count_pad"])
+    return None
+
+
+def _as_sequential(steps: list[_Step], layers: dict[str, nn.Module], inits: dict[str, Tensor],
+                   input_name: str, output_name: str) -> nn.Sequential | None:
+    """The graph as an ``nn.Sequential`` when it is one chain (module docstring), else
+    ``None``. Nodes that only produce constants (``Constant``, ``Identity`` of a weight) are
+    left out: their values already sit in the weight layers."""
+    modules: OrderedDict[str, nn.Module] = OrderedDict()
+    prev = input_name
+    for i, (op, key, ins, outs, attrs) in enumerate(steps):
+        if outs[0] in inits:
+            continue
+        module = layers[key] if key else _chain_module(op, attrs)
+        if module is None or [x for x in ins if x] != [prev]:
+            return None
+        modules[key or f"s{i}_{op.lower()}"] = module
+        prev = outs[0]
+    if prev != output_name or not modules:
+        return None
+    return nn.Sequential(modules)
+
+
+def onnx_to_torch(data: bytes) -> nn.Module:
+    """Parse ONNX ``data`` and convert it (module docstring): an ``nn.Sequential`` for a chain
+    of layers, else an :class:`OnnxModel`.
 
     Raises:
         WorkloadError: Unparseable bytes, several inputs/outputs, or an unsupported node
@@ -207,7 +259,7 @@ def onnx_to_torch(data: bytes) -> OnnxModel:
     if len(inputs) != 1 or len(graph.output) != 1:
         raise WorkloadError(f"the ONNX model must have one input and one output, got inputs "
                             f"{inputs} and {len(graph.output)} outputs.")
-    steps: list[tuple[str, str, list[str], list[str], dict[str, Any]]] = []
+    steps: list[_Step] = []
     layers: dict[str, nn.Module] = {}
     used: set[str] = set()
     for index, node in enumerate(graph.node):
@@ -241,6 +293,9 @@ def onnx_to_torch(data: bytes) -> OnnxModel:
             raise WorkloadError(f"{where}: Dropout's mask output is not supported.")
         used.update(i for i in ins if i in inits)
         steps.append((op, key, ins, outs[:1], attrs))
+    chain = _as_sequential(steps, layers, inits, inputs[0], graph.output[0].name)
+    if chain is not None:
+        return chain.eval()
     constants = {n: t for n, t in inits.items() if n in used}
     model = OnnxModel(steps, layers, constants, inputs[0], graph.output[0].name)
     return model.eval()

@@ -1,0 +1,42 @@
+"""``bench/load.py`` at a tiny size on SQLite: a real server, every endpoint loaded, and the
+JSON's numbers consistent with each other (counts, rates, percentiles, ratios)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import load
+
+
+def test_load_writes_measured_json(tmp_path: Path) -> None:
+    out = tmp_path / "load.json"
+    assert load.main(["--trials", "20", "--backends", "sqlite", "--clients", "2",
+                      "--seconds", "1", "--workers", "2", "--timeout-s", "120",
+                      "--out", str(out)]) == 0
+    body = json.loads(out.read_text())
+    assert body["clients"] == 2 and body["seconds_per_endpoint"] == 1.0
+    (run,) = body["runs"]
+    assert run["backend"] == "sqlite" and run["n_trials"] == 20 and run["fill_s"] > 0
+    phases = {p["endpoint"]: p for p in run["phases"]}
+    assert list(phases) == list(load.ENDPOINTS)
+    for p in phases.values():
+        assert p["requests"] >= 1 and sum(p["statuses"].values()) == p["requests"]
+        assert abs(p["requests_per_s"] - p["requests"] / p["wall_s"]) <= 0.05 + 1e-9
+        assert p["p50_ms"] <= p["p90_ms"] <= p["p99_ms"] <= p["max_ms"]
+        assert p["study_n_completed"] >= 20 and p["trials_completed_meanwhile"] >= 0
+    assert run["n_5xx"] == sum(p["n_5xx"] for p in phases.values())
+    assert run["pareto_vs_healthz"] == pytest.approx(
+        phases["pareto"]["requests_per_s"] / phases["healthz"]["requests_per_s"], abs=1e-3)
+    assert run["server_log_locked_lines"] >= 0 and run["n_locked_responses"] >= 0
+
+
+@pytest.mark.parametrize("args", [["--clients", "0"], ["--seconds", "0"], ["--trials", "0"]])
+def test_load_rejects_non_positive_sizes(tmp_path: Path, args: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        load.main([*args, "--out", str(tmp_path / "x.json")])
+    assert e.value.code == 2
+    assert "must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
