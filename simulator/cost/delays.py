@@ -33,7 +33,7 @@ from simulator.cost.capacitance import (
     nand2_caps_f,
     nor_caps_f,
 )
-from simulator.cost.digital import _switch_gate_caps
+from simulator.cost.digital import switch_gate_caps
 from simulator.cost.gates import (
     CPP_F,
     STD_HEIGHT_F,
@@ -71,7 +71,7 @@ def word_line_delay_s(node_nm: int, rows: int, cols: int, r_on_ohm: float) -> fl
     w_p = tech.pn_size_ratio * w_n
     r_tg = 1 / (1 / on_resistance_ohm(w_n, tech.vdd_v, tech.ion_nmos_a_per_m)
                 + 1 / on_resistance_ohm(w_p, tech.vdd_v, tech.ion_nmos_a_per_m))
-    c_gate, c_drain = _switch_gate_caps(node_nm, rows, tech.wl_switch_size_ratio)
+    c_gate, c_drain = switch_gate_caps(node_nm, rows, tech.wl_switch_size_ratio)
     c_wl = word_line_cap_f(node_nm, cols, r_on_ohm)
     r_wl = cols * segment_resistance_ohm(node_nm, CELL_WIDTH_F)
     tr = r_tg * (2 * c_drain + 0.5 * c_gate + c_wl) + r_wl * c_wl / 2

@@ -22,6 +22,7 @@ __all__ = [
     "adder_tree_energy_j",
     "dff_energy_j",
     "shift_add_energy_j",
+    "switch_gate_caps",
     "wl_switch_matrix_energy_j",
 ]
 
@@ -39,14 +40,14 @@ def dff_energy_j(node_nm: int, *, validated: bool = True) -> float:
     w_n = MIN_NMOS_WIDTH_F * tech.feature_m
     w_p = tech.pn_size_ratio * w_n
     c_in, c_out = inverter_caps_f(node_nm, w_n, w_p)
-    c_drain = inverter_caps_f(node_nm, w_n, w_p)[1]
+    c_drain = c_out  # transmission-gate drains: same widths and cell as the inverter's
     c_gate = gate_cap_f(node_nm, w_n) + gate_cap_f(node_nm, w_p)
     caps = (4 * (c_in + c_out) + 2 * c_gate + (3 * c_drain + c_in) + (c_drain + c_out)
             + (c_in + c_out))
     return caps * tech.vdd_v**2 * (DFF_ACTIVITY if validated else 1.0)
 
 
-def _switch_gate_caps(node_nm: int, rows: int, size_ratio: float) -> tuple[float, float]:
+def switch_gate_caps(node_nm: int, rows: int, size_ratio: float) -> tuple[float, float]:
     """(gate N + gate P, drain) capacitance of one switch-matrix transmission gate [F]: the
     ``rows`` gates stack in columns along the array height ``rows·4F``, each in a cell of
     ``height / ceil(rows / columns)`` (``NewSwitchMatrix::CalculateArea``)."""
@@ -69,7 +70,7 @@ def wl_switch_matrix_energy_j(node_nm: int, rows: int, active_rows: float, reads
     ``reads·[active·(2·C_d·V_acc² + 3·C_d·V_r² + 3·(C_gN + C_gP)·Vdd²) + rows·E_DFF]``,
     the DFFs without NeuroSim's activity factor."""
     tech = technology(node_nm)
-    c_gate, c_drain = _switch_gate_caps(node_nm, rows, tech.wl_switch_size_ratio)
+    c_gate, c_drain = switch_gate_caps(node_nm, rows, tech.wl_switch_size_ratio)
     per_row = (2 * c_drain * ACCESS_VOLTAGE_V**2 + 3 * c_drain * read_voltage_v**2
                + 3 * c_gate * tech.vdd_v**2)
     return reads * (active_rows * per_row + rows * dff_energy_j(node_nm, validated=False))

@@ -244,13 +244,11 @@ def column_decoder(tech: TechnologyNode, address_bits: int) -> tuple[float, floa
     std = _std(tech)
     pn = tech.pn_size_ratio
     g = _decoder_gates(tech, address_bits)
-    n_nand, n_nor, metal = g.n_nand, g.n_nor, g.metal
-    h_nand, w_nand, h_nor, w_nor = g.h_nand, g.w_nand, g.h_nor, g.w_nor
     _, w_inv = gate_area("inv", 1, *enlarge_size(2 * f, pn * 2 * f, std, f), std, f)
     drive = 2 * 2 * f * tech.mux_driver_sizing
     _, w_drv = gate_area("inv", 1, drive, pn * drive, std, f)
-    height = max(h_nor * n_nor, h_nand * n_nand)
-    width = w_inv + w_nand + _M3_PITCH_F * metal * f + w_nor + w_nand + 2 * w_drv
+    height = max(g.h_nor * g.n_nor, g.h_nand * g.n_nand)
+    width = w_inv + g.w_nand + _M3_PITCH_F * g.metal * f + g.w_nor + g.w_nand + 2 * w_drv
     return height, width
 
 
@@ -280,16 +278,14 @@ def row_decoder_area(tech: TechnologyNode, address_bits: int, height: float) -> 
     std = _std(tech)
     pn = tech.pn_size_ratio
     g = _decoder_gates(tech, address_bits)
-    n_nand, n_nor, metal = g.n_nand, g.n_nor, g.metal
-    h_nand, w_nand, h_nor, w_nor = g.h_nand, g.w_nand, g.h_nor, g.w_nor
     _, w_drv = gate_area("inv", 1, 4 * f, pn * 4 * f, std, f)
 
     def columns(count: int, h_gate: float) -> int:
         per_col = min(int(height / h_gate), count)
         return math.ceil(count / per_col) if per_col > 0 else 0
 
-    n_col_nor, n_col_nand = columns(n_nor, h_nor), columns(n_nand, h_nand)
-    width = w_nand * n_col_nand + _M3_PITCH_F * metal * f + w_nor * n_col_nor
+    n_col_nor, n_col_nand = columns(g.n_nor, g.h_nor), columns(g.n_nand, g.h_nand)
+    width = g.w_nand * n_col_nand + _M3_PITCH_F * g.metal * f + g.w_nor * n_col_nor
     width += 2 * w_drv * n_col_nor
     return height * width
 
