@@ -106,9 +106,9 @@ class StudyDriver:
         """``engine.generation`` the in-flight futures were submitted under."""
         self.errors = 0
         self.interrupted = 0
+        """Evaluations re-queued, attempt unspent, because the scheduler connection was lost."""
         self._content = StudyContent(engine, settings)
         """Scattered bytes of file workloads (uploads, operator workloads), per study."""
-        """Evaluations re-queued, attempt unspent, because the scheduler connection was lost."""
 
     # -- thread -----------------------------------------------------------------------------
     def start(self) -> None:

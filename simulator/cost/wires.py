@@ -43,12 +43,6 @@ def _r_on(tech: TechnologyNode, wn: float, wp: float) -> float:
             + effective_on_resistance_ohm(tech.node_nm, wp, nmos=False)) / 2
 
 
-def _inv_caps(tech: TechnologyNode, wn: float, wp: float) -> tuple[float, float]:
-    """Input and output capacitance of an inverter in a 28 F cell [F]
-    (:func:`simulator.cost.capacitance.inverter_caps_f`)."""
-    return inverter_caps_f(tech.node_nm, wn, wp)
-
-
 @functools.cache
 def repeater_cell(tech: TechnologyNode) -> tuple[float, float]:
     """``(height, width)`` [m] of the bus repeater (``HTree``/``XYBus::Initialize``): the
@@ -57,14 +51,14 @@ def repeater_cell(tech: TechnologyNode) -> tuple[float, float]:
     f = tech.feature_m
     pn = tech.pn_size_ratio
     r_w = _wire_r_per_m(tech)
-    c_in, c_out = _inv_caps(tech, 2 * f, pn * 2 * f)
+    c_in, c_out = inverter_caps_f(tech.node_nm, 2 * f, pn * 2 * f)
     r_drv = _r_on(tech, 2 * f, pn * 2 * f)
     size = math.floor(math.sqrt(r_drv * _C_WIRE / c_in / r_w))
     dist = math.sqrt(2 * r_drv * (c_out + c_in) / (r_w * _C_WIRE))
 
     def delay(size: int, dist: float) -> float:
         wn = 2 * f * size
-        cin, cout = _inv_caps(tech, wn, pn * wn)
+        cin, cout = inverter_caps_f(tech.node_nm, wn, pn * wn)
         r = _r_on(tech, wn, pn * wn)
         return 0.7 * (r * (cin + cout + _C_WIRE * dist) + 0.54 * r_w * dist * _C_WIRE * dist
                       + r_w * dist * cin) / dist
