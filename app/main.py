@@ -83,24 +83,28 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _publish_registries(app: FastAPI) -> None:
-    """Make the OpenAPI schema name what the registries hold when it is built: the enum of
-    ``problem.name`` (:func:`app.problems.problem_names`) and of ``optimizer.method``
-    (:func:`optimizer.suggest.available_methods`), so a generator never sends another name."""
+    """Make the OpenAPI schema state what the registries hold when it is built: the study body
+    exact per problem (:func:`app.schemas.study_schema.publish_study_schema`: problems,
+    objectives, options, crossbar fields and methods from their declarations, and this
+    server's caps), so a generator of schema-valid bodies only sends ones creation accepts."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         from app.problems import problem_names
+        from app.schemas.study_schema import publish_study_schema
         from optimizer.suggest import available_methods
 
         spec = build()
         schemas = spec["components"]["schemas"]
+        # the generic components (no longer what the body refers to) name the registries too
         schemas["ProblemIn"]["properties"]["name"]["enum"] = problem_names()
         method = schemas["OptimizerIn"]["properties"]["method"]
         for branch in method.get("anyOf", [method]):
             if branch.get("type") == "string":
                 branch["enum"] = sorted(available_methods())
+        publish_study_schema(schemas, app.state.settings)
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]

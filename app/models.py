@@ -228,4 +228,7 @@ class UploadedWorkload(Base):
     model_format: Mapped[str] = mapped_column(String(32))
     data_format: Mapped[str] = mapped_column(String(32))
     architecture: Mapped[str | None] = mapped_column(String(100))
+    analytic_tier: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """Whether the analytic moment tier can evaluate the model (a chain of layers it handles);
+    ``None`` for uploads stored before this was recorded."""
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ LOCKED = "database is locked"
 ENDPOINTS = ("healthz", "study", "pareto", "trials_page")
 MAX_TRIALS = 100_000
 """The study's budget (the API's largest): the study keeps completing trials while loaded."""
+STARTUP_S = 300.0
+"""Bound on the server's start (imports, a LocalCluster of worker processes) [s]."""
 
 
 def free_port() -> int:
@@ -89,12 +92,12 @@ async def hammer(base: str, endpoint: str, study_id: int, clients: int,
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     locked = 0
-    deadline = time.perf_counter() + seconds
+    deadline = 0.0  # set once the clients are connected
 
     async def one(client: httpx.AsyncClient) -> None:
         nonlocal locked
         cursor: str | None = None
-        while time.perf_counter() < deadline:
+        while True:  # at least one request each, then until the deadline
             params = {"limit": 100, **({"cursor": cursor} if cursor else {})} \
                 if endpoint == "trials_page" else None
             t0 = time.perf_counter()
@@ -104,10 +107,13 @@ async def hammer(base: str, endpoint: str, study_id: int, clients: int,
             locked += LOCKED in r.text
             if endpoint == "trials_page" and r.status_code == 200:
                 cursor = r.json().get("next_cursor")
+            if time.perf_counter() >= deadline:
+                return
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
         t0 = time.perf_counter()
+        deadline = t0 + seconds
         await asyncio.gather(*(one(client) for _ in range(clients)))
         wall = time.perf_counter() - t0
     latencies.sort()
@@ -133,8 +139,12 @@ def run_backend(backend: str, n_trials: int, clients: int, seconds: float, worke
         log_path = Path(d) / "server.log"
         server = start_server(url, port, log_path, workers)
         try:
-            wait_until(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200,
-                       120, "the server answered /healthz")
+            try:
+                wait_until(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200,
+                           STARTUP_S, "the server answered /healthz")
+            except TimeoutError as e:  # say why: the log goes with the temporary directory
+                tail = log_path.read_text(errors="replace").splitlines()[-20:]
+                raise TimeoutError(f"{e}; server log ends:\n" + "\n".join(tail)) from None
             body = study_definition(MAX_TRIALS)  # far beyond n_trials: keeps running
             body["name"] = f"load-{n_trials}"
             r = httpx.post(f"{base}{API}/studies", json=body, timeout=30)
@@ -195,11 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
     p.add_argument("--timeout-s", type=float, default=1800.0, help="to fill the study")
     p.add_argument("--out", type=Path, default=RESULTS / "load.json")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the runs already in --out of the backends this call does not run")
     a = p.parse_args(argv)
     if not 0 < a.trials < MAX_TRIALS or a.clients < 1 or a.seconds <= 0:
         p.error(f"--trials (below {MAX_TRIALS}) and --clients must be positive, --seconds > 0")
-    runs = [run_backend(b, a.trials, a.clients, a.seconds, a.workers, a.timeout_s)
-            for b in a.backends]
+    kept = json.loads(a.out.read_text())["runs"] if a.keep and a.out.exists() else []
+    runs = [r for r in kept if r["backend"] not in a.backends]
+    for b in a.backends:
+        runs.append(run_backend(b, a.trials, a.clients, a.seconds, a.workers, a.timeout_s))
+        runs[-1]["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        write(runs, a)  # after every backend: a long call cut short keeps what it measured
+    return 0
+
+
+def write(runs: list[dict[str, Any]], a: argparse.Namespace) -> None:
+    """``runs`` (SQLite first) to ``a.out``."""
+    runs = sorted(runs, key=lambda r: r["backend"] != "sqlite")
     a.out.parent.mkdir(parents=True, exist_ok=True)
     out = {"method": "random", "parallelism": PARALLELISM, "problem": "branin-currin",
            "server": f"xbar serve, LocalCluster {a.workers} worker processes, poll 20 ms",
@@ -207,7 +229,6 @@ def main(argv: list[str] | None = None) -> int:
            "load": "client, server and workers on one machine under shared load "
                    "(2 cores, 8 engineers)", "runs": runs}
     a.out.write_text(json.dumps(out, indent=2) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

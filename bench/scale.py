@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
         ``n_trials`` asked, ``n_completed`` (counted from the ``trials`` rows), ``wall_s``,
         ``trials_per_s``, ``per_trial_ms`` (whole run), ``cpu_per_trial_ms`` (CPU time of
         this process, driver, scheduler and thread workers together, per trial: less
-        sensitive than wall time to other load on the machine), ``first_10pct_ms`` and
+        sensitive than wall time to other load on the machine), ``driver_cpu_per_trial_ms``
+        (the part spent in this thread: the driver's steps and the completion count; the rest
+        is Dask's scheduler and the workers: evaluation, suggest calls), ``first_10pct_ms`` and
         ``last_10pct_ms`` (per-trial cost of the first and last tenth of completions) and
         ``completed`` (whether the study reached ``completed``).
     """
@@ -98,7 +101,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
             sid = create_study(s, StudyCreate(**study_definition(n_trials)), None).id
         driver = StudyDriver(db, engine, settings)
         samples: list[tuple[float, int]] = []
-        cpu0 = time.process_time()
+        cpu0, driver_cpu0 = time.process_time(), time.thread_time()
         t0 = time.perf_counter()
         state = StudyState.CREATED
         while time.perf_counter() - t0 < timeout_s:
@@ -111,6 +114,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
                 break
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
+        driver_cpu = time.thread_time() - driver_cpu0
         driver.stop(release=True)
         with db.session() as s:
             rows = s.scalar(select(func.count()).where(Trial.study_id == sid,
@@ -129,6 +133,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
         "trials_per_s": round(rows / wall, 1) if wall > 0 else None,
         "per_trial_ms": round(1e3 * wall / rows, 3) if rows else None,
         "cpu_per_trial_ms": round(1e3 * cpu / rows, 3) if rows else None,
+        "driver_cpu_per_trial_ms": round(1e3 * driver_cpu / rows, 3) if rows else None,
         "first_10pct_ms": round(1e3 * first, 3) if first is not None else None,
         "last_10pct_ms": round(1e3 * last, 3) if last is not None else None,
         "steps": len(samples),
@@ -136,24 +141,30 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    """Per-trial cost [ms] against study size, one line per backend (log-log)."""
+    """Per-trial wall time and CPU time [ms] against study size, per backend (log x): the
+    wall time follows the machine's other load, the CPU time much less."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for backend in sorted({r["backend"] for r in runs}):
-        pts = [(r["n_trials"], r["per_trial_ms"]) for r in runs
-               if r["backend"] == backend and r["per_trial_ms"] is not None]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), marker="o", label=backend)
+    for k, backend in enumerate(sorted({r["backend"] for r in runs})):
+        mine = sorted((r for r in runs if r["backend"] == backend and r["per_trial_ms"]),
+                      key=lambda r: r["n_trials"])
+        if not mine:
+            continue
+        n = [r["n_trials"] for r in mine]
+        ax.plot(n, [r["per_trial_ms"] for r in mine], marker="o", color=f"C{k}",
+                label=f"{backend}: wall")
+        ax.plot(n, [r["cpu_per_trial_ms"] for r in mine], marker="s", linestyle="--",
+                color=f"C{k}", label=f"{backend}: CPU (all threads)")
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("trials in the study")
     ax.set_ylabel("dispatch + record per trial [ms]")
     ax.set_title(f"random, parallelism {PARALLELISM}, zero-cost evaluations")
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -169,21 +180,34 @@ def main(argv: list[str] | None = None) -> int:
                    help="trials of an unreported SQLite study run first (imports, Dask "
                         "warm-up); 0: none")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.json")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the runs already in --out that this call does not measure again "
+                        "(same backend and size), e.g. to add 100k runs to 1k/10k ones")
     a = p.parse_args(argv)
     if any(n < 1 for n in a.sizes):
         p.error("--sizes must be positive")
+    kept = json.loads(a.out.read_text())["runs"] if a.keep and a.out.exists() else []
+    redo = {(b, n) for b in a.backends for n in a.sizes}
+    runs = [r for r in kept if (r["backend"], r["n_trials"]) not in redo]
     engine = DaskEngine(None, n_workers=a.workers, processes=False)
-    runs = []
     try:
         if a.warmup > 0:
             run_once("sqlite", a.warmup, engine, a.timeout_s)
-        for backend in a.backends:
-            for n in a.sizes:
+        for n in sorted(a.sizes):  # size by size: the small runs of every backend come first
+            for backend in a.backends:
                 r = run_once(backend, n, engine, a.timeout_s)
+                r["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 print(json.dumps(r), flush=True)
                 runs.append(r)
+                write(runs, a)  # after every run: a long call cut short keeps what it measured
     finally:
         engine.close()
+    return 0
+
+
+def write(runs: list[dict[str, Any]], a: argparse.Namespace) -> None:
+    """``runs`` (sorted by backend and size) to ``a.out`` and its PNG."""
+    runs = sorted(runs, key=lambda r: (r["backend"], r["n_trials"]))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     out = {"method": "random", "parallelism": PARALLELISM, "problem": "branin-currin",
            "engine": f"LocalCluster, {a.workers} thread workers", "driver": "steps back to back",
@@ -191,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
            "load": "measured under shared load (2 cores, 8 engineers)", "runs": runs}
     a.out.write_text(json.dumps(out, indent=2) + "\n")
     plot(runs, a.out.with_suffix(".png"))
-    return 0
 
 
 if __name__ == "__main__":

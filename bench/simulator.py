@@ -9,13 +9,16 @@ Writes ``bench/results/simulator.json`` and ``bench/results/simulator.png``.
   and (b) the **bound**: per layer one float32 product of the unrolled inputs repeated over the
   input cycles (``cycles·M x K``) with a ``K x out·columns-per-weight`` matrix, i.e.
   ``cycles x columns-per-weight`` clean-size products, timed here on the same inputs.
-* **evaluate()** on ``vgg8``: wall time and peak resident memory (``ru_maxrss`` of a fresh
-  process per run) at fidelity 1 (exact read-out) and fidelity 0 with the column-sum tier
-  (``column_sum_below``), and the analytic moment tier (``analytic_below``).
+* **evaluate()** on ``vgg8``: wall time, CPU time (user + system of the process: less
+  sensitive than wall time to a shared machine's load) and peak resident memory
+  (``ru_maxrss`` of a fresh process per run) at fidelity 1 (exact read-out) and fidelity 0
+  with the column-sum tier (``column_sum_below``), and the analytic moment tier
+  (``analytic_below``).
 
 Every timing runs on ``--threads`` intra-op threads (default 1), and the 1-minute load average
 is recorded beside it (the machine is shared). Usage: ``nice -n 10 python bench/simulator.py
-[--quick] [--vgg8-s32] [--plot-only]``.
+[--quick] [--vgg8-s32] [--plot-only]``; ``--eval-runs analytic_moments,lowest_fidelity_exact
+--threads 2`` re-measures only those evaluate() runs and merges them into the JSON.
 """
 
 from __future__ import annotations
@@ -50,13 +53,16 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def bound_seconds(model: torch.nn.Module, x: torch.Tensor, config: CrossbarConfig,
-                  repeats: int) -> float:
+def bound_seconds(
+    model: torch.nn.Module, x: torch.Tensor, config: CrossbarConfig, repeats: int
+) -> float:
     """Time of ``cycles x columns-per-weight`` clean-size products of every layer [s]."""
     analog = AnalogModel(model, config)
     inputs: dict[str, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: inputs.__setitem__(n, i[0]))
-             for n, m in crossbar_layers(analog.float_model)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=n: inputs.__setitem__(n, i[0]))
+        for n, m in crossbar_layers(analog.float_model)
+    ]
     with torch.no_grad():
         analog.float_model(x)
     for h in hooks:
@@ -71,8 +77,9 @@ def bound_seconds(model: torch.nn.Module, x: torch.Tensor, config: CrossbarConfi
     return total
 
 
-def per_draw(workload, config_name: str, n_images: int, draws: tuple[int, ...],
-             repeats: int) -> dict[str, Any]:
+def per_draw(
+    workload, config_name: str, n_images: int, draws: tuple[int, ...], repeats: int
+) -> dict[str, Any]:
     config = CrossbarConfig(**CONFIGS[config_name])
     x = workload.x_test[:n_images]
     with torch.no_grad():
@@ -96,17 +103,33 @@ def per_draw(workload, config_name: str, n_images: int, draws: tuple[int, ...],
             model.program(d, gen)
             t_program += time.perf_counter() - t0
             t += median_time(run, repeats) if d * n_images <= 64 else _once(run)
-        row = {"draws": s, "seconds": t, "program_s": t_program, "per_draw_s": t / s,
-               "per_draw_vs_clean": t / s / t_clean, "per_draw_vs_bound": t / s / t_bound,
-               "load_avg_1min": load()}
+        row = {
+            "draws": s,
+            "seconds": t,
+            "program_s": t_program,
+            "per_draw_s": t / s,
+            "per_draw_vs_clean": t / s / t_clean,
+            "per_draw_vs_bound": t / s / t_bound,
+            "load_avg_1min": load(),
+        }
         rows.append(row)
-        print(f"  {workload.name} {config_name} S={s}: {t / s:.3f} s/draw = "
-              f"{row['per_draw_vs_clean']:.0f}x clean, {row['per_draw_vs_bound']:.2f}x bound "
-              f"(load {row['load_avg_1min']:.1f})", flush=True)
-    return {"workload": workload.name, "config": config_name, "n_images": n_images,
-            "clean_s": t_clean, "bound_s": t_bound,
-            "bound_products": config.input_cycles * config.slices
-            * (2 if config.encoding == "differential" else 1), "rows": rows}
+        print(
+            f"  {workload.name} {config_name} S={s}: {t / s:.3f} s/draw = "
+            f"{row['per_draw_vs_clean']:.0f}x clean, {row['per_draw_vs_bound']:.2f}x bound "
+            f"(load {row['load_avg_1min']:.1f})",
+            flush=True,
+        )
+    return {
+        "workload": workload.name,
+        "config": config_name,
+        "n_images": n_images,
+        "clean_s": t_clean,
+        "bound_s": t_bound,
+        "bound_products": config.input_cycles
+        * config.slices
+        * (2 if config.encoding == "differential" else 1),
+        "rows": rows,
+    }
 
 
 def _save(result: dict[str, Any]) -> None:
@@ -126,9 +149,10 @@ torch.set_num_threads({threads})
 from simulator import CrossbarConfig, evaluate, get_workload
 w = get_workload("vgg8", test_limit={test_limit})
 cfg = CrossbarConfig(**{cfg!r})
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 ev = evaluate(cfg, w, {fidelity}, seed=0)
-print(json.dumps({{"wall_s": time.perf_counter() - t0, "cost_s": ev.cost_s,
+print(json.dumps({{"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                  "cost_s": ev.cost_s,
                   "accuracy": ev.accuracy, "estimator": ev.details["estimator"],
                   "n_draws": ev.details["n_draws"], "n_test": ev.details["n_test"],
                   "ir_drop": ev.details["ir_drop"],
@@ -136,9 +160,24 @@ print(json.dumps({{"wall_s": time.perf_counter() - t0, "cost_s": ev.cost_s,
 """
 
 
-def evaluate_runs(threads: int, test_limit: int, config_name: str,
-                  timeout_s: float | None = None) -> dict[str, Any]:
-    """``evaluate()`` on vgg8 in fresh processes (peak RSS of each; ``timeout_s`` per run)."""
+EVAL_RUNS = (
+    "full_fidelity",
+    "lowest_fidelity_column_sum",
+    "lowest_fidelity_exact",
+    "analytic_moments",
+)
+"""The ``evaluate()`` runs on vgg8 (``--eval-runs`` picks some)."""
+
+
+def evaluate_runs(
+    threads: int,
+    test_limit: int,
+    config_name: str,
+    timeout_s: float | None = None,
+    only: tuple[str, ...] = EVAL_RUNS,
+) -> dict[str, Any]:
+    """``evaluate()`` on vgg8 in fresh processes (peak RSS of each; ``timeout_s`` per run),
+    the runs named in ``only``."""
     base = CONFIGS[config_name]
     runs = {
         "full_fidelity": (dict(base), 1.0),
@@ -146,14 +185,21 @@ def evaluate_runs(threads: int, test_limit: int, config_name: str,
         "lowest_fidelity_exact": (dict(base), 0.0),
         "analytic_moments": ({**base, "analytic_below": 0.05}, 0.0),
     }
-    out: dict[str, Any] = {"config": config_name, "test_limit": test_limit}
+    runs = {k: v for k, v in runs.items() if k in only}
+    out: dict[str, Any] = {"config": config_name, "test_limit": test_limit, "threads": threads}
     root = Path(__file__).resolve().parents[1]
     for key, (cfg, z) in runs.items():
         code = _CHILD.format(threads=threads, test_limit=test_limit, cfg=cfg, fidelity=z)
         before = load()
         try:
-            proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
-                                  text=True, check=False, timeout=timeout_s)
+            proc = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=timeout_s,
+            )
         except subprocess.TimeoutExpired:
             out[key] = {"error": f"not finished within {timeout_s:.0f} s (killed)"}
             print(f"  evaluate vgg8 {key}: {out[key]}", flush=True)
@@ -161,10 +207,32 @@ def evaluate_runs(threads: int, test_limit: int, config_name: str,
         if proc.returncode != 0:
             out[key] = {"error": proc.stderr.strip().splitlines()[-1:]}
         else:
-            out[key] = {**json.loads(proc.stdout.strip().splitlines()[-1]),
-                        "load_avg_1min": (before + load()) / 2}
+            out[key] = {
+                **json.loads(proc.stdout.strip().splitlines()[-1]),
+                "load_avg_1min": (before + load()) / 2,
+                "threads": threads,
+                "measured_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+            }
         print(f"  evaluate vgg8 {key}: {out[key]}", flush=True)
     return out
+
+
+def merge_eval_runs(args: argparse.Namespace, only: tuple[str, ...]) -> None:
+    """Run the ``only`` evaluate() runs and merge them into the existing JSON (the other
+    runs, per_draw and the rest are kept as measured before)."""
+    result = json.loads((RESULTS / "simulator.json").read_text())
+    print(f"evaluate() on vgg8: {', '.join(only)} ...", flush=True)
+    new = evaluate_runs(
+        args.threads, args.eval_test_limit, args.eval_config, args.eval_timeout, only
+    )
+    ev = result.setdefault("evaluate_vgg8", {})
+    if (ev.get("config"), ev.get("test_limit")) != (new["config"], new["test_limit"]):
+        ev = result["evaluate_vgg8"] = {}  # another setting: earlier runs do not compare
+    ev.update(new)
+    result.setdefault("machine", {})["load_avg_1min_rerun"] = load()
+    _save(result)
+    plot(result, RESULTS / "simulator.png")
+    print(f"merged {', '.join(only)} into {RESULTS / 'simulator.json'}")
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -191,8 +259,14 @@ def plot(result: dict[str, Any], path: Path) -> None:
     keys = [k for k in ev if isinstance(ev[k], dict) and "wall_s" in ev[k]]
     axes[2].bar(keys, [ev[k]["wall_s"] for k in keys], color="tab:blue")
     for i, k in enumerate(keys):
-        axes[2].text(i, ev[k]["wall_s"], f"{ev[k]['peak_rss_mib']:.0f} MiB", ha="center",
-                     va="bottom", fontsize=8)
+        axes[2].text(
+            i,
+            ev[k]["wall_s"],
+            f"{ev[k]['peak_rss_mib']:.0f} MiB",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     axes[2].set_yscale("log")
     axes[2].set_ylabel("evaluate() wall time [s] (label: peak RSS)")
     axes[2].set_title(f"vgg8, {ev.get('config', '')}, {ev.get('test_limit', '')} test images")
@@ -205,21 +279,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--vgg8-s32", action="store_true",
-                        help="S=1, 8, 32 on vgg8 with the default config too (default: S=1, 2)")
+    parser.add_argument(
+        "--vgg8-s32",
+        action="store_true",
+        help="S=1, 8, 32 on vgg8 with the default config too (default: S=1, 2)",
+    )
     parser.add_argument("--eval-config", default="2bit-cell-4bit-dac", choices=list(CONFIGS))
     parser.add_argument("--eval-test-limit", type=int, default=4)
-    parser.add_argument("--eval-timeout", type=float, default=None,
-                        help="seconds allowed per evaluate() child (default: no limit)")
-    parser.add_argument("--skip-per-draw", action="store_true",
-                        help="only the evaluate() runs (keeps per_draw from the JSON)")
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw simulator.png from the existing simulator.json")
+    parser.add_argument(
+        "--eval-timeout",
+        type=float,
+        default=None,
+        help="seconds allowed per evaluate() child (default: no limit)",
+    )
+    parser.add_argument(
+        "--skip-per-draw",
+        action="store_true",
+        help="only the evaluate() runs (keeps per_draw from the JSON)",
+    )
+    parser.add_argument(
+        "--eval-runs",
+        default=",".join(EVAL_RUNS),
+        help="comma-separated evaluate() runs; a subset is merged into the "
+        "JSON's evaluate_vgg8 (the other runs and per_draw are kept)",
+    )
+    parser.add_argument(
+        "--plot-only",
+        action="store_true",
+        help="redraw simulator.png from the existing simulator.json",
+    )
     args = parser.parse_args()
     if args.plot_only:
         plot(json.loads((RESULTS / "simulator.json").read_text()), RESULTS / "simulator.png")
         return
     torch.set_num_threads(args.threads)
+    only = tuple(k for k in args.eval_runs.split(",") if k)
+    if set(only) - set(EVAL_RUNS):
+        parser.error(f"--eval-runs: unknown {sorted(set(only) - set(EVAL_RUNS))}")
+    if set(only) != set(EVAL_RUNS):
+        merge_eval_runs(args, only)
+        return
     t0 = time.perf_counter()
     series = []
     cnn = get_workload("digits-cnn")
@@ -227,26 +326,35 @@ def main() -> None:
     if args.skip_per_draw:
         series = json.loads((RESULTS / "simulator.json").read_text())["per_draw"]
     for name in CONFIGS if not args.skip_per_draw else ():
-        series.append(per_draw(cnn, name, 50 if args.quick else 100, (1, 8, 32),
-                               1 if args.quick else 3))
+        series.append(
+            per_draw(cnn, name, 50 if args.quick else 100, (1, 8, 32), 1 if args.quick else 3)
+        )
     result: dict[str, Any] = {}
     for name in CONFIGS if not args.skip_per_draw else ():
         draws = (1, 8, 32) if name != "default" or args.vgg8_s32 else (1, 2)  # ~1 min/draw
         series.append(per_draw(vgg, name, 1, draws, 1))
         _save({"partial": True, "per_draw": series})
     result = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpus": os.cpu_count(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "load_avg_1min_start": load()},
-        "clean_accuracy": {"digits-cnn": cnn.metadata["clean_accuracy"],
-                           "vgg8": vgg.metadata["clean_accuracy"]},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "load_avg_1min_start": load(),
+        },
+        "clean_accuracy": {
+            "digits-cnn": cnn.metadata["clean_accuracy"],
+            "vgg8": vgg.metadata["clean_accuracy"],
+        },
         "per_draw": series,
         "goal": "per-draw at S=32 <= 1.5x bound; lowest tier >= 10x cheaper than full on "
-                "vgg8; analytic < 10 s on vgg8; full-fidelity vgg8 peak RSS < 4 GiB",
+        "vgg8; analytic < 10 s on vgg8; full-fidelity vgg8 peak RSS < 4 GiB",
     }
     print("evaluate() on vgg8 ...", flush=True)
-    result["evaluate_vgg8"] = evaluate_runs(args.threads, args.eval_test_limit,
-                                            args.eval_config, args.eval_timeout)
+    result["evaluate_vgg8"] = evaluate_runs(
+        args.threads, args.eval_test_limit, args.eval_config, args.eval_timeout
+    )
     result["wall_s"] = time.perf_counter() - t0
     _save(result)
     plot(result, RESULTS / "simulator.png")

@@ -31,6 +31,7 @@ same blocks. Activations between layers carry ``S`` folded into the batch dimens
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +58,16 @@ from simulator.nonideal.ir_drop import (
     effective_conductance,
 )
 from simulator.nonideal.ir_transfer import DropCorrection
-from simulator.readout import ReadPlan, column_sum_conductance, current_range, read_layer
+from simulator.patches import conv_out_hw, even_rows, gather_patches
+from simulator.readout import (
+    NominalArrays,
+    ReadPlan,
+    column_sum_conductance,
+    current_range,
+    nominal_current_range,
+    nominal_read,
+    read_layer,
+)
 from simulator.tiling import TileLayout
 
 __all__ = ["READOUTS", "AnalogLayer"]
@@ -206,15 +216,45 @@ class AnalogLayer(nn.Module):
         peak = float(x.abs().max()) if x.numel() else 0.0
         self.input_scale = peak / qmax if peak > 0 else 1.0
         self.signed_inputs = bool(x.numel()) and float(x.min()) < 0
+        self.positions = self.row_positions(x)
+        x3 = self.unroll_rows(x, even_rows(x.shape[0] * self.positions, CALIBRATION_VECTORS))
+        plan = self._plan(adc=False)
+        arrays = None if self.readout == "column_sum" else self._nominal_arrays(plan)
+        if arrays is not None:  # exact integer products, no conductance tensor
+            self.adc_range = nominal_current_range(self._quantize(x3), arrays, plan)
+            return
         g = self._read_view(self._effective(self._conductance()))
-        x3 = self._unroll(x.to(self.dtype), 1)
-        self.positions = max(1, x3.shape[1] // max(1, x.shape[0]))
-        if x3.shape[1] > CALIBRATION_VECTORS:
-            pick = torch.linspace(0, x3.shape[1] - 1, CALIBRATION_VECTORS).round().long()
-            x3 = x3[:, pick]
         if self.readout == "column_sum":
             g, _ = column_sum_conductance(g, self.mapped.combine)
-        self.adc_range = current_range(self._quantize(x3), g, self._plan(adc=False))
+        self.adc_range = current_range(self._quantize(x3), g, plan)
+
+    def row_positions(self, x: Tensor) -> int:
+        """Row vectors per sample of `N x ...` inputs (output positions of a convolution)."""
+        if self.is_conv:
+            h, w = self._out_hw(*x.shape[-2:])
+            return max(1, h * w)
+        return max(1, math.prod(x.shape[1:-1]))
+
+    def unroll_rows(self, x: Tensor, rows: Tensor | None = None) -> Tensor:
+        r"""The `1 x M x K` row vectors ``rows`` (flat indices ``sample·positions +
+        position``) of `N x ...` inputs in the simulation dtype, every row when ``None``
+        (:func:`simulator.patches.gather_patches`: only the picked patches are built)."""
+        x = x.to(self.dtype)
+        if rows is None:
+            return self._unroll(x, 1)
+        if not self.is_conv:
+            return x.reshape(-1, x.shape[-1])[rows].unsqueeze(0)
+        geometry = (self.kernel_size, self.stride, self.padding, self.dilation)
+        return gather_patches(x, rows, *geometry).unsqueeze(0)
+
+    def _nominal_arrays(self, plan: ReadPlan) -> NominalArrays | None:
+        """The target levels of the read columns as :class:`~simulator.readout.NominalArrays`
+        when wires are ideal (the currents are then exact integer products), else ``None``."""
+        ideal = self.ir_drop == "ideal" or self.config.wire_r_ohm == 0.0
+        if not ideal or not NominalArrays.supported(plan, self.config.levels - 1):
+            return None
+        levels = self._read_view(self.mapped.levels.unsqueeze(0))[0].to(torch.int8)
+        return NominalArrays(levels=levels, g_off_us=self.config.g_off_us, dg_us=self._dg)
 
     def _conductance(self, n_draws: int = 1) -> Tensor:
         r"""A `n_draws x row_tiles x col_tiles x rows x cols`-dim Tensor of nominal conductances
@@ -256,8 +296,12 @@ class AnalogLayer(nn.Module):
         """Whether ``effect`` snaps to the config's own level grid (the identity on nominal
         conductances, :meth:`_conductance`)."""
         c = self.config
-        return (type(effect) is ConductanceQuantization and effect.n_levels == c.levels
-                and effect.g_off_us == c.g_off_us and effect.g_on_us == c.g_on_us)
+        return (
+            type(effect) is ConductanceQuantization
+            and effect.n_levels == c.levels
+            and effect.g_off_us == c.g_off_us
+            and effect.g_on_us == c.g_on_us
+        )
 
     # -- forward ----------------------------------------------------------------------------
 
@@ -289,10 +333,16 @@ class AnalogLayer(nn.Module):
                     lambda cur, vn, gen, e=effect: e.apply_to_currents(cur, vn, gen, inplace=True)
                 )
         return ReadPlan(
-            v_unit=self._v_unit, dac_bits=c.dac_bits, cycles=c.input_cycles,
-            signed=self.signed_inputs, rows=c.rows, row_tiles=self.layout.row_tiles,
+            v_unit=self._v_unit,
+            dac_bits=c.dac_bits,
+            cycles=c.input_cycles,
+            signed=self.signed_inputs,
+            rows=c.rows,
+            row_tiles=self.layout.row_tiles,
             adc=self._adc_step() if adc and self.adc else None,
-            sigma_us=math.sqrt(sigma2), col_noise=col_noise, effects=tuple(others),
+            sigma_us=math.sqrt(sigma2),
+            col_noise=col_noise,
+            effects=tuple(others),
         )
 
     def _adc_step(self) -> tuple[float, float, int]:
@@ -318,19 +368,53 @@ class AnalogLayer(nn.Module):
                 f"layer {self.name!r}: batch {x.shape[0]} is not a multiple of {s} draws."
             )
         q = self._quantize(self._unroll(x.to(self.dtype), s))
-        combine = self.mapped.combine.to(self.g_eff)
-        unit = self._v_unit * self._dg  # µA per level unit
-        if self.readout == "column_sum":
-            if self._g_sum is None:
-                self._g_sum = column_sum_conductance(self.g_eff, combine)
-            g_sum, col_noise = self._g_sum
-            plan = self._plan(adc=True, col_noise=col_noise)
-            y = read_layer(q, g_sum, plan, generator=self.generator)
-            n_sum = None
+        if self.readout == "column_sum" and self._g_sum is None:
+            self._g_sum = column_sum_conductance(self.g_eff, self.mapped.combine)
+        y, plan = self._read(q, self.g_eff, self._g_sum, self._plan(adc=True))
+        return self._fold(self._digital(y, q, plan), x)
+
+    @torch.no_grad()
+    def nominal_forward(self, x: Tensor) -> Tensor:
+        r"""`N x ...` inputs -> `N x ...` outputs of one nominal chip: the target levels read
+        through the IR-drop model and the ADC without device effects (no programming or read
+        noise; exact integer products with ideal wires, :func:`~simulator.readout.
+        nominal_read`; no :meth:`program` needed)."""
+        return self._fold(self.nominal_rows(self.unroll_rows(x))[0], x)
+
+    @torch.no_grad()
+    def nominal_rows(self, x3: Tensor) -> Tensor:
+        r"""Outputs of one nominal chip (:meth:`nominal_forward`) for `1 x M x K` row vectors
+        (:meth:`unroll_rows`): a `1 x M x out`-dim Tensor, bias included."""
+        if self.input_scale is None:
+            raise RuntimeError(f"layer {self.name!r}: call calibrate() first.")
+        q = self._quantize(x3)
+        plan = replace(self._plan(adc=True), sigma_us=0.0, effects=())
+        arrays = None if self.readout == "column_sum" else self._nominal_arrays(plan)
+        if arrays is not None:
+            y = nominal_read(q, arrays, plan, self.mapped.combine, self.dtype)
         else:
-            plan = self._plan(adc=True)
-            y = read_layer(q, self.g_eff, plan, combine, self.generator)
-            n_sum = combine.sum(0)
+            g = self._read_view(self._effective(self._conductance()))
+            g_sum = None
+            if self.readout == "column_sum":
+                g_sum = column_sum_conductance(g, self.mapped.combine)
+            y, plan = self._read(q, g, g_sum, plan)
+        return self._digital(y, q, plan)
+
+    def _read(
+        self, q: Tensor, g: Tensor, g_sum: tuple[Tensor, Tensor] | None, plan: ReadPlan
+    ) -> tuple[Tensor, ReadPlan]:
+        """Shift-added codes of `S x M x K` inputs on conductances ``g`` (or their column sums
+        ``g_sum`` in the column-sum tier), and the plan they were read with."""
+        if g_sum is not None:
+            plan = replace(plan, col_noise=g_sum[1])
+            return read_layer(q, g_sum[0], plan, generator=self.generator), plan
+        return read_layer(q, g, plan, self.mapped.combine.to(g), self.generator), plan
+
+    def _digital(self, y: Tensor, q: Tensor, plan: ReadPlan) -> Tensor:
+        """`S x M x out` codes -> outputs: ADC offset, level units, weight offset, scales,
+        bias."""
+        n_sum = None if self.readout == "column_sum" else self.mapped.combine.to(y).sum(0)
+        unit = self._v_unit * self._dg  # µA per level unit
         reads = float(plan.cycle_weights(torch.float64).sum()) * self.layout.row_tiles
         if plan.adc is not None:
             lo, step, _ = plan.adc
@@ -345,17 +429,18 @@ class AnalogLayer(nn.Module):
         y = y * (self.mapped.weight_scale * self.input_scale)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
-        return self._fold(y, x)
+        return y
 
     def _fold(self, y: Tensor, x: Tensor) -> Tensor:
         """`S x M x out` -> the float layer's output layout, `S·N x ...`."""
         if not self.is_conv:
             return y.reshape(*x.shape[:-1], y.shape[-1])
-        h, w = x.shape[-2:]
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        (ph, pw), (dh, dw) = self.padding, self.dilation
-        h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-        w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        return y.reshape(x.shape[0], h_out * w_out, -1).transpose(1, 2).reshape(
-            x.shape[0], -1, h_out, w_out
+        h_out, w_out = self._out_hw(*x.shape[-2:])
+        return (
+            y.reshape(x.shape[0], h_out * w_out, -1)
+            .transpose(1, 2)
+            .reshape(x.shape[0], -1, h_out, w_out)
         )
+
+    def _out_hw(self, h: int, w: int) -> tuple[int, int]:
+        return conv_out_hw(h, w, self.kernel_size, self.stride, self.padding, self.dilation)

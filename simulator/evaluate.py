@@ -138,7 +138,8 @@ class Evaluation:
     latency_us: float
     """Latency of one inference [µs]."""
     energy_uj: float
-    """Energy of one inference [µJ]."""
+    """Energy of one inference [µJ]: dynamic plus leakage (``HardwareCost.total_energy_uj``,
+    as NeuroSim V1.4's energy efficiency counts it), plus what mitigations charge."""
     cost_s: float
     """Measured wall time of the evaluation [s]."""
     details: dict[str, Any] = field(default_factory=dict)
@@ -215,7 +216,7 @@ def evaluate(
         accuracy_stderr=stderr,
         area_mm2=float(hardware.area_mm2),
         latency_us=float(hardware.latency_us) + extra.get("latency_us", 0.0),
-        energy_uj=float(hardware.energy_uj) + extra.get("energy_uj", 0.0),
+        energy_uj=float(hardware.total_energy_uj) + extra.get("energy_uj", 0.0),
         cost_s=time.perf_counter() - start,
         details=details,
     )

@@ -88,14 +88,15 @@ def slice_magnitude(m: Tensor, slices: int, cell_bits: int) -> Tensor:
     r"""Split non-negative integers into ``slices`` digits of ``cell_bits`` bits, LSB first.
 
     Args:
-        m: A `...`-dim int64 Tensor, ``0 <= m < 2**(slices·cell_bits)``.
+        m: A `...`-dim integer Tensor, ``0 <= m < 2**(slices·cell_bits)``.
         slices: Number of digits.
         cell_bits: Bits per digit.
 
     Returns:
-        A `... x slices`-dim int64 Tensor with ``m = Σ_s digit_s · 2**(s·cell_bits)``.
+        A `... x slices`-dim Tensor of ``m``'s dtype with
+        ``m = Σ_s digit_s · 2**(s·cell_bits)``.
     """
-    shifts = torch.arange(slices, dtype=torch.int64) * cell_bits
+    shifts = torch.arange(slices, dtype=m.dtype) * cell_bits
     return (m.unsqueeze(-1) >> shifts) & (2**cell_bits - 1)
 
 
@@ -135,7 +136,7 @@ def map_weight(
     out_features, in_features = weight.shape
     layout = layout_for(name, kind, in_features, out_features, config)
     q, scale = quantize_symmetric(weight.detach().to(torch.float32).cpu(), config.weight_bits)
-    q = q.t()  # in x out
+    q = q.t().to(torch.int16)  # in x out; |q| <= 127 (slices in int16: a quarter of int64)
     cb = config.cell_bits
     digit_weight = 2.0 ** (torch.arange(layout.slices, dtype=torch.float64) * cb)
     if config.encoding == "differential":
@@ -158,8 +159,12 @@ def map_weight(
     flat_col = tile_of_col * config.cols + layout.ref_cols + within
 
     padded_rows = layout.row_tiles * config.rows
-    grid = torch.zeros(padded_rows, layout.col_tiles * config.cols, dtype=torch.uint8)
-    grid[:in_features, flat_col] = cells.to(torch.uint8)
+    grid = torch.zeros(padded_rows, layout.col_tiles, config.cols, dtype=torch.uint8)
+    # Column i goes to tile i // usable, column ref_cols + i % usable (= flat_col): a view.
+    fill = grid[:in_features, :, layout.ref_cols :].reshape(in_features, -1)
+    fill[:, : layout.weight_cols] = cells.to(torch.uint8)
+    grid[:in_features, :, layout.ref_cols :] = fill.view(in_features, layout.col_tiles, usable)
+    grid = grid.view(padded_rows, layout.col_tiles * config.cols)
     levels = grid.reshape(layout.row_tiles, config.rows, layout.col_tiles, config.cols)
     levels = levels.permute(0, 2, 1, 3).contiguous()
 

@@ -48,3 +48,13 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XBAR_CACHE_DIR", path)
         yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_fused_logei_compile() -> None:
+    """BoTorch's qLog(N)EHVI JIT-compiles an optional fused C++ kernel on first use when a
+    compiler is present (~48 s of CPU on a fresh machine, once per run on CI); the deployed image
+    has no compiler and runs the pure-PyTorch path, so the tests run that path too."""
+    from botorch.acquisition.multi_objective import logei
+
+    logei._load_attempted = True

@@ -78,10 +78,13 @@ def _table(report: dict[str, Any], elapsed_ms: float) -> Table:
         table.add_row(f"area {name} (mm²)", f"{value:.4g}")
     for name, value in report["dynamic_energy_uj"].items():
         table.add_row(f"dynamic energy {name} (µJ)", f"{value:.4g}")
+    table.add_row("leakage energy per image (µJ)", f"{report['leakage']['energy_uj']:.4g}")
     for name, value in report["latency_us"].items():
         table.add_row(f"latency {name} (µs)", f"{value:.4g}")
     if report["tops_per_w"] is not None:
         table.add_row("TOPS/W (dynamic)", f"{report['tops_per_w']:.4g}")
+        table.add_row("TOPS/W (NeuroSim: with leakage, x zeta)",
+                      f"{report['tops_per_w_neurosim']:.4g}")
     return table
 
 
@@ -95,7 +98,8 @@ def cost(
         help="Named configuration, e.g. neurosim-v1.4 (NeuroSim V1.4's RRAM defaults).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every figure as JSON.")] = False,
 ) -> None:
-    """Area, dynamic energy, latency (pipelined and layer-by-layer) and TOPS/W, no accuracy."""
+    """Area, dynamic and leakage energy, latency (pipelined and layer-by-layer) and TOPS/W, no
+    accuracy."""
     from simulator.config import CrossbarConfig
     from simulator.cost import estimate
     from simulator.cost.report import cost_report

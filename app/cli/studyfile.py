@@ -220,14 +220,16 @@ def _local_files(local: LocalWorkload) -> tuple[dict[str, WorkloadFiles], list[d
     from app.services.workloads import validate_upload
 
     try:
-        fmt, data_fmt = validate_upload(local.model, local.data, local.model_format,
-                                        local.architecture)
+        check = validate_upload(local.model, local.data, local.model_format,
+                                local.architecture)
     except ValidationFailed as e:
         field = "model_file" if e.errors and e.errors[0]["loc"][-1] == "model" else "data_file"
         return {}, [{"loc": ["body", "problem", field], "msg": e.detail,
                      "type": "workload"}]
-    return {local.name: WorkloadFiles("uploaded", local.model_sha256, local.data_sha256, fmt,
-                                      data_fmt, local.architecture)}, []
+    return {local.name: WorkloadFiles("uploaded", local.model_sha256, local.data_sha256,
+                                      check.model_format, check.data_format,
+                                      local.architecture,
+                                      analytic_tier=check.analytic_tier)}, []
 
 
 def validate_locally(data: dict[str, Any],

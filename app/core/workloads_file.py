@@ -50,6 +50,9 @@ class OperatorWorkload:
     data_format: str
     architecture: str | None = None
     description: str = ""
+    analytic_tier: bool = True
+    """Whether the analytic moment tier can evaluate the model
+    (:func:`app.problems.workloads.analytic_tier_error`)."""
 
     def public(self) -> dict[str, Any]:
         """What ``GET /workloads`` shows: everything but the paths."""
@@ -57,7 +60,8 @@ class OperatorWorkload:
                 "model_sha256": self.model_sha256, "data_sha256": self.data_sha256,
                 "model_size_bytes": self.model_size_bytes,
                 "data_size_bytes": self.data_size_bytes, "model_format": self.model_format,
-                "data_format": self.data_format, "architecture": self.architecture}
+                "data_format": self.data_format, "architecture": self.architecture,
+                "analytic_tier": self.analytic_tier}
 
 
 def _parse(path: Path) -> dict[str, Any]:
@@ -79,6 +83,7 @@ def _parse(path: Path) -> dict[str, Any]:
 
 
 def _entry(folder: Path, name: str, entry: Any) -> OperatorWorkload:
+    from app.problems.workloads import analytic_tier_error
     from simulator.errors import WorkloadError
     from simulator.workloads.files import file_workload, sniff_data_format, sniff_model_format
 
@@ -106,8 +111,8 @@ def _entry(folder: Path, name: str, entry: Any) -> OperatorWorkload:
     try:
         fmt = entry.get("model_format") or sniff_model_format(content["model"])
         data_fmt = sniff_data_format(content["data"])
-        file_workload(content["model"], content["data"], model_format=fmt, architecture=arch,
-                      data_format=data_fmt, name=name)
+        workload = file_workload(content["model"], content["data"], model_format=fmt,
+                                 architecture=arch, data_format=data_fmt, name=name)
     except WorkloadError as e:
         raise ValueError(f"{where}: {e}") from None
     return OperatorWorkload(
@@ -116,7 +121,8 @@ def _entry(folder: Path, name: str, entry: Any) -> OperatorWorkload:
         data_sha256=hashlib.sha256(content["data"]).hexdigest(),
         model_size_bytes=len(content["model"]), data_size_bytes=len(content["data"]),
         model_format=fmt, data_format=data_fmt, architecture=arch,
-        description=entry.get("description", ""))
+        description=entry.get("description", ""),
+        analytic_tier=analytic_tier_error(workload.model) is None)
 
 
 @lru_cache(maxsize=4)

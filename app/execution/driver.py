@@ -24,8 +24,11 @@ owner's running trials at once (``leases.requeue_orphans``), without waiting for
 
 Model-free methods (``trials.MODEL_FREE_METHODS``) are suggested number by number
 (``tasks.suggest_numbers``), so their trials do not depend on timing; see
-``services.trials``. A model-based study's last ``confirm_top_k`` trials are confirmation
-trials (``confirm``): a batch stops short of them, and they are asked of ``confirm_task``.
+``services.trials``. They are asked ahead of free slots (``execution.ahead``): a step fills
+every slot that freed from suggestions already there, while the next ones are computed. The
+evaluations a step submits go to Dask in one message (``DaskEngine.submit_many``). A
+model-based study's last ``confirm_top_k`` trials are confirmation trials (``confirm``): a
+batch stops short of them, and they are asked of ``confirm_task``.
 
 The driver handles futures; rows are read and written by ``app.services``: ``leases`` (study
 ownership, trial claims, heartbeats, the reaper), ``trials`` (the queue, history, new trials)
@@ -48,6 +51,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import XbarError
 from app.execution import confirm
+from app.execution.ahead import AheadBuffers
 from app.execution.content import ContentUnavailable, StudyContent
 from app.execution.engine import DaskEngine
 from app.execution.tasks import evaluate_task, suggest_numbers, suggest_task
@@ -81,6 +85,9 @@ class _InFlight:
 class _Suggesting:
     future: Future
     n: int
+    start: int | None = None
+    """First trial number asked of a model-free method (its answer goes to ``AheadBuffers``);
+    ``None``: a model-based call, inserted as trials on arrival."""
     submitted: float = field(default_factory=time.monotonic)
     """``time.monotonic()`` at submission [s], for ``Settings.suggest_timeout_s``."""
 
@@ -109,6 +116,8 @@ class StudyDriver:
         """Evaluations re-queued, attempt unspent, because the scheduler connection was lost."""
         self._content = StudyContent(engine, settings)
         """Scattered bytes of file workloads (uploads, operator workloads), per study."""
+        self._ahead = AheadBuffers()
+        """Model-free suggestions asked ahead of free slots, per study."""
 
     # -- thread -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -207,6 +216,7 @@ class StudyDriver:
             f.future.cancel()
         self._trials.clear()
         self._suggest.clear()
+        self._ahead.clear()
 
     # -- per study --------------------------------------------------------------------------
     def _step_study(self, study_id: int) -> None:
@@ -242,19 +252,26 @@ class StudyDriver:
                 lifecycle.transition_study(s, study, StudyState.FAILED, error=str(e)[:2000])
                 self._forget(study_id)
                 return
-            waiting = [t for t in trials.queued(s, study_id) if t.id not in self._trials]
-            for trial, token in leases.claim_trials(s, waiting, self.driver_id,
-                                                    self.settings.lease_s):
-                fut = self.engine.submit(evaluate_task, evaluator, trial.params, trial.fidelity,
-                                         trial.seed, *content)
-                self._trials[trial.id] = _InFlight(study_id, token, fut)
             free = study.parallelism - open_n
-            if not exhausted and free > 0 and study_id not in self._suggest:
+            model_free = trials.is_model_free(study)
+            if model_free and not exhausted:  # fill the free slots from what was asked ahead
+                free -= self._ahead.take(s, study, free)
+            waiting = [t for t in trials.queued(s, study_id) if t.id not in self._trials]
+            won = leases.claim_trials(s, waiting, self.driver_id, self.settings.lease_s)
+            futures = self.engine.submit_many(evaluate_task, [
+                (evaluator, t.params, t.fidelity, t.seed, *content) for t, _ in won])
+            for (trial, token), fut in zip(won, futures, strict=True):
+                self._trials[trial.id] = _InFlight(study_id, token, fut)
+            if exhausted or study_id in self._suggest:
+                return
+            if model_free:  # asked ahead: up to `parallelism` wait for the next free slots
+                n = self._ahead.want(study)
+            else:
                 n = free
                 if study.max_trials is not None:
                     n = confirm.batch_size(study, min(n, study.max_trials - study.next_number))
-                if n > 0:
-                    self._submit_suggest(s, study, n)
+            if n > 0:
+                self._submit_suggest(s, study, n)
 
     def _budget_exhausted(self, study: Study) -> bool:
         if study.max_trials is not None and study.next_number >= study.max_trials:
@@ -267,13 +284,14 @@ class StudyDriver:
 
     def _submit_suggest(self, s: Session, study: Study, n: int) -> None:
         options = study.definition.get("optimizer", {}).get("options", {})
+        start = None
         if confirm.in_confirm_phase(study):
             fut = confirm.submit_confirm(self.engine, s, study, n)
         elif trials.is_model_free(study):
+            start, handed_out = self._ahead.handed_out(s, study)
             fut = self.engine.submit(
-                suggest_numbers, study.search_space, study.objectives,
-                trials.model_free_handed_out(s, study), n, study.method,
-                trials.sequence_seed(study), options,
+                suggest_numbers, study.search_space, study.objectives, handed_out, n,
+                study.method, trials.sequence_seed(study), options,
             )
         else:
             observations, pending = trials.history(s, study.id)
@@ -281,7 +299,7 @@ class StudyDriver:
                 suggest_task, study.search_space, study.objectives, observations, pending, n,
                 study.method, trials.suggest_seed(study), options, study.max_trials,
             )
-        self._suggest[study.id] = _Suggesting(fut, n)
+        self._suggest[study.id] = _Suggesting(fut, n, start)
 
     def _collect(self, study_id: int) -> None:
         """Record finished evaluations and suggestions of one study."""
@@ -318,7 +336,7 @@ class StudyDriver:
         if entry is None:
             return
         if entry.future.done():
-            self._insert_suggestions(study_id, entry.future)
+            self._insert_suggestions(study_id, entry)
             if self._suggest.get(study_id) is entry:
                 del self._suggest[study_id]
         elif time.monotonic() - entry.submitted > self.settings.suggest_timeout_s:
@@ -354,7 +372,8 @@ class StudyDriver:
                                    f"TrialTimeout: evaluation exceeded {timeout:g} s",
                                    retryable=True, max_attempts=self.settings.max_attempts)
 
-    def _insert_suggestions(self, study_id: int, fut: Future) -> None:
+    def _insert_suggestions(self, study_id: int, entry: _Suggesting) -> None:
+        fut = entry.future
         if fut.status not in ("finished", "error"):  # cancelled by Dask: ask again, uncounted
             return
         if fut.status != "finished":
@@ -368,6 +387,9 @@ class StudyDriver:
                 self._fail_study(study_id, f"optimizer failed: {reason}")
             return
         self._suggest_lost.pop(study_id, None)
+        if entry.start is not None:  # model-free: inserted as slots free up (`_step_study`)
+            self._ahead.add(study_id, entry.start, fut.result())
+            return
         with self.db.session() as s:
             study = s.get(Study, study_id)
             if study is not None and study.state in (StudyState.RUNNING, StudyState.PAUSED):
@@ -394,6 +416,7 @@ class StudyDriver:
 
     def _forget(self, study_id: int) -> None:
         self._content.forget(study_id)
+        self._ahead.forget(study_id)
         for trial_id, f in list(self._trials.items()):
             if f.study_id == study_id:
                 f.future.cancel()

@@ -98,6 +98,14 @@ class DaskEngine:
             kwargs["key"] = key
         return self.client.submit(fn, *args, **kwargs)
 
+    def submit_many(self, fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Future]:
+        """``fn(*args)`` for each ``args`` in ``calls`` (all of one length), sent to the
+        scheduler in one message (``Client.map``) instead of one per call; one future per
+        call, in order. Arguments may be futures (scattered data)."""
+        if not calls:
+            return []
+        return self.client.map(fn, *zip(*calls, strict=True), pure=False)
+
     def gather(self, futures: list[Future]) -> list[Any]:
         """Results of finished futures, fetched in one round trip to the scheduler (a
         ``Future.result()`` each costs one round trip per future)."""

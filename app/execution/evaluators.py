@@ -28,7 +28,7 @@ from typing import Any
 from app.problems.benchmarks import BENCHMARK
 from app.problems.crossbar import CROSSBAR, OBJECTIVE_NAMES
 from app.problems.workloads import FILES_KEY, WorkloadFiles, option_errors
-from optimizer.problems import get_problem
+from optimizer.problems import BenchmarkProblem, get_problem
 from simulator import CrossbarConfig, Workload, evaluate, get_workload
 from simulator.workloads.files import file_workload
 
@@ -47,6 +47,15 @@ def _workload(name: str, options_key: str) -> Workload:
     """The workload ``name`` built with the options JSON-encoded in ``options_key`` (sorted
     keys), kept for the next trials this worker evaluates (loading trains or reads a model)."""
     return get_workload(name, **json.loads(options_key))
+
+
+@lru_cache(maxsize=32)
+def _problem(name: str, options_key: str) -> BenchmarkProblem:
+    """The benchmark problem ``name`` built with the options JSON-encoded in ``options_key``
+    (sorted keys), kept for the next trials this worker evaluates: building one costs about
+    as much as evaluating it (a BoTorch test function, a search space), and a problem is
+    immutable (a frozen dataclass of pure functions), so worker threads share it."""
+    return get_problem(name, **json.loads(options_key))
 
 
 def file_workload_of(name: str, files: WorkloadFiles, model: Any, data: Any) -> Workload:
@@ -102,7 +111,10 @@ def run_evaluation(
     """
     t0 = time.perf_counter()
     if evaluator["kind"] == BENCHMARK:
-        bp = get_problem(evaluator["name"], **evaluator.get("options", {}))
+        options = evaluator.get("options") or {}
+        if not isinstance(evaluator["name"], str) or not isinstance(options, dict):
+            raise ValueError("evaluator spec: problem must be a name and its options an object")
+        bp = _problem(evaluator["name"], json.dumps(options, sort_keys=True))
         values, cost = bp.evaluate(params, fidelity)
         details: dict[str, Any] = {"wall_s": time.perf_counter() - t0,
                                    "cost_kind": bp.cost_kind}

@@ -179,13 +179,36 @@ def resolve_problem(problem: ProblemIn, errors: list[dict[str, Any]],
     _check_params(params, base, errors)
     _check_fixed(problem.fixed, errors)
     fixed = {**CROSSBAR_DEFAULTS, **problem.fixed}
+    file = files.get(workload) if files and workload not in builtin_names() else None
+    if file is not None and file.analytic_tier is False:
+        _no_analytic_tier(workload, problem.fixed, params, base, fixed, errors)
     if len(errors) == n_before:  # each value is fine alone: now every pair the space makes
         _check_pairs(params, base, fixed, spec.get("constraints") or [], errors)
     evaluator = {"kind": CROSSBAR, "workload": workload,
                  "workload_options": problem.workload_options, "fixed": fixed}
-    if files and workload in files and workload not in builtin_names():
-        evaluator[FILES_KEY] = files[workload].spec()
+    if file is not None:
+        evaluator[FILES_KEY] = file.spec()
     return ProblemSpec(spec, list(OBJECTIVES), evaluator)
+
+
+def _no_analytic_tier(workload: str, requested: Mapping[str, Any], params: list[Any],
+                      base: list[str | int], fixed: dict[str, Any],
+                      errors: list[dict[str, Any]]) -> None:
+    """For a file workload whose model the analytic moment tier cannot evaluate (recorded at
+    upload, :func:`app.problems.workloads.analytic_tier_error`): the default
+    ``analytic_below`` becomes 0 (every fidelity runs Monte-Carlo), and an ``analytic_below``
+    the request asks for, fixed above 0 or searched, is refused, since each trial below it
+    would fail."""
+    why = (f"workload {workload!r} cannot use the analytic moment tier (its model is not a "
+           "chain of layers the moment model handles); set analytic_below to 0")
+    value = requested.get("analytic_below", 0)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        errors.append(field_error(["problem", "fixed", "analytic_below"], why))
+    for i, p in enumerate(params):
+        if isinstance(p, dict) and p.get("name") == "analytic_below":
+            errors.append(field_error([*base, i], why))
+    if "analytic_below" not in requested:
+        fixed["analytic_below"] = 0.0
 
 
 _FIELDS = frozenset(CrossbarConfig.__dataclass_fields__)

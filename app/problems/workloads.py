@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 from simulator.errors import WorkloadError
 from simulator.workloads import DATA_DIR_ENV, check_options, data_missing, list_workloads
 
-__all__ = ["FILES_KEY", "PATH_NAME_SUFFIXES", "WorkloadFiles", "builtin_names", "option_errors",
-           "path_like", "workload_errors"]
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["FILES_KEY", "PATH_NAME_SUFFIXES", "WorkloadFiles", "analytic_tier_error",
+           "builtin_names", "option_errors", "path_like", "workload_errors"]
 
 FILES_KEY = "workload_files"
 """Key of a crossbar evaluator spec holding a file workload's :meth:`WorkloadFiles.spec`."""
@@ -45,10 +48,14 @@ class WorkloadFiles:
     model_format: str
     data_format: str
     architecture: str | None = None
+    analytic_tier: bool | None = field(default=None, compare=False)
+    """Whether the analytic moment tier can evaluate the model (:func:`analytic_tier_error`);
+    ``None`` when not known (an upload stored before this was recorded). Checked at study
+    creation only, so not part of :meth:`spec`."""
 
     def spec(self) -> dict[str, Any]:
-        """Plain JSON for the evaluator spec."""
-        return asdict(self)
+        """Plain JSON for the evaluator spec: the blobs and how to load them."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
 
     @classmethod
     def from_spec(cls, spec: Any) -> WorkloadFiles:
@@ -58,9 +65,10 @@ class WorkloadFiles:
             ValueError: not an object of the fields above, a source other than the two, or a
                 digest that is not 64 lower-case hex digits.
         """
-        if not isinstance(spec, dict) or set(spec) != set(cls.__dataclass_fields__):
+        keys = {f.name for f in fields(cls) if f.compare}
+        if not isinstance(spec, dict) or set(spec) != keys:
             raise ValueError(f"evaluator spec: {FILES_KEY} must hold exactly "
-                             f"{', '.join(sorted(cls.__dataclass_fields__))}")
+                             f"{', '.join(sorted(keys))}")
         if spec["source"] not in ("uploaded", "operator"):
             raise ValueError(f"evaluator spec: unknown workload source {spec['source']!r}")
         for key in ("model_sha256", "data_sha256"):
@@ -70,6 +78,19 @@ class WorkloadFiles:
             if spec[key] is not None and not isinstance(spec[key], str):
                 raise ValueError(f"evaluator spec: {key} must be a string")
         return cls(**spec)
+
+
+def analytic_tier_error(model: nn.Module) -> str | None:
+    """Why the analytic moment tier cannot evaluate ``model`` (a layer it does not handle, or
+    operators run between the layers, e.g. a converted ONNX graph with a residual add), or
+    ``None`` when it can (:func:`simulator.estimators.moment_maps.supported_leaves`)."""
+    from simulator.estimators.moment_maps import supported_leaves
+
+    try:
+        supported_leaves(model)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def builtin_names() -> set[str]:

@@ -42,6 +42,10 @@ NAME_PATTERN = f"^[^{_NAME_EXCLUDED}]*[^{_NAME_EXCLUDED}\\s][^{_NAME_EXCLUDED}]*
 """The name rule as one regular expression (published in the OpenAPI schema, so generators
 produce only names creation accepts): no excluded character, at least one non-space."""
 _NAME_RE = re.compile(NAME_PATTERN)
+PUBLISHED_NAME_PATTERN = NAME_PATTERN.replace(r"\ud800-\udfff", "")
+""":data:`NAME_PATTERN` as published: without its surrogate range, which regex engines working
+on code points (``jsonschema_rs``, hence Schemathesis) refuse, dropping the whole pattern. A
+JSON text in UTF-8 holds no lone surrogate, so both admit the same names from a client."""
 
 
 def _bad_char(text: str) -> str | None:

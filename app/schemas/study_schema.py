@@ -1,37 +1,40 @@
-r"""A JSON Schema of a study definition exact per problem (a replacement for the ``StudyCreate``
-component of the OpenAPI document), written from the declarations the creation checks apply.
+r"""The JSON Schema of a study definition published in ``/openapi.json`` as ``StudyCreate``
+(``app.main._publish_registries``) and written by ``xbar study schema``, exact per problem and
+written from the declarations the creation checks apply.
 
-Not yet published in ``/openapi.json``: Schemathesis 4.32 canonicalizes schemas with
-``jsonschema_rs``, which gives up (``CanonicalKind.RAW``: "does not support this part of it") on
-an ``anyOf`` of more than about 50 object variants, and on this body as a whole even with the
-crossbar parameter variants nested by kind; the coverage phase also ran past 10 minutes on it.
-``tests/app/test_study_schema.py`` checks it against ``POST /studies:validate``.
+It admits only bodies creation accepts: where a rule cannot be stated (cross-field config
+rules, float ranges, file workloads, ...) the form is left out rather than admitted, and
+:data:`UNSTATED_RULES` (``x-checked-at-creation``) lists what creation accepts beyond it.
+``tests/app/test_study_schema.py`` checks it against ``POST /studies:validate``, and the
+Schemathesis run (``tests/app/test_schemathesis.py``) checks both directions.
 
-``StudyCreate`` is a ``oneOf`` with one branch per problem, told apart by ``problem.name``
-(``x-discriminator``: OpenAPI's ``discriminator`` names a property of the branch itself, not a
-nested one). A branch states what depends on its problem:
+Shape (kept small for generators: ``jsonschema_rs`` canonicalizes an ``anyOf`` of object
+variants in about cubic time and gives up past about 50, and a coverage phase walks every
+branch): the shared fields (``name``, ``optimizer``, ``budget``, ``parallelism``, ``seed``) sit
+once beside a ``oneOf`` with one branch per problem, told apart by ``problem.name``
+(``x-discriminator``; OpenAPI's ``discriminator`` names a property of the branch itself). A
+branch states:
 
-- the problem's own fields: a benchmark's declared options
-  (:data:`app.problems.benchmarks.BENCHMARK_OPTIONS`), crossbar's workloads with their declared
-  options (only those whose data are installed here), its search space and ``fixed`` fields
-  (:mod:`app.schemas.crossbar_space`), and a separate branch for a file workload (one of the
-  caller's uploads or an operator workload: any name that is not a registered workload, no
-  options);
-- its objectives (names and directions as enums) and a ``reference_point`` of exactly one value
-  per objective, as ``anyOf`` variants per number of objectives listed. A scalable benchmark is
-  probed over its declared option values (cheap: a problem is a closed-form function), so each
-  option combination sits with the objectives it yields (``dtlz2``: ``num_objectives``
-  objectives and ``dim > num_objectives``);
-- ``optimizer``: an ``anyOf`` by ``method`` whose ``options`` are the method's ``OPTIONS`` table
-  (:func:`optimizer.suggest.declared_options`); without ``method``, the problem's default's.
+- ``problem``: a benchmark's declared options (:data:`app.problems.benchmarks.BENCHMARK_OPTIONS`);
+  crossbar's fields once, beside one branch per option set of the installed workloads, with
+  its search space and ``fixed`` fields (:mod:`app.schemas.crossbar_space`);
+- ``objectives`` (names and directions as enums, each name once) and a ``reference_point`` of
+  exactly one value per objective, as ``anyOf`` variants per number of objectives listed. A
+  scalable benchmark is probed over its declared option values, so each option combination
+  sits with the objectives it yields (``dtlz2``: ``dim > num_objectives``); objectives are
+  listed only with the default ones;
+- ``optimizer`` when ``method`` is left out: the options of the problem's default method
+  (``Optimizer`` states each named method with its ``OPTIONS`` table,
+  :func:`optimizer.suggest.declared_options`).
 
 Budget and parallelism bounds are the server's per-study caps (``XBAR_MAX_TRIALS_PER_STUDY``,
-``XBAR_MAX_PARALLELISM``). What no JSON Schema states stays a creation check:
-:data:`UNSTATED_RULES`.
+``XBAR_MAX_PARALLELISM``).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping
@@ -39,7 +42,6 @@ from typing import Any
 
 from app.core.config import Settings
 from app.problems import benchmarks, crossbar, default_method, problem_names
-from app.problems.workloads import builtin_names
 from app.schemas import crossbar_space
 from app.schemas.option_schemas import (
     NULL,
@@ -47,7 +49,7 @@ from app.schemas.option_schemas import (
     method_options_schema,
     option_spec_schema,
 )
-from app.schemas.study import NAME_MAX, NAME_PATTERN
+from app.schemas.study import PUBLISHED_NAME_PATTERN
 from optimizer.problems import get_problem
 from optimizer.suggest import available_methods, declared_options
 from optimizer.types import Objective
@@ -57,12 +59,15 @@ __all__ = ["UNSTATED_RULES", "publish_study_schema", "study_json_schema"]
 
 UNSTATED_RULES: dict[str, str] = {
     **crossbar_space.UNSTATED_RULES,
-    "listed twice": "objectives: each name once (uniqueItems compares whole objects)",
-    "unknown workload": "a file workload: the caller's uploads are known only per key",
-    "file workload": "a file workload takes no options",
+    "file workload": "a crossbar workload naming one of the caller's uploads or an operator "
+                     "workload (known only per key at creation; it takes no options)",
+    "objectives": "a scalable benchmark's objectives listed (names, directions, thresholds) "
+                  "when its options change them from the defaults (e.g. dtlz2 with "
+                  "num_objectives > 2): such a study is published with its default objectives",
 }
-"""Rules of a study definition no JSON Schema states, by a fragment of the message that
-refuses them; everything else a schema-valid body can break is stated in the schema."""
+"""What a study definition may hold beyond the published schema, by topic: creation accepts
+it too. The schema admits only definitions creation accepts (``positive`` direction exact),
+so a generator of schema-valid bodies never meets a 422."""
 
 _REF = "#/components/schemas/"
 _EMPTY = {"type": "object", "maxProperties": 0}
@@ -76,43 +81,70 @@ def publish_study_schema(schemas: dict[str, Any], settings: Settings) -> None:
     """Replace ``StudyCreate`` in an OpenAPI document's ``components.schemas`` (as FastAPI
     generated it from :class:`app.schemas.study.StudyCreate`) by the per-problem schema, adding
     the components it refers to, and bound ``budget.max_trials`` and ``parallelism`` by the
-    server's caps."""
+    server's caps.
+
+    The fields every problem shares (``name``, ``optimizer``, ``budget``, ``parallelism``,
+    ``seed``) are stated once, beside a ``oneOf`` by problem whose branches state only
+    ``problem``, ``objectives`` and ``reference_point``: a generator's coverage phase walks
+    each branch, so what a branch repeats multiplies its cases."""
     generated = schemas["StudyCreate"]
-    common = {key: generated["properties"][key]
-              for key in ("name", "optimizer", "budget", "parallelism", "seed")}
-    common["parallelism"] = {**common["parallelism"], "maximum": min(
-        common["parallelism"]["maximum"], settings.max_parallelism)}
+    props = {key: generated["properties"][key] for key in ("name", "budget", "seed")}
+    props["name"] = {**props["name"], "pattern": PUBLISHED_NAME_PATTERN}
+    props["parallelism"] = {**generated["properties"]["parallelism"], "maximum": min(
+        generated["properties"]["parallelism"]["maximum"], settings.max_parallelism)}
     for branch in schemas["BudgetIn"]["properties"]["max_trials"]["anyOf"]:
         if branch.get("type") == "integer":
             branch["maximum"] = min(branch["maximum"], settings.max_trials_per_study)
     objective = schemas["ObjectiveIn"]
     finite = generated["properties"]["reference_point"]["anyOf"][0]["items"]
 
+    schemas["Optimizer"] = _optimizer_schema()
     schemas["CrossbarParam"] = crossbar_space.params_schema()
     schemas["CrossbarSearchSpace"] = crossbar_space.search_space_schema(_REF + "CrossbarParam")
     schemas["CrossbarFixed"] = crossbar_space.fixed_schema()
     branches: list[dict[str, Any]] = []
     for problem in problem_names():
-        default = default_method(problem)
-        if f"Optimizer_{default}" not in schemas:
-            schemas[f"Optimizer_{default}"] = _optimizer_schema(default)
-        common["optimizer"] = {"$ref": f"{_REF}Optimizer_{default}"}
+        default = f"DefaultMethod_{default_method(problem)}"
+        schemas.setdefault(default, _default_method(default_method(problem)))
         groups = ([(_crossbar_problem(), list(crossbar.OBJECTIVES))]
                   if problem == crossbar.CROSSBAR else _benchmark_groups(problem))
+        defaults = groups[0][1]
         variants = []
-        for i, (problem_schema, objectives) in enumerate(groups):
-            key = f"Problem_{problem}" + (f"_{i}" if len(groups) > 1 else "")
-            schemas[key] = problem_schema
-            variants += [_body(common, key, objectives, k, objective, finite)
-                         for k in (None, *range(1, len(objectives) + 1))]
-        schemas[f"StudyCreate_{problem}"] = {"title": f"{problem} study", "anyOf": variants}
+        shared = {"optimizer": {"$ref": _REF + default}}  # once, not per group
+        if len(groups) > 1:  # the problem's fields once; per group only its options
+            whole = copy.deepcopy(groups[0][0])
+            whole["properties"]["options"] = {"type": "object"}
+            whole["required"] = ["name"]
+            schemas[f"Problem_{problem}"] = whole
+            shared["problem"] = {"$ref": f"{_REF}Problem_{problem}"}
+        for problem_schema, objectives in groups:
+            if len(groups) > 1:
+                own = {"properties": {"options": problem_schema["properties"]["options"]},
+                       "required": problem_schema["required"]}
+            else:
+                schemas[f"Problem_{problem}"] = problem_schema
+                own = {"$ref": f"{_REF}Problem_{problem}"}
+            listed = range(1, len(objectives) + 1) if objectives == defaults else ()
+            variants.append({"title": problem_schema.get("title", problem),
+                             "properties": {"problem": own},
+                             "anyOf": [_objectives(objectives, k, objective, finite)
+                                       for k in (None, *listed)]})
+        optimizer = shared
+        schemas[f"StudyCreate_{problem}"] = (
+            {"title": f"{problem} study", **variants[0],
+             "properties": {**variants[0]["properties"], **optimizer}} if len(variants) == 1
+            else {"title": f"{problem} study", "properties": optimizer, "anyOf": variants})
         branches.append({"$ref": f"{_REF}StudyCreate_{problem}"})
-    for unused in ("ProblemIn", "OptimizerIn"):
-        schemas.pop(unused, None)
     schemas["StudyCreate"] = {
         "title": "StudyCreate", "description": generated.get("description", ""),
+        "type": "object", "additionalProperties": False,
+        "required": ["name", "problem", "budget"],
+        "properties": {"name": props["name"], "problem": {"type": "object"},
+                       "objectives": {}, "reference_point": {},
+                       "optimizer": {"$ref": _REF + "Optimizer"}, "budget": props["budget"],
+                       "parallelism": props["parallelism"], "seed": props["seed"]},
         "oneOf": branches, "x-discriminator": "problem.name",
-        "x-checked-at-creation": sorted(set(UNSTATED_RULES.values())),
+        "x-checked-at-creation": list(UNSTATED_RULES.values()),
     }
 
 
@@ -131,30 +163,31 @@ def study_json_schema(settings: Settings) -> dict[str, Any]:
             "$ref": _REF + "StudyCreate", "components": {"schemas": schemas}}
 
 
-def _body(common: Mapping[str, Any], problem_key: str, objectives: list[Objective],
-          k: int | None, objective: Mapping[str, Any], finite: Mapping[str, Any],
-          ) -> dict[str, Any]:
-    """One body variant: the problem's defaults (``k=None``) or ``k`` listed objectives, with a
-    reference point of as many values."""
+def _objectives(objectives: list[Objective], k: int | None, objective: Mapping[str, Any],
+                finite: Mapping[str, Any]) -> dict[str, Any]:
+    """``objectives`` and ``reference_point`` of a body: the problem's defaults (``k=None``)
+    or ``k`` of its objectives, each once, with a reference point of as many values."""
     n = len(objectives) if k is None else k
     item = {**objective, "properties": {**objective["properties"],
                                         "name": {"enum": [o.name for o in objectives]}}}
+    once = [{"contains": {"properties": {"name": {"const": o.name}}}, "minContains": 0,
+             "maxContains": 1} for o in objectives]
     listed = (NULL if k is None else
-              {"type": "array", "items": item, "minItems": k, "maxItems": k, "uniqueItems": True})
-    props = {**common, "problem": {"$ref": _REF + problem_key}, "objectives": listed,
-             "reference_point": {"anyOf": [{"type": "array", "items": finite, "minItems": n,
-                                            "maxItems": n}, NULL]}}
-    return {"type": "object", "title": f"{'default' if k is None else k} objective(s)",
-            "properties": props, "additionalProperties": False,
-            "required": ["name", "problem", "budget", *(["objectives"] if k else [])]}
+              {"type": "array", "items": item, "minItems": k, "maxItems": k, "allOf": once})
+    return {"title": f"{'default' if k is None else k} objective(s)",
+            "properties": {"objectives": listed,
+                           "reference_point": {"anyOf": [{"type": "array", "items": finite,
+                                                          "minItems": n, "maxItems": n},
+                                                         NULL]}},
+            **({"required": ["objectives"]} if k else {})}
 
 
-def _optimizer_schema(default: str) -> dict[str, Any]:
-    """``optimizer``: each available method with its declared options; ``default``'s options
-    when ``method`` is left out."""
-    variants = [{"type": "object", "title": f"{default} (default)", "additionalProperties": False,
-                 "properties": {"method": NULL,
-                                "options": method_options_schema(declared_options(default))}}]
+def _optimizer_schema() -> dict[str, Any]:
+    """``optimizer``: each available method with its declared options, or no method (the
+    problem's default, whose options each problem's branch states: :func:`_default_method`)."""
+    variants = [{"type": "object", "title": "the problem's default method",
+                 "additionalProperties": False,
+                 "properties": {"method": NULL, "options": {"type": "object"}}}]
     variants += [{"type": "object", "title": method, "additionalProperties": False,
                   "required": ["method"],
                   "properties": {"method": {"const": method},
@@ -163,44 +196,56 @@ def _optimizer_schema(default: str) -> dict[str, Any]:
     return {"anyOf": variants}
 
 
+def _default_method(method: str) -> dict[str, Any]:
+    """``optimizer`` of a problem whose default method is ``method``: a named method (its
+    options stated in ``Optimizer``), or none and ``method``'s options."""
+    return {"anyOf": [
+        {"required": ["method"], "properties": {"method": {"type": "string"}}},
+        {"properties": {"options": method_options_schema(declared_options(method))}},
+    ]}
+
+
 def _crossbar_problem() -> dict[str, Any]:
-    """``problem`` of a crossbar study: one variant per installed workload (and the default
-    one when ``workload`` is left out), and one for a file workload."""
-    shared = {"name": {"const": crossbar.CROSSBAR},
-              "search_space": {"$ref": _REF + "CrossbarSearchSpace"},
-              "fixed": {"$ref": _REF + "CrossbarFixed"}, "options": _EMPTY}
+    """``problem`` of a crossbar study: its fields stated once, beside an ``anyOf`` with one
+    branch per declared option set of the installed workloads (``workload`` an enum of the
+    workloads declaring it; the default workload's branch admits it left out)."""
     installed = {w["name"]: w["options"] for w in list_workloads()
                  if data_missing(w["name"]) is None}
-
-    def variant(title: str, workload: dict[str, Any], options: dict[str, Any],
-                required: tuple[str, ...] = ("workload",)) -> dict[str, Any]:
-        return {"type": "object", "title": title, "additionalProperties": False,
-                "required": ["name", *required],
-                "properties": {**shared, "workload": workload, "workload_options": options}}
 
     def declared(raw: list[dict[str, Any]] | None) -> dict[str, Any]:
         return declared_options_schema(None if raw is None else [
             OptionSpec(**{**o, "choices": None if o.get("choices") is None
                           else tuple(o["choices"])}) for o in raw])
 
-    variants = [variant(f"{crossbar.DEFAULT_WORKLOAD} (default)", NULL,
-                        declared(installed.get(crossbar.DEFAULT_WORKLOAD)), ())]
-    variants += [variant(name, {"const": name}, declared(options))
-                 for name, options in sorted(installed.items())]
-    name_rule = {k: v for k, v in _name_schema().items() if k != "title"}
-    variants.append(variant("file workload (an upload or an operator workload)",
-                            {**name_rule, "not": {"enum": sorted(builtin_names())}}, _EMPTY))
-    return {"anyOf": variants}
-
-
-def _name_schema() -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": NAME_PATTERN}
+    by_options: dict[str, tuple[dict[str, Any], list[str | None]]] = {}
+    for name, options in sorted(installed.items()):
+        schema = declared(options)
+        names = by_options.setdefault(repr(schema), (schema, []))[1]
+        names += [None, name] if name == crossbar.DEFAULT_WORKLOAD else [name]
+    branches = [{"title": ", ".join(str(n) for n in names if n),
+                 "properties": {"workload": {"enum": names}, "workload_options": schema},
+                 **({} if None in names else {"required": ["workload"]})}
+                for schema, names in by_options.values()]
+    return {"type": "object", "title": "crossbar problem", "additionalProperties": False,
+            "required": ["name"],
+            "properties": {"name": {"const": crossbar.CROSSBAR}, "workload": {},
+                           "workload_options": {}, "options": _EMPTY,
+                           "search_space": {"$ref": _REF + "CrossbarSearchSpace"},
+                           "fixed": {"$ref": _REF + "CrossbarFixed"}},
+            "anyOf": branches}
 
 
 def _benchmark_groups(name: str) -> list[tuple[dict[str, Any], list[Objective]]]:
     """``(problem schema, objectives)`` per set of option combinations that yield the same
     objectives, found by building the benchmark for every combination of its declared
-    options (each left out or set to each value of its domain)."""
+    options (each left out or set to each value of its domain); the first group holds the
+    default options. Probed once per process (``crossbar-digits`` alone takes seconds to
+    build): a copy of the first answer."""
+    return copy.deepcopy(_probed_groups(name))
+
+
+@functools.cache
+def _probed_groups(name: str) -> list[tuple[dict[str, Any], list[Objective]]]:
     specs = benchmarks.BENCHMARK_OPTIONS.get(name, ())
     domains = [[_ABSENT, *_values(o)] for o in specs]
     if any(len(d) == 1 for d in domains) or _product(len(d) for d in domains) > _MAX_PROBES:

@@ -21,6 +21,10 @@ class WorkloadPublic(BaseModel):
     model_format: str
     data_format: str
     architecture: str | None = None
+    analytic_tier: bool | None = None
+    """Whether the analytic moment tier (fidelities below ``analytic_below``) can evaluate the
+    model: false for a model that is not a chain of layers it handles (a study on it then
+    defaults to ``analytic_below = 0``); null for uploads stored before this was recorded."""
     owner_key_id: int | None = None
     created_at: datetime
 

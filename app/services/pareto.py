@@ -11,6 +11,7 @@ grows with the front size, not with the study size.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -120,6 +121,8 @@ def _add_one(study: Study, front: dict[int, list[float]], trial_id: int,
     passes = meets_thresholds(study.objectives, values)
     if not passes and study.ref_point is not None:
         return False  # nothing can change: the front stays, the reference point is fixed
+    if study.ref_point is not None and _dominated(study, front.values(), values):
+        return False  # what the mask below says of a dominated point, without tensors
     ids = [*front, trial_id]
     Y = torch.tensor([*front.values(), _vector(study, values)], dtype=torch.double)
     mask = pareto_mask(Y, directions(study)).tolist()
@@ -141,6 +144,20 @@ def _add_one(study: Study, front: dict[int, list[float]], trial_id: int,
             study.hypervolume = hypervolume(Y[:-1], directions(study), study.ref_point)
         study.pareto_version += 1
     return on_front
+
+
+def _dominated(study: Study, front: Any, values: dict[str, Any]) -> bool:
+    """Whether a member of ``front`` (objective vectors) dominates the finite ``values``:
+    no worse in every objective and better in one, as ``pareto_mask`` decides it."""
+    signs = [1.0 if d == "maximize" else -1.0 for d in directions(study)]
+    v = [s * x for s, x in zip(signs, _vector(study, values), strict=True)]
+    if not all(math.isfinite(x) for x in v):
+        return False
+    for member in front:
+        f = [s * x for s, x in zip(signs, member, strict=True)]
+        if all(a >= b for a, b in zip(f, v, strict=True)) and f != v:
+            return True
+    return False
 
 
 def _full_fidelity_vectors(session: Session, study: Study) -> list[list[float]]:

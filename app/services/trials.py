@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -155,20 +155,19 @@ def add_suggestions(
     if reserved is None:
         return []
     set_committed_value(study, "next_number", reserved)
-    added = []
-    for number, sg in enumerate(suggestions, start=reserved - len(suggestions)):
-        trial = Trial(
-            study_id=study.id,
-            number=number,
-            state=TrialState.QUEUED,
-            params=sg["params"],
-            fidelity=float(sg["fidelity"]),
-            seed=trial_seed(study, number),
-            attempt=0,
-            info_gain_per_cost=sg.get("info_gain_per_cost"),
-            suggestion={"extras": sg.get("extras", {}), "method": study.method},
-            is_pareto=False,
-        )
-        session.add(trial)
-        added.append(trial)
-    return added
+    first = reserved - len(suggestions)
+    # One multi-row INSERT (an ORM flush of new objects sends one statement per row on SQLite,
+    # to read each id back), then the rows read back by their numbers.
+    session.execute(insert(Trial), [
+        {"study_id": study.id, "number": number, "state": TrialState.QUEUED,
+         "params": sg["params"], "fidelity": float(sg["fidelity"]),
+         "seed": trial_seed(study, number), "attempt": 0,
+         "info_gain_per_cost": sg.get("info_gain_per_cost"),
+         "suggestion": {"extras": sg.get("extras", {}), "method": study.method},
+         "is_pareto": False}
+        for number, sg in enumerate(suggestions, start=first)])
+    return list(session.scalars(
+        select(Trial)
+        .where(Trial.study_id == study.id, Trial.number >= first, Trial.number < reserved)
+        .order_by(Trial.number)
+    ))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from app.models import STUDY_ACTIVE, Study, UploadedWorkload, WorkloadBlob
-from app.problems.workloads import WorkloadFiles
+from app.problems.workloads import WorkloadFiles, analytic_tier_error
 from simulator.errors import WorkloadError
 from simulator.workloads.files import (
     file_workload,
@@ -40,11 +41,19 @@ def _invalid(field: str, msg: str) -> ValidationFailed:
                             errors=[{"loc": ["body", field], "msg": msg, "type": "workload"}])
 
 
+class UploadCheck(NamedTuple):
+    """What building an upload once tells: its formats and whether the analytic tier can
+    evaluate its model (:func:`app.problems.workloads.analytic_tier_error`)."""
+
+    model_format: str
+    data_format: str
+    analytic_tier: bool
+
+
 def validate_upload(model: bytes, data: bytes, model_format: str | None,
-                    architecture: str | None) -> tuple[str, str]:
+                    architecture: str | None) -> UploadCheck:
     """Build the workload once (:func:`simulator.workloads.files.file_workload`: model
-    converted, data read without pickle, shapes and labels checked against the model);
-    ``(model_format, data_format)``.
+    converted, data read without pickle, shapes and labels checked against the model).
 
     Raises:
         ValidationFailed: naming ``model`` (it does not load) or ``data`` (it does not load or
@@ -57,11 +66,11 @@ def validate_upload(model: bytes, data: bytes, model_format: str | None,
         raise _invalid("model", str(e)) from e
     try:
         data_fmt = sniff_data_format(data)
-        file_workload(model, data, model_format=fmt, architecture=architecture,
-                      data_format=data_fmt)
+        workload = file_workload(model, data, model_format=fmt, architecture=architecture,
+                                 data_format=data_fmt)
     except WorkloadError as e:
         raise _invalid("data", str(e)) from e
-    return fmt, data_fmt
+    return UploadCheck(fmt, data_fmt, analytic_tier_error(workload.model) is None)
 
 
 def _put_blob(session: Session, content: bytes) -> str:
@@ -115,12 +124,13 @@ def create_workload(session: Session, *, name: str, owner_key_id: int | None, mo
     if exists:
         raise ConflictError(f"You already have an uploaded workload named {name!r}; delete it "
                             "first.")
-    model_fmt, data_fmt = validate_upload(model, data, model_format, architecture)
+    check = validate_upload(model, data, model_format, architecture)
     row = UploadedWorkload(
         name=name, owner_key_id=owner_key_id, model_sha256=_put_blob(session, model),
         data_sha256=_put_blob(session, data), model_size_bytes=len(model),
-        data_size_bytes=len(data), model_format=model_fmt, data_format=data_fmt,
-        architecture=architecture)
+        data_size_bytes=len(data), model_format=check.model_format,
+        data_format=check.data_format, architecture=architecture,
+        analytic_tier=check.analytic_tier)
     session.add(row)
     session.flush()
     return row
@@ -172,12 +182,13 @@ def study_files(session: Session, owner_key_id: int | None,
     own uploads (another key's uploads are invisible, like unknown names). Built-in names are
     resolved before these (:func:`app.problems.workloads.workload_errors`)."""
     out = {name: WorkloadFiles("operator", w.model_sha256, w.data_sha256, w.model_format,
-                               w.data_format, w.architecture)
+                               w.data_format, w.architecture, analytic_tier=w.analytic_tier)
            for name, w in settings.operator_workloads().items()}
     for row in list_uploaded(session, owner_key_id):
         out.setdefault(row.name, WorkloadFiles("uploaded", row.model_sha256, row.data_sha256,
                                                row.model_format, row.data_format,
-                                               row.architecture))
+                                               row.architecture,
+                                               analytic_tier=row.analytic_tier))
     return out
 
 

@@ -10,6 +10,10 @@ problems of ``optimizer.problems`` and writes ``<name>.json`` and ``<name>.png``
 - ``report``: median/IQR curves, costs to reach 95% of the maximum HV, the goal checks, the
   result file; ``plot``: its figure.
 - ``runner``: every run in a process pool, then the timing (``run_benchmark``, ``retime``).
+- ``staged``: the same in stages (runs files merged into one result file) and ``suggest()``
+  timing on the CPU clock, for a loaded machine.
+- ``cfmesmo_replay``: CF-MESMO's picks on Branin-Currin (edge picks, repeats) and its
+  acquisition at the edges vs the interior.
 
 See ``docs/optimizer.md`` ("Benchmark") for the protocol and the measured results.
 """

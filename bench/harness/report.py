@@ -2,7 +2,8 @@
 
 Per method and problem the summary holds, over seeds, the median and inter-quartile range of
 both curves (inference HV regret, HV of the evaluated full-fidelity points; see
-``bench.harness.runs``) on a common log-spaced cost grid, the cost to reach 95% of ``max_hv``
+``bench.harness.runs``) on a common log-spaced cost grid, the worst seed's regret curve and
+final regret beside the median (and every seed's final regret), the cost to reach 95% of ``max_hv``
 (per seed, then the median; ``None`` when fewer than half the seeds reach it) under both, the
 median seconds per ``suggest()`` call, and the goal checks of ``goals()``.
 """
@@ -62,6 +63,12 @@ def _median_model_phase(runs: Sequence[dict[str, Any]]) -> float | None:
     return float(np.median(vals)) if vals else None
 
 
+def _initial_cost(run: dict[str, Any]) -> float:
+    """Cumulative cost when the run's initial design ended (0 without one)."""
+    n = sum(1 for ph in run["phase"] if "initial" in ph)
+    return float(run["cost"][n - 1]) if n and run["cost"] else 0.0
+
+
 def summarize(records: Sequence[dict[str, Any]], max_hv: dict[str, float],
               grid_points: int = 200, target_fidelity: Mapping[str, float] | None = None
               ) -> dict[str, Any]:
@@ -97,9 +104,18 @@ def summarize(records: Sequence[dict[str, Any]], max_hv: dict[str, float],
                 return [None if not np.isfinite(x) else float(x) for x in v]
 
             level = TARGET_FRACTION * hv_max
+            final_regret = [hv_max - r["checkpoints"][-1][1] for r in mr if r["checkpoints"]]
             per_method[method] = {
                 "seeds": len(mr),
                 "regret_median": q(reg, 50), "regret_q25": q(reg, 25), "regret_q75": q(reg, 75),
+                "regret_worst": q(reg, 100),
+                "final_regret_by_seed": {str(r["seed"]): hv_max - r["checkpoints"][-1][1]
+                                         for r in mr if r["checkpoints"]},
+                "final_regret_median": float(np.median(final_regret)) if final_regret
+                else None,
+                "final_regret_worst": max(final_regret) if final_regret else None,
+                "initial_design_cost_median": _median_or_none(
+                    [_initial_cost(r) for r in mr]),
                 "hv_evaluated_median": q(hve, 50), "hv_evaluated_q25": q(hve, 25),
                 "hv_evaluated_q75": q(hve, 75),
                 "cost_to_95_inference": _median_or_none(
@@ -109,6 +125,7 @@ def summarize(records: Sequence[dict[str, Any]], max_hv: dict[str, float],
                     [_cost_to_reach(r["cost"], r["hv_evaluated"], level) for r in mr]),
                 "final_cost_median": float(np.median([r["cost"][-1] for r in mr if r["cost"]]))
                 if any(r["cost"] for r in mr) else None,
+                "final_cost_min": min((r["cost"][-1] for r in mr if r["cost"]), default=None),
                 "final_inference_hv_median": float(np.median(
                     [r["checkpoints"][-1][1] for r in mr if r["checkpoints"]]))
                 if any(r["checkpoints"] for r in mr) else None,
@@ -141,6 +158,30 @@ def _reach(records: Sequence[dict[str, Any]], prob: str, method: str, level: flo
         else:
             vals.append(_cost_to_reach(r["cost"], r["hv_evaluated"], level))
     return _median_or_none(vals)
+
+
+def _common(grid: Sequence[float], meth: Mapping[str, Any], methods: Sequence[str],
+            start: float = 0.0) -> list[int]:
+    """Grid indices from ``start`` up to the least final cost over every run of ``methods``:
+    there every seed counts in every curve."""
+    end = min((meth[m]["final_cost_min"] for m in methods
+               if meth[m]["final_cost_min"] is not None), default=0.0)
+    return [i for i, c in enumerate(grid) if start <= c <= end]
+
+
+def _curve_goal(ours: Sequence[float | None], theirs: Sequence[float | None], *,
+                lower_is_better: bool, every: bool = False) -> dict[str, Any]:
+    """Two curves on one cost grid compared where both are known: the share of grid points
+    where ours is at least as good, the last common point, and ``met`` (at the last common
+    point, or at every common point with ``every``)."""
+    both = [(x, y) for x, y in zip(ours, theirs, strict=True) if x is not None and y is not None]
+    ok = [(x <= y + 1e-12) if lower_is_better else (x >= y - 1e-12) for x, y in both]
+    return {
+        "grid_points_compared": len(both),
+        "ours_at_least_as_good_share": float(np.mean(ok)) if ok else None,
+        "final_common_cost_values": list(both[-1]) if both else None,
+        "met": bool(ok and (all(ok) if every else ok[-1])),
+    }
 
 
 def goals(records: Sequence[dict[str, Any]], summary: dict[str, Any],
@@ -180,16 +221,29 @@ def goals(records: Sequence[dict[str, Any]], summary: dict[str, Any],
                     "met": bool(c_ours is not None and (c_base is None
                                                         or c_ours / c_base <= goal + 1e-12)),
                 }
+        grid = s["cost_grid"]
         if "mf-hvkg" in meth and ours in meth:
-            a, b = meth[ours]["regret_median"], meth["mf-hvkg"]["regret_median"]
-            both = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
-            g["regret_vs_mf_hvkg"] = {
-                "grid_points_compared": len(both),
-                "ours_at_most_theirs_share": (float(np.mean([x <= y + 1e-12 for x, y in both]))
-                                              if both else None),
-                "final_common_cost_regret": list(both[-1]) if both else None,
-                "met": bool(both and both[-1][0] <= both[-1][1] + 1e-12),
-            }
+            keep = _common(grid, meth, (ours, "mf-hvkg"))
+            for stat in ("median", "worst"):
+                g[f"regret_vs_mf_hvkg_{stat}"] = {
+                    "up_to_cost": grid[keep[-1]] if keep else None,
+                    **_curve_goal([meth[ours][f"regret_{stat}"][i] for i in keep],
+                                  [meth["mf-hvkg"][f"regret_{stat}"][i] for i in keep],
+                                  lower_is_better=True),
+                    # each run's last score, at its own final cost (median final costs beside)
+                    "final": [meth[m][f"final_regret_{stat}"] for m in (ours, "mf-hvkg")],
+                    "final_cost_median": [meth[m]["final_cost_median"]
+                                          for m in (ours, "mf-hvkg")]}
+        start = meth.get(ours, {}).get("initial_design_cost_median") or 0.0
+        for base in ("momf", "qnehvi"):
+            if base in meth and ours in meth:
+                keep = _common(grid, meth, (ours, base), start)
+                g[f"hv_evaluated_vs_{base}"] = {
+                    "after_cost": start, "up_to_cost": grid[keep[-1]] if keep else None,
+                    **_curve_goal([meth[ours]["hv_evaluated_median"][i] for i in keep],
+                                  [meth[base]["hv_evaluated_median"][i] for i in keep],
+                                  lower_is_better=False, every=True),
+                }
         out[prob] = g
     t_ours = timing.get(ours, {}).get("200") or timing.get(ours, {}).get("50")
     speed: dict[str, Any] = {}
@@ -235,8 +289,9 @@ def finalize(records: Sequence[dict[str, Any]], timing: dict[str, dict[str, floa
                      for k, v in asdict(settings).items()},
         "wall_s": wall_s,
         "notes": list(notes),
-        "cost_unit": ("one evaluation at the target fidelity: exp(4.8) for the MOMF problems, "
-                      "the median measured full-fidelity wall time for crossbar-digits"),
+        "cost_unit": ("cost units: one evaluation at the target fidelity; synthetic for the "
+                      "MOMF problems (cost exp(4.8 z), unit exp(4.8)), the median measured "
+                      "full-fidelity wall time for crossbar-digits"),
         "problems": {p: {"description": get_problem(p).description,
                          "cost_kind": get_problem(p).cost_kind} for p in problems},
         "summary": summary,

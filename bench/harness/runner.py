@@ -23,11 +23,25 @@ from optimizer.problems import get_problem
 logger = logging.getLogger(__name__)
 
 
+def job_for(settings: BenchSettings, prob: str, method: str, seed: int) -> dict[str, Any]:
+    """The keyword arguments of :func:`bench.harness.runs.run_job` for one run: model-free
+    methods get their own budget and evaluation cap."""
+    free = method in MODEL_FREE
+    return {
+        "problem_name": prob, "method": method, "seed": seed,
+        "budget_units": settings.model_free_budget_units if free else settings.budget_units,
+        "max_evals": settings.model_free_max_evals if free else settings.max_evals,
+        "options": settings.options.get(method) or None,
+        "regret_every": settings.regret_every,
+        "time_limit_s": settings.run_time_limit_s,
+    }
+
+
 def run_benchmark(settings: BenchSettings, out_dir: Path | str, name: str = "optimizer",
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run every (problem, method, seed) and the timing, write ``<name>.json`` and
     ``<name>.png`` under ``out_dir``, and return the results dict."""
-    if settings.seeds < 1:
+    if min([settings.seeds, *settings.seeds_by_problem.values()]) < 1:
         raise OptimizerError("seeds must be >= 1.")
     for p in settings.problems:
         get_problem(p)  # validates the name
@@ -36,19 +50,12 @@ def run_benchmark(settings: BenchSettings, out_dir: Path | str, name: str = "opt
     say = progress or (lambda msg: logger.info("%s", msg))
     # seed-major order: an interrupted benchmark still has balanced seeds across methods
     jobs = []
-    for seed in range(settings.seeds):
+    for seed in range(max(settings.seeds_of(p) for p in settings.problems)):
         for method in settings.methods:
-            free = method in MODEL_FREE
             for prob in settings.problems:
-                jobs.append({
-                    "problem_name": prob, "method": method, "seed": seed,
-                    "budget_units": (settings.model_free_budget_units if free
-                                     else settings.budget_units),
-                    "max_evals": settings.model_free_max_evals if free else settings.max_evals,
-                    "options": settings.options.get(method) or None,
-                    "regret_every": settings.regret_every,
-                    "time_limit_s": settings.run_time_limit_s,
-                })
+                if seed >= settings.seeds_of(prob):
+                    continue
+                jobs.append(job_for(settings, prob, method, seed))
     t0 = time.perf_counter()
     records: list[dict[str, Any]] = []
     partial = out_dir / f"{name}.partial-runs.json"  # finished runs so far, removed at the end

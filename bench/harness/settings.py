@@ -38,6 +38,8 @@ class BenchSettings:
         problems: Problem names (``optimizer.problems``).
         methods: Method names (``optimizer.suggest.available_methods()``).
         seeds: Seeds per (problem, method), ``>= 1``.
+        seeds_by_problem: Seeds of the problems named here instead of ``seeds`` (e.g. 10 on
+            Branin-Currin and 3 elsewhere, to fit a time budget).
         budget_units: Cost budget of model-based methods [full-evaluation units].
         model_free_budget_units: Cost budget of model-free methods [full-evaluation units]
             (larger: NSGA-II needs many generations; its final HV is a goal's yardstick).
@@ -57,6 +59,7 @@ class BenchSettings:
     problems: Sequence[str] = ALL_PROBLEMS
     methods: Sequence[str] = ALL_METHODS
     seeds: int = 5
+    seeds_by_problem: dict[str, int] = field(default_factory=dict)
     budget_units: float = 12.0
     model_free_budget_units: float = 60.0
     max_evals: int = 30
@@ -68,6 +71,10 @@ class BenchSettings:
     timing_repeats: int = 3
     workers: int = 2
     options: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_OPTIONS))
+
+    def seeds_of(self, problem: str) -> int:
+        """Seeds run on ``problem``."""
+        return int(self.seeds_by_problem.get(problem, self.seeds))
 
     @classmethod
     def quick(cls, **kw: Any) -> BenchSettings:

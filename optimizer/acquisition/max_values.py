@@ -17,10 +17,16 @@ evaluations; each maximum is then refined by projected gradient ascent on the (d
 path from the best candidate, which matters because an underestimated :math:`y^*` collapses
 the entropy reduction.
 
-iMOCA clamp: :math:`y^{*s}_j \leftarrow \max(y^{*s}_j,\ y^{\max}_j + 5/\sqrt{\beta}\,
-\mathrm{std}(y_j))` with :math:`\beta = 10^3` (the authors' noise precision, applied here in
-standardized units), where :math:`y^{\max}_j` is the best value observed at :math:`z^*`: a
-sampled maximum below an observed value would make that value "impossible".
+Clamp: :math:`y^{*s}_j \leftarrow \max(y^{*s}_j,\ y^{\max}_j + \delta\,\mathrm{std}(y_j))`,
+where :math:`y^{\max}_j` is the best value observed at :math:`z^*`: a sampled maximum below an
+observed value would make that value "impossible". The margin is :math:`\delta =`
+``CLAMP_MARGIN`` (0) by default. iMOCA's :math:`\delta = 5/\sqrt{\beta}`, :math:`\beta = 10^3`
+(0.158) put every sample's maximum far above what the model believes possible when the
+objective's spread over the box is much wider than near its maximum: on Branin-Currin (seed 0,
+30 observations) all 8 sampled Branin maxima sat at the floor, 1.34, where the true maximum is
+0.94 (unclamped samples 0.87-1.14), and the information gain, which then only sees the
+posterior standard deviation, was 25x larger on the edges of the box than inside
+(``bench/harness/cfmesmo_replay``, docs/decisions.md).
 
 Discrete columns are rounded by the caller's ``round_fn`` after refinement. With the caller's
 ``feasible_fn`` (the space's linear constraints), candidates are the feasible ones and a
@@ -39,7 +45,6 @@ References:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,8 +61,12 @@ from optimizer.space import UNIT_TARGET
 logger = logging.getLogger(__name__)
 
 IMOCA_BETA = 1e3
-"""Noise precision of the iMOCA reference implementation; the clamp margin is
-``5 / sqrt(IMOCA_BETA)`` standard deviations of the observed values."""
+"""Noise precision of the iMOCA reference implementation, whose clamp margin is
+``5 / sqrt(IMOCA_BETA)`` standard deviations of the observed values (not the default here)."""
+
+CLAMP_MARGIN = 0.0
+"""Default clamp margin above the best observed value [standard deviations of the observed
+values] (see the module docstring; iMOCA: ``5 / sqrt(IMOCA_BETA)``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +107,7 @@ def sample_max_values(
     feasible_fn: Callable[[Tensor], Tensor] | None = None,
     refine_steps: int = 30,
     seed: int = 0,
+    margin: float = CLAMP_MARGIN,
 ) -> MaxValueSamples:
     r"""Sample Pareto fronts and per-objective maxima at the target fidelity.
 
@@ -110,6 +120,7 @@ def sample_max_values(
         X_observed: ``n x d`` observed designs, added to the candidates.
         Y_best: ``m`` best observed value per objective at the target fidelity (clamp).
         Y_std: ``m`` standard deviation of the observed values (clamp margin scale).
+        margin: Clamp margin above ``Y_best`` [``Y_std`` units], ``>= 0``.
         round_fn: Maps a ``... x d`` tensor to representable designs (discrete columns).
         feasible_fn: Maps ``n x d`` designs to an ``n`` boolean mask of the feasible ones
             (constraints); ``None`` when every design is feasible. When no candidate is
@@ -155,7 +166,7 @@ def sample_max_values(
     y_star = torch.maximum(F.max(dim=1).values, diag)
     if Y_best is not None:
         std = Y_std if Y_std is not None else torch.ones(m, dtype=torch.double)
-        floor = Y_best.double() + 5.0 / math.sqrt(IMOCA_BETA) * std.double()
+        floor = Y_best.double() + margin * std.double()
         y_star = torch.maximum(y_star, floor.expand_as(y_star))
     fronts, sets = [], []
     for s in range(S):
@@ -182,4 +193,4 @@ def _refine(paths: Model, X0: Tensor, fidelity_dim: int | None, steps: int) -> T
     return X.detach()
 
 
-__all__ = ["IMOCA_BETA", "MaxValueSamples", "sample_max_values"]
+__all__ = ["CLAMP_MARGIN", "IMOCA_BETA", "MaxValueSamples", "sample_max_values"]

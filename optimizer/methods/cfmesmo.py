@@ -41,7 +41,7 @@ from torch import Tensor
 
 from optimizer.acquisition.cf_mesmo import CFMESMO as CFMESMOAcquisition
 from optimizer.acquisition.fidelity_filter import BOCAFilter
-from optimizer.acquisition.max_values import sample_max_values
+from optimizer.acquisition.max_values import CLAMP_MARGIN, sample_max_values
 from optimizer.context import SuggestContext
 from optimizer.known_noise import prospective_fixed_noise
 from optimizer.methods.mf_common import (
@@ -118,6 +118,9 @@ class CFMESMO(DeclaredOptions):
             CF-MESMO.
         confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
             (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
+        clamp_margin: Margin of the max-value clamp above the best full-fidelity observation
+            [standard deviations of the observed values], ``>= 0``; 0 (default,
+            ``optimizer.acquisition.max_values.CLAMP_MARGIN``); iMOCA's is 0.158.
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -129,6 +132,7 @@ class CFMESMO(DeclaredOptions):
         "n_init": IntRange(1, nullable=True),
         "fidelity_filter": Choice(("none", "boca")),
         "min_full_share": FloatRange(0.0, 1.0, high_open=True),
+        "clamp_margin": FloatRange(0.0),
         **CONFIRM_OPTIONS,
     }
 
@@ -141,6 +145,7 @@ class CFMESMO(DeclaredOptions):
     fidelity_filter: str = "none"
     min_full_share: float = 0.0
     confirm_top_k: int = 3
+    clamp_margin: float = CLAMP_MARGIN
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -159,6 +164,7 @@ class CFMESMO(DeclaredOptions):
             round_fn=ctx.space.round_unit,
             feasible_fn=ctx.space.feasible_unit if ctx.space.constraints else None,
             seed=ctx.rng_seed(1),
+            margin=self.clamp_margin,
         )
         pending = pending_unit(ctx, mf)
         model = kriging_believer(model, pending)

@@ -24,6 +24,7 @@ Every area here is in m² internally and µm² in :class:`ChipArea`.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,10 @@ __all__ = [
     "ChipArea",
     "SubArrayDesign",
     "chip_area",
+    "buffer_core_bits",
     "component_areas",
+    "pe_parts",
+    "sub_array_design",
     "sub_array_parts",
 ]
 
@@ -134,8 +138,10 @@ class ChipArea:
     """Per tile kind, the groups of one tile [m²] (for the per-layer split)."""
 
 
+@functools.lru_cache(maxsize=256)
 def sub_array_parts(tech: TechnologyNode, d: SubArrayDesign) -> tuple[AreaParts, float, float]:
-    """One sub-array: its :class:`AreaParts`, height and width [m] (see the module docstring)."""
+    """One sub-array: its :class:`AreaParts`, height and width [m] (see the module docstring;
+    cached, the area and the leakage model both lay it out)."""
     f = tech.feature_m
     h_arr, w_arr = d.rows * 4 * f, d.cols * 12 * f  # 1T1R cell 4F x 12F
     wl_ls = pp.level_shifter_area(tech, d.rows)
@@ -178,8 +184,8 @@ def sub_array_parts(tech: TechnologyNode, d: SubArrayDesign) -> tuple[AreaParts,
     return parts, height, width
 
 
-def _pe(tech: TechnologyNode, d: SubArrayDesign, sub: AreaParts, sub_h: float, sub_w: float,
-        pe_side: float) -> tuple[AreaParts, int]:
+def pe_parts(tech: TechnologyNode, d: SubArrayDesign, sub: AreaParts, sub_h: float,
+             sub_w: float, pe_side: float) -> tuple[AreaParts, int]:
     """One PE of side ``pe_side`` cells and its sub-array grid side ``n``."""
     n = math.ceil(math.sqrt(math.ceil(pe_side / d.rows) * math.ceil(pe_side / d.cols)))
     tree = pp.adder_tree(tech, n, d.output_bits, math.ceil(n * d.cols / d.cols_per_adc))
@@ -192,12 +198,20 @@ def _pe(tech: TechnologyNode, d: SubArrayDesign, sub: AreaParts, sub_h: float, s
                       buffer=buffers), n
 
 
-def _buffer_cores(tech: TechnologyNode, bits: float, interface: float) -> float:
-    """Tile buffer of ``bits`` in 32x32-bit register-file cores (Tile.cpp:136-170) [m²]."""
+def buffer_core_bits(bits: float, interface: float) -> tuple[int, int, int]:
+    """``(bits, interface bits, cores)`` of a tile buffer of ``bits`` read ``interface`` at a
+    time: one core of its own size below 32x32 bits, else 32x32-bit cores read 32 bits at a
+    time (Tile.cpp:136-170)."""
     cores = math.ceil(bits / _BUFFER_CORE_BITS)
     if bits < _BUFFER_CORE_BITS:
-        return cores * pp.buffer_area(tech, int(bits), int(interface))
-    return cores * pp.buffer_area(tech, _BUFFER_CORE_BITS, 32)
+        return int(bits), int(interface), cores
+    return _BUFFER_CORE_BITS, 32, cores
+
+
+def _buffer_cores(tech: TechnologyNode, bits: float, interface: float) -> float:
+    """Tile buffer of ``bits`` in register-file cores (:func:`buffer_core_bits`) [m²]."""
+    core, width, cores = buffer_core_bits(bits, interface)
+    return cores * pp.buffer_area(tech, core, width)
 
 
 def _tile(tech: TechnologyNode, d: SubArrayDesign, sub: tuple[AreaParts, float, float],
@@ -206,7 +220,7 @@ def _tile(tech: TechnologyNode, d: SubArrayDesign, sub: tuple[AreaParts, float, 
     """One tile of ``num_pe`` PEs (Tile.cpp ``TileInitialize`` / ``TileCalculateArea``);
     ``pe_per_side`` is the H-tree grid side, ``tree_inputs`` the tile adder trees' inputs
     (also the buffers' PE count) and ``trees`` their number."""
-    pe, n_sub = _pe(tech, d, *sub, pe_side)
+    pe, n_sub = pe_parts(tech, d, *sub, pe_side)
     pe_h = math.sqrt(pe.box)
     pe_bits = d.output_bits + n_sub  # numBitPEOutput = numBitSubarrayOutput + ceil(sqrt(n²))
     acc = pp.adder_tree(tech, tree_inputs, pe_bits, trees)
@@ -288,6 +302,20 @@ _COMPONENT_FIELDS = {"array": "array", "adc": "adc", "dac_driver": "row_side",
 slack)."""
 
 
+def sub_array_design(config: Any, cols_per_weight: int, input_cycles: int,
+                     extra_row_driver_um2: float = 0.0) -> SubArrayDesign:
+    """The :class:`SubArrayDesign` of a configuration (the fields of
+    :class:`simulator.cost.model.CrossbarLike`)."""
+    return SubArrayDesign(
+        rows=config.rows, cols=config.cols, cols_per_adc=config.cols_per_adc,
+        adc_levels=2**config.adc_bits, sar=config.adc_type == "sar",
+        cols_per_weight=cols_per_weight, cell_bits=config.cell_bits,
+        input_cycles=input_cycles, input_bits=config.input_bits,
+        r_on_ohm=1e6 / config.g_on_us,
+        r_off_ohm=1e6 / config.g_off_us if config.g_off_us > 0 else math.inf,
+        extra_row_driver_m2=extra_row_driver_um2 / _UM2)
+
+
 def component_areas(config: Any, layers: list[LayerShape], cols_per_weight: int,
                     input_cycles: int, extra_row_driver_um2: float
                     ) -> tuple[ChipArea, dict[str, float], list[dict[str, float]]]:
@@ -299,14 +327,7 @@ def component_areas(config: Any, layers: list[LayerShape], cols_per_weight: int,
     ``extra_row_driver_um2`` is the per-array row-driver area beyond NeuroSim's bit-serial
     switch matrix (multi-bit DACs, our extension)."""
     tech = technology(config.tech_node_nm)
-    design = SubArrayDesign(
-        rows=config.rows, cols=config.cols, cols_per_adc=config.cols_per_adc,
-        adc_levels=2**config.adc_bits, sar=config.adc_type == "sar",
-        cols_per_weight=cols_per_weight, cell_bits=config.cell_bits,
-        input_cycles=input_cycles, input_bits=config.input_bits,
-        r_on_ohm=1e6 / config.g_on_us,
-        r_off_ohm=1e6 / config.g_off_us if config.g_off_us > 0 else math.inf,
-        extra_row_driver_m2=extra_row_driver_um2 / _UM2)
+    design = sub_array_design(config, cols_per_weight, input_cycles, extra_row_driver_um2)
     pipeline = config.speed_up_degree > 1
     plan = floorplan(layers, config.speed_up_degree, config.rows, config.cols, cols_per_weight)
     chip = chip_area(tech, design, layers, plan, pipeline)

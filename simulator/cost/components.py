@@ -1,9 +1,10 @@
-r"""Circuit blocks of a crossbar tile: area of one instance, energy and latency of one event.
+r"""Circuit blocks of a crossbar tile: energy and latency of one event.
 
-Conventions: F is the feature size (node); a CMOS transistor in a standard cell occupies
-``CPP·F × STD_CELL_HEIGHT_F·F`` (one NMOS/PMOS pair per ``2·CPP`` of width, as in NeuroSim's
-gate-area model); a minimum transistor has width ``2F`` and switches ``2·C_gate`` (gate plus
-drain) at ``Vdd``. Formulas follow NeuroSim [Lu2021]_ (re-implemented, cited per function).
+Conventions: F is the feature size (node); a minimum transistor has width ``2F`` and switches
+``2·C_gate`` (gate plus drain) at ``Vdd``; a CMOS transistor in a standard cell occupies
+``CPP·F × STD_CELL_HEIGHT_F·F`` (used for the multi-bit row driver, the one block whose area
+is not NeuroSim's layout, :mod:`simulator.cost.chip_area`). Formulas follow NeuroSim [Lu2021]_
+(re-implemented, cited per function).
 """
 
 from __future__ import annotations
@@ -11,15 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simulator.cost import periphery, sensing
+from simulator.cost import sensing
 from simulator.cost.technology import (
-    ADDER_ACTIVITY,
-    CELL_HEIGHT_F,
-    CELL_WIDTH_F,
     CPP_F,
     DFF_ACTIVITY,
     DFF_TRANSISTORS,
-    FULL_ADDER_TRANSISTORS,
     INTERCONNECT_TOGGLE,
     MLSA_BREAKS_OHM,
     SAR_BIT_CYCLE_S,
@@ -35,10 +32,8 @@ _NS = 1e9  # s -> ns
 
 @dataclass(frozen=True, kw_only=True)
 class UnitCost:
-    """Cost of one instance of a block."""
+    """Cost of one event of a block."""
 
-    area_um2: float
-    """Layout area of one instance [µm²]."""
     energy_pj: float
     """Dynamic energy of one event (read step, conversion, addition, bit moved) [pJ]."""
     latency_ns: float
@@ -55,26 +50,6 @@ def transistor_energy_j(tech: TechnologyNode) -> float:
     return 2.0 * tech.gate_cap_f_per_m * 2.0 * tech.feature_m * tech.vdd_v**2
 
 
-def cell_array(
-    tech: TechnologyNode, rows: int, cols: int, read_voltage_v: float, clock_ghz: float
-) -> UnitCost:
-    r"""A rows x cols 1T1R array (4F x 12F cells, NeuroSim ``Param.cpp``).
-
-    Energy is per *column read*: the bit-line charge ``C_BL V_r²`` with
-    ``C_BL = rows · 4F · 0.2 fF/µm`` (the cell current is inside the ADC's column term, see
-    :func:`sar_adc`). Latency is one clock per read step (word-line drive and bit-line
-    settling).
-    """
-    f = tech.feature_m
-    area = rows * cols * CELL_HEIGHT_F * CELL_WIDTH_F * f * f
-    c_bl = rows * CELL_HEIGHT_F * f * WIRE_CAP_F_PER_M
-    return UnitCost(
-        area_um2=area * _UM2,
-        energy_pj=c_bl * read_voltage_v**2 * _PJ,
-        latency_ns=1.0 / clock_ghz,
-    )
-
-
 def word_line_energy_pj(tech: TechnologyNode, cols: int, r_on_ohm: float) -> float:
     """Charging one word line across ``cols`` 12F-wide 1T1R cells to ``Vdd`` [pJ]: wire plus
     access-transistor gates, NeuroSim's ``capRow2·Vdd²`` (:func:`sensing.word_line_cap_f`)."""
@@ -88,10 +63,9 @@ def sar_adc(
     read_voltage_v: float,
     clock_ghz: float,
 ) -> UnitCost:
-    r"""Current-mode successive-approximation ADC, NeuroSim's model [Lu2021]_ (``SarADC.cpp``).
+    r"""Current-mode successive-approximation ADC, NeuroSim's model [Lu2021]_ (``SarADC.cpp``;
+    its area is :func:`simulator.cost.periphery.sar_adc_area`).
 
-    * Area: ``A_T (269 + 109 (B - 1))`` NMOS plus ``A_T (209 + 73 (B - 1))`` PMOS, where a
-      single-type minimum transistor takes ``2·CPP·F × 28F``.
     * Latency: ``B + 1`` clock cycles per conversion (NeuroSim: ``(log2 L + 1)·1 ns``).
     * Energy: ``P·(B + 1)·1 ns`` with ``P = a·B + b + c·exp(-d·log10 R')`` and
       ``R' = R_col·0.5 V / V_read`` (the fit was made at 0.5 V read voltage and a 1 ns bit
@@ -100,14 +74,12 @@ def sar_adc(
     """
     if bits < 1:
         raise ValueError(f"adc_bits must be >= 1, got {bits!r}.")
-    a_single = 2.0 * CPP_F * STD_CELL_HEIGHT_F * tech.feature_m**2
-    area = a_single * ((269 + 109 * (bits - 1)) + (209 + 73 * (bits - 1)))
     r_eff = column_resistance_ohm * 0.5 / read_voltage_v
     power = tech.sar_power_per_bit_w * bits + tech.sar_power_offset_w
     power += tech.sar_column_coeff_w * math.exp(-tech.sar_column_exp * math.log10(r_eff))
     energy = power * (bits + 1) * SAR_BIT_CYCLE_S
     latency = (bits + 1) / (clock_ghz * 1e9)
-    return UnitCost(area_um2=area * _UM2, energy_pj=energy * _PJ, latency_ns=latency * _NS)
+    return UnitCost(energy_pj=energy * _PJ, latency_ns=latency * _NS)
 
 
 def mlsa_column_power_w(tech: TechnologyNode, column_resistance_ohm: float) -> float:
@@ -135,10 +107,9 @@ def mlsa_adc(
     r"""Current-mode multi-level sense amplifier ADC (NeuroSim's default, ``SARADC = false``).
 
     ``L = 2^B`` output levels use ``L - 1`` parallel sense amplifiers against reference
-    columns (``MultilevelSenseAmp.cpp``):
+    columns (``MultilevelSenseAmp.cpp``; its area is
+    :func:`simulator.cost.periphery.mlsa_area`):
 
-    * Area: :func:`simulator.cost.periphery.mlsa_area` of one ADC (9 single-NMOS cells per
-      reference level plus a ``1/L`` share of a reference column of ``rows`` 1T1R cells).
     * Energy per conversion (``CalculatePower``, current mode): ``(L - 1)·(P(R') + P_ref)·t_col
       + E_sw`` with ``R' = R·0.5 V / V_read``, the reference columns' share
       ``P_ref = Σ_{i=1}^{L-3} P(R_i') / L``, ``R_i = 1 / (rows·g_on·(1 - i/L))`` (NeuroSim's
@@ -151,7 +122,6 @@ def mlsa_adc(
     if bits < 1:
         raise ValueError(f"adc_bits must be >= 1, got {bits!r}.")
     levels = 2**bits
-    area = periphery.mlsa_area(tech, 1, levels, rows)
     scale = 0.5 / read_voltage_v
     g_start = rows * g_on_s
     p_ref = sum(
@@ -163,7 +133,7 @@ def mlsa_adc(
     t_col = sensing.mlsa_sensing_time_s(tech.node_nm, bits, rows, 1.0 / g_on_s, c_col)
     energy = (levels - 1) * (p_col + p_ref) * t_col
     energy += sensing.mlsa_switching_energy_j(tech.node_nm, bits, c_col, read_voltage_v)
-    return UnitCost(area_um2=area * _UM2, energy_pj=energy * _PJ, latency_ns=t_col * _NS)
+    return UnitCost(energy_pj=energy * _PJ, latency_ns=t_col * _NS)
 
 
 def driver(tech: TechnologyNode, dac_bits: int) -> UnitCost:
@@ -177,58 +147,39 @@ def driver(tech: TechnologyNode, dac_bits: int) -> UnitCost:
     if dac_bits < 1:
         raise ValueError(f"dac_bits must be >= 1, got {dac_bits!r}.")
     units = 2 * (2**dac_bits - 1)
-    transistors = units + DFF_TRANSISTORS * dac_bits
     energy = (units + DFF_ACTIVITY * DFF_TRANSISTORS * dac_bits) * transistor_energy_j(tech)
-    return UnitCost(
-        area_um2=transistors * transistor_area_m2(tech) * _UM2,
-        energy_pj=energy * _PJ,
-        latency_ns=0.0,
-    )
+    return UnitCost(energy_pj=energy * _PJ, latency_ns=0.0)
 
 
-def column_mux(tech: TechnologyNode, cols: int, cols_per_adc: int) -> UnitCost:
-    r"""Column multiplexer sharing one ADC among ``cols_per_adc`` columns (whole array).
+def driver_area_um2(tech: TechnologyNode, dac_bits: int) -> float:
+    """Area of one row's :func:`driver` [µm²]: ``2·(2^B - 1) + 24·B`` standard-cell
+    transistors. Only its excess over the bit-serial driver (``B = 1``) enters the chip area,
+    beside NeuroSim's word-line switch matrix (:mod:`simulator.cost.chip_area`)."""
+    if dac_bits < 1:
+        raise ValueError(f"dac_bits must be >= 1, got {dac_bits!r}.")
+    transistors = 2 * (2**dac_bits - 1) + DFF_TRANSISTORS * dac_bits
+    return transistors * transistor_area_m2(tech) * _UM2
 
-    Area: one transmission gate (2 T) per column plus a ``log2(cols_per_adc)``-to-
-    ``cols_per_adc`` decoder (4 T per output). Energy per conversion: the selected gate pair
-    and its decoder output switch. No mux (``cols_per_adc = 1``) costs nothing.
+
+def column_mux(tech: TechnologyNode, cols_per_adc: int) -> UnitCost:
+    r"""Column multiplexer sharing one ADC among ``cols_per_adc`` columns (its area is
+    NeuroSim's, :func:`simulator.cost.periphery.column_mux_height`).
+
+    Energy per conversion: the selected transmission-gate pair (2 T) and its decoder output
+    (4 T) switch. No mux (``cols_per_adc = 1``) costs nothing.
     """
     if cols_per_adc == 1:
-        return UnitCost(area_um2=0.0, energy_pj=0.0, latency_ns=0.0)
-    transistors = 2 * cols + 4 * cols_per_adc
-    return UnitCost(
-        area_um2=transistors * transistor_area_m2(tech) * _UM2,
-        energy_pj=(2 + 4) * transistor_energy_j(tech) * _PJ,
-        latency_ns=0.0,
-    )
-
-
-def adder_register(tech: TechnologyNode, width_bits: int, clock_ghz: float) -> UnitCost:
-    r"""A ``width_bits`` ripple adder with an output register: shift-add or accumulator.
-
-    Area: ``width·(28 + 24)`` transistors (mirror full adder + DFF). Energy per addition:
-    ``width·(δ·28 + γ·24)`` transistor switchings with NeuroSim's calibrated activities
-    δ = 0.15 and γ = 0.5. Latency: one clock.
-    """
-    transistors = width_bits * (FULL_ADDER_TRANSISTORS + DFF_TRANSISTORS)
-    switched = width_bits * (
-        ADDER_ACTIVITY * FULL_ADDER_TRANSISTORS + DFF_ACTIVITY * DFF_TRANSISTORS
-    )
-    return UnitCost(
-        area_um2=transistors * transistor_area_m2(tech) * _UM2,
-        energy_pj=switched * transistor_energy_j(tech) * _PJ,
-        latency_ns=1.0 / clock_ghz,
-    )
+        return UnitCost(energy_pj=0.0, latency_ns=0.0)
+    return UnitCost(energy_pj=(2 + 4) * transistor_energy_j(tech) * _PJ, latency_ns=0.0)
 
 
 def register_buffer(tech: TechnologyNode, clock_ghz: float, port_bits: int) -> UnitCost:
     r"""Register-file buffer (NeuroSim's default ``bufferType = false``), per bit.
 
-    Area per bit: one DFF. Energy per bit moved: a write and a read of a DFF at activity γ.
-    Latency per ``port_bits``-wide transfer: one clock.
+    Energy per bit moved: a write and a read of a DFF at activity γ. Latency per
+    ``port_bits``-wide transfer: one clock.
     """
     return UnitCost(
-        area_um2=DFF_TRANSISTORS * transistor_area_m2(tech) * _UM2,
         energy_pj=2 * DFF_ACTIVITY * DFF_TRANSISTORS * transistor_energy_j(tech) * _PJ,
         latency_ns=1.0 / clock_ghz / port_bits,
     )
@@ -237,14 +188,8 @@ def register_buffer(tech: TechnologyNode, clock_ghz: float, port_bits: int) -> U
 def bus_wire(tech: TechnologyNode, length_m: float, clock_ghz: float, bus_bits: int) -> UnitCost:
     r"""One bit lane of the on-chip bus of length ``length_m`` [m].
 
-    Area per lane: ``length · 2 · wire_width`` (width + spacing). Energy per bit moved:
-    ``toggle · C_wire · L · Vdd²`` with toggle 0.18 (NeuroSim ``inputtoggle``). Latency per
-    ``bus_bits``-wide transfer: one clock.
+    Energy per bit moved: ``toggle · C_wire · L · Vdd²`` with toggle 0.18 (NeuroSim
+    ``inputtoggle``). Latency per ``bus_bits``-wide transfer: one clock.
     """
-    pitch = 2.0 * tech.wire_width_nm * 1e-9
     energy = INTERCONNECT_TOGGLE * WIRE_CAP_F_PER_M * length_m * tech.vdd_v**2
-    return UnitCost(
-        area_um2=length_m * pitch * _UM2,
-        energy_pj=energy * _PJ,
-        latency_ns=1.0 / clock_ghz / bus_bits,
-    )
+    return UnitCost(energy_pj=energy * _PJ, latency_ns=1.0 / clock_ghz / bus_bits)

@@ -36,8 +36,12 @@ Operation (per inference, per layer; arrays of a layer work in parallel, layers 
   ``ceil(pipeline / dup)``, sensing latency / copies, energy per image unchanged);
   ``latency_pipelined_us`` is the slowest layer, ``latency_us`` the sum.
 
-Leakage, off-chip memory, weight programming and the energy of pooling/activation units are
-not modelled (their area is).
+* Leakage (:mod:`simulator.cost.leakage`): NeuroSim's gate leakage of each tile, charged
+  while a layer's tiles wait for the slowest pipeline stage (or for the other layers), kept
+  apart from the dynamic energy.
+
+Off-chip memory, weight programming and the energy of pooling/activation units are not
+modelled (their area is).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from simulator.cost.digital import (
     wl_switch_matrix_energy_j,
 )
 from simulator.cost.floorplan import floorplan, speed_ups
+from simulator.cost.leakage import leakage_breakdown
 from simulator.cost.sensing import column_resistance_ohm
 from simulator.cost.technology import INPUT_ACTIVITY, INTERCONNECT_BUS_BITS, technology
 from simulator.cost.timing import clock_period_ns, layer_cycles
@@ -150,10 +155,20 @@ class HardwareCost:
     NeuroSim's ``pipeline = true`` reports it."""
     energy_uj: float
     """Dynamic energy of one inference [µJ]."""
+    leakage_energy_uj: float
+    """Leakage energy per image [µJ] as NeuroSim V1.4 books it (not in :attr:`energy_uj`):
+    tiles leaking while their layer waits for the pipeline's slowest stage, or while the other
+    layers run (:mod:`simulator.cost.leakage`)."""
     breakdown: dict[str, Any]
     """JSON-serializable detail: ``components`` (per component area/energy/latency and
-    shares), ``layers`` (per layer), ``arrays``, ``adcs``, ``adc_energy_share``,
+    shares), ``layers`` (per layer, with ``leakage_energy_uj`` / ``leakage_power_uw``),
+    ``arrays``, ``adcs``, ``adc_energy_share``, ``leakage`` (chip ``energy_uj``, ``power_uw``),
     ``assumptions``."""
+
+    @property
+    def total_energy_uj(self) -> float:
+        """Dynamic plus leakage energy per image [µJ] (what NeuroSim's TOPS/W divides by)."""
+        return self.energy_uj + self.leakage_energy_uj
 
 
 def map_layer(config: CrossbarLike, layer: LayerShape) -> TileLayout:
@@ -248,8 +263,8 @@ def estimate(
     steps_per_cycle = math.ceil(config.cols / n_adc)
 
     drv = cmp.driver(tech, config.dac_bits)
-    mux = cmp.column_mux(tech, config.cols, config.cols_per_adc)
-    sa = cmp.adder_register(tech, config.adc_bits + config.input_bits, clock)
+    mux = cmp.column_mux(tech, config.cols_per_adc)
+    t_add_ns = 1.0 / clock  # one shift-add or accumulator step per clock
     buf = cmp.register_buffer(tech, clock, INTERCONNECT_BUS_BITS)
     e_wl = cmp.word_line_energy_pj(tech, config.cols, 1.0 / g_on)
 
@@ -287,10 +302,9 @@ def estimate(
     copies = speed_ups(layers, config.speed_up_degree, config.rows, config.cols,
                        plan.cols_per_weight)
     # Latency: NeuroSim's synchronous cycle count per layer (simulator.cost.timing)
-    cycles_ns = layer_cycles(config, layers, floorplan(layers, config.speed_up_degree,
-                                                       config.rows, config.cols,
-                                                       plan.cols_per_weight),
-                             copies, plan.cols_per_weight)
+    chip_plan = floorplan(layers, config.speed_up_degree, config.rows, config.cols,
+                          plan.cols_per_weight)
+    cycles_ns = layer_cycles(config, layers, chip_plan, copies, plan.cols_per_weight)
     for layer, dup, activity, cyc in zip(layers, copies, activities, cycles_ns, strict=True):
         m = map_layer(config, layer)
         rows_per_tile = layer.in_features / m.row_tiles
@@ -302,14 +316,6 @@ def estimate(
                 tech, config.adc_bits, column_r, v_r, config.rows, config.g_on_us * 1e-6
             )
         n_terms = m.row_tiles * (m.cols_per_weight + m.ref_cols)
-        acc_width = (
-            config.adc_bits
-            + config.input_bits
-            + config.weight_bits
-            + math.ceil(math.log2(m.row_tiles))
-            + 1
-        )
-        acc = cmp.adder_register(tech, acc_width, clock)
 
         p = layer.positions
         reads = p * cycles  # input cycles per inference
@@ -341,8 +347,8 @@ def estimate(
             "adc": cyc.sensing * t_clk,
             "dac_driver": 0.0,
             "mux": 0.0,
-            "shift_add": reads * sa.latency_ns / dup,
-            "accumulation": p * math.ceil(math.log2(n_terms)) * acc.latency_ns / dup,
+            "shift_add": reads * t_add_ns / dup,
+            "accumulation": p * math.ceil(math.log2(n_terms)) * t_add_ns / dup,
             "buffer": cyc.buffer * t_clk,
             "interconnect": cyc.interconnect * t_clk,
         }
@@ -378,7 +384,8 @@ def estimate(
         )
 
     # Area: NeuroSim's floorplan, layout and printed groups (simulator.cost.chip_area)
-    extra_driver = (config.rows * (drv.area_um2 - cmp.driver(tech, 1).area_um2)
+    extra_driver = (config.rows * (cmp.driver_area_um2(tech, config.dac_bits)
+                                   - cmp.driver_area_um2(tech, 1))
                     if config.dac_bits > 1 else 0.0)
     chip, area, layer_area = component_areas(config, layers, plan.cols_per_weight, cycles,
                                              extra_driver)
@@ -395,6 +402,12 @@ def estimate(
         energy["interconnect"] += e_ic
         entry["energy_uj"] += e_ic * 1e-6
         entry["components"]["interconnect"]["energy_uj"] = e_ic * 1e-6
+
+    # Leakage: NeuroSim's idle tiles over the layers' latencies (simulator.cost.leakage)
+    leak = leakage_breakdown(config, layers, chip_plan, plan.cols_per_weight, cycles,
+                             extra_driver, [entry["latency_us"] for entry in per_layer])
+    for entry, row in zip(per_layer, leak["layers"], strict=True):
+        entry["leakage_energy_uj"], entry["leakage_power_uw"] = row["energy_uj"], row["power_uw"]
 
     total_area, total_energy, total_latency = (sum(d.values()) for d in (area, energy, latency))
     breakdown = {
@@ -413,6 +426,7 @@ def estimate(
         "arrays": total_arrays,
         "adcs": total_arrays * n_adc,
         "adc_energy_share": energy["adc"] / total_energy,
+        "leakage": {"energy_uj": leak["energy_uj"], "power_uw": leak["power_uw"]},
         "assumptions": {
             "tech_node_nm": tech.node_nm,
             "input_activity": activities[0] if len(set(activities)) == 1 else activities,
@@ -429,5 +443,6 @@ def estimate(
         latency_us=total_latency * 1e-3,
         latency_pipelined_us=max(entry["latency_us"] for entry in per_layer),
         energy_uj=total_energy * 1e-6,
+        leakage_energy_uj=leak["energy_uj"],
         breakdown=breakdown,
     )

@@ -14,8 +14,8 @@ References:
        benchmarking framework for compute-in-memory accelerators with versatile device
        technologies", IEDM 2019.
     .. [PTM] Predictive Technology Model, http://ptm.asu.edu/ (22/32/45/65 nm LP cards).
-    .. [Weste2010] N. Weste, D. Harris, "CMOS VLSI Design", 4th ed., 2010 (28-transistor
-       mirror full adder, 24-transistor transmission-gate master-slave flip-flop).
+    .. [Weste2010] N. Weste, D. Harris, "CMOS VLSI Design", 4th ed., 2010 (24-transistor
+       transmission-gate master-slave flip-flop).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ __all__ = [
     "CELL_WIDTH_F",
     "CPP_F",
     "DFF_TRANSISTORS",
-    "FULL_ADDER_TRANSISTORS",
     "INPUT_ACTIVITY",
     "MLSA_BREAKS_OHM",
     "MLSA_COLUMN_LATENCY_S",
@@ -80,6 +79,11 @@ class TechnologyNode:
     (``currentOnNmos[0]``, ``deviceRoadmap = LSTP``)."""
     ion_pmos_a_per_m: float
     """PMOS on current per width at 300 K [A/m]. PTM LP via NeuroSim ``Technology.cpp``."""
+    i_off_nmos_a_per_m: float = 100.0e-6
+    """NMOS off (subthreshold) current per width at 300 K [A/m]. PTM LP via NeuroSim
+    ``Technology.cpp`` (``currentOffNmos[0]``, ``deviceRoadmap = LSTP``)."""
+    i_off_pmos_a_per_m: float = 100.0e-6
+    """PMOS off current per width at 300 K [A/m]. PTM LP via NeuroSim ``Technology.cpp``."""
     switch_matrix_size_ratio: float = 0.1
     """Sizing of the column switch matrix's transmission gates (NeuroSim ``Param.cpp``
     ``switchmatrixsizeratio``: 0.2 at 22 nm, 0.1 elsewhere)."""
@@ -105,6 +109,8 @@ class TechnologyNode:
 NODES: dict[int, TechnologyNode] = {
     22: TechnologyNode(
         node_nm=22,
+        i_off_nmos_a_per_m=100.00e-6,
+        i_off_pmos_a_per_m=100.00e-6,
         vdd_v=0.85,
         gate_cap_f_per_m=5.245e-10 + 8.004e-10,
         sar_power_per_bit_w=0.538e-6,
@@ -122,6 +128,8 @@ NODES: dict[int, TechnologyNode] = {
     ),
     32: TechnologyNode(
         node_nm=32,
+        i_off_nmos_a_per_m=100.10e-6,
+        i_off_pmos_a_per_m=100.10e-6,
         vdd_v=0.9,
         gate_cap_f_per_m=8.375279e-10 + 6.856677e-10,
         sar_power_per_bit_w=1.1294e-6,
@@ -136,6 +144,8 @@ NODES: dict[int, TechnologyNode] = {
     ),
     45: TechnologyNode(
         node_nm=45,
+        i_off_nmos_a_per_m=100.00e-6,
+        i_off_pmos_a_per_m=100.20e-6,
         vdd_v=1.0,
         gate_cap_f_per_m=8.930709e-10 + 8.849901e-10,
         sar_power_per_bit_w=2.1691e-6,
@@ -150,6 +160,8 @@ NODES: dict[int, TechnologyNode] = {
     ),
     65: TechnologyNode(
         node_nm=65,
+        i_off_nmos_a_per_m=100.20e-6,
+        i_off_pmos_a_per_m=100.20e-6,
         vdd_v=1.1,
         gate_cap_f_per_m=1.1926e-9 + 9.62148e-10,
         sar_power_per_bit_w=3.7506e-6,
@@ -173,8 +185,6 @@ STD_CELL_HEIGHT_F = 28.0
 """Standard-cell height in F (NeuroSim ``constant.h``: ``MAX_TRANSISTOR_HEIGHT = 28``)."""
 CPP_F = 1.0 + 2.8
 """Contacted poly pitch in F: poly width 1 + gate-poly gap 2.8 (NeuroSim ``constant.h``)."""
-FULL_ADDER_TRANSISTORS = 28
-"""Mirror full adder [Weste2010]."""
 DFF_TRANSISTORS = 24
 """Transmission-gate master-slave D flip-flop with local clock inverters [Weste2010]."""
 WIRE_CAP_F_PER_M = 0.2e-15 / 1e-6

@@ -20,7 +20,14 @@ from simulator.cost.capacitance import effective_on_resistance_ohm, inverter_cap
 from simulator.cost.gates import STD_HEIGHT_F, gate_area
 from simulator.cost.technology import WIRE_TABLE, TechnologyNode
 
-__all__ = ["BUS_DELAY_TOLERANCE", "h_tree_area", "repeater_cell", "xy_bus_area"]
+__all__ = [
+    "BUS_DELAY_TOLERANCE",
+    "h_tree_area",
+    "h_tree_length",
+    "repeater",
+    "repeater_cell",
+    "xy_bus_area",
+]
 
 BUS_DELAY_TOLERANCE = 0.1
 """Delay relaxation of the tile and chip buses (NeuroSim ``Param.cpp``)."""
@@ -44,10 +51,11 @@ def _r_on(tech: TechnologyNode, wn: float, wp: float) -> float:
 
 
 @functools.cache
-def repeater_cell(tech: TechnologyNode) -> tuple[float, float]:
-    """``(height, width)`` [m] of the bus repeater (``HTree``/``XYBus::Initialize``): the
-    optimal size, halved until the delay per length is ``1 + BUS_DELAY_TOLERANCE`` x the
-    optimum's, at least a minimum inverter."""
+def repeater(tech: TechnologyNode, tolerance: float = BUS_DELAY_TOLERANCE) -> tuple[int, float]:
+    """``(size, spacing)`` of a bus repeater (``HTree``/``Bus::Initialize``): the optimal size
+    [minimum inverters] and spacing [m]; with a ``tolerance`` the size is halved (spacing
+    x 0.9) until the delay per length is ``1 + tolerance`` x the optimum's (``HTree.cpp``; the
+    PE buses, ``Bus.cpp``, use no tolerance). The size is at least 1."""
     f = tech.feature_m
     pn = tech.pn_size_ratio
     r_w = _wire_r_per_m(tech)
@@ -63,14 +71,40 @@ def repeater_cell(tech: TechnologyNode) -> tuple[float, float]:
         return 0.7 * (r * (cin + cout + _C_WIRE * dist) + 0.54 * r_w * dist * _C_WIRE * dist
                       + r_w * dist * cin) / dist
 
-    target = delay(size, dist) * (1 + BUS_DELAY_TOLERANCE)
-    d = 0.0
-    while d < target:
-        size //= 2
-        dist *= 0.9
-        d = delay(size, dist)
-    wn = max(1, size) * 2 * f
-    return gate_area("inv", 1, wn, pn * wn, STD_HEIGHT_F * f, f)
+    if tolerance:
+        target = delay(size, dist) * (1 + tolerance)
+        d = 0.0
+        while d < target:
+            size //= 2
+            dist *= 0.9
+            d = delay(size, dist)
+    return max(1, size), dist
+
+
+def repeater_cell(tech: TechnologyNode) -> tuple[float, float]:
+    """``(height, width)`` [m] of the H-tree / X-Y bus repeater (:func:`repeater` with the
+    bus delay tolerance) in a 28 F cell."""
+    f = tech.feature_m
+    wn = repeater(tech)[0] * 2 * f
+    return gate_area("inv", 1, wn, tech.pn_size_ratio * wn, STD_HEIGHT_F * f, f)
+
+
+def h_tree_length(units: int, unit_h: float, unit_w: float) -> float:
+    """Wire length of one bit of an H-tree over a ``units x units`` grid of blocks
+    ``unit_h x unit_w`` [m] (``HTree::CalculateArea``'s ``totalWireLength``): the runs of the
+    inner levels plus the trunk from the centre to the nearest edge."""
+    half_levels = math.ceil(math.log2(units)) if units > 1 else 0
+    side = 2**half_levels
+    centre = side // 2
+    if side - centre < 1:
+        centre -= 1
+    len_v, len_h = unit_h * side / 2, unit_w * side / 2
+    total = 0.0
+    for _ in range(1, half_levels):
+        len_v /= 2
+        len_h /= 2
+        total += len_v + len_h
+    return total + min(side - centre, centre) * unit_w
 
 
 def h_tree_area(tech: TechnologyNode, units: int, bus_bits: float, unit_h: float,

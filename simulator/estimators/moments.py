@@ -248,9 +248,7 @@ def propagate_moments(
     trace = MomentTrace()
     with torch.no_grad():
         for name, module in leaves:
-            mean, cov, shape = _step(
-                module, noise_for(noise, name, module), mean, cov, shape, mode
-            )
+            mean, cov, shape = _step(module, noise_for(noise, name, module), mean, cov, shape, mode)
             var = cov.diagonal(dim1=-2, dim2=-1) if mode == "full" else cov
             trace.layers.append(LayerMoments(name, mean.float(), var.reshape(mean.shape).float()))
     trace.logit_mean = mean.reshape(batch, -1).float()
@@ -305,24 +303,25 @@ def _step(
     if noise is not None and isinstance(module, nn.Linear | nn.Conv2d):
         var_in = cov.diagonal(dim1=-2, dim2=-1) if full else cov
         second = mean * mean + var_in.reshape(mean.shape)
-        read = squared_weight_map(
-            module, second * noise.read_factor, torch.full_like(module.weight, noise.read_std**2)
-        )
-        diag_add = read.reshape(batch, -1) + noise.output_var
         s2 = noise.programming_var(module.weight).to(mean.dtype)
+        read_coeff = noise.read_factor * noise.read_std**2
         if full and isinstance(module, nn.Conv2d):
+            read = squared_weight_map(module, second, torch.full_like(s2, read_coeff))
+            diag_add = read.reshape(batch, -1) + noise.output_var
             m2 = mean.reshape(batch, -1).unsqueeze(-1) * mean.reshape(batch, -1).unsqueeze(-2) + cov
             block = conv_programming_cov(module, m2, shape, s2)  # batch x O x P x P
             o, p = block.shape[1], block.shape[2]
             view = new_cov.view(batch, o, p, o, p).diagonal(dim1=1, dim2=3)  # batch x P x P x O
             view.add_(block.permute(0, 2, 3, 1))
-        else:
-            diag_add = diag_add + squared_weight_map(module, second, s2).reshape(batch, -1)
+        else:  # read and programming variances on the diagonal: one product
+            diag_add = squared_weight_map(module, second, s2 + read_coeff).reshape(batch, -1)
+            diag_add = diag_add + noise.output_var
         if full:
             new_cov.diagonal(dim1=-2, dim2=-1).add_(diag_add)
         else:
             new_cov = new_cov + diag_add
     return new_mean, new_cov, new_shape
+
 
 # -- accuracy -------------------------------------------------------------------------------
 

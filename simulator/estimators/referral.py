@@ -22,8 +22,8 @@ Referral (the conventions of :mod:`simulator.mapping` and :mod:`simulator.analog
   :attr:`LayerNoise.weight_shift` and :attr:`LayerNoise.weight_var`.
 * Deterministic errors (input and weight quantization, ADC quantization and clipping, IR
   drop) are measured once by running every layer of the noiseless analog model
-  (:class:`simulator.analog_model.AnalogModel` without device effects) on its clean float inputs
-  (the first calibration samples holding :data:`DETERMINISTIC_VECTORS` input rows):
+  (:class:`simulator.analog.AnalogLayer` without device effects) on its clean float inputs
+  (:data:`DETERMINISTIC_VECTORS` input rows spread over the calibration samples):
   their per-channel mean is :attr:`LayerNoise.output_shift`, the rest
   :attr:`LayerNoise.output_var`.
 """
@@ -35,18 +35,22 @@ import math
 import torch
 from torch import Tensor, nn
 
-from simulator.analog_model import AnalogModel
+from simulator.analog import AnalogLayer
 from simulator.config import CrossbarConfig
 from simulator.estimators.moments import LayerNoise
 from simulator.mapping import crossbar_layers, quantize_symmetric, slice_magnitude, unrolled_weight
 from simulator.params import DEVICE_PRESETS
+from simulator.patches import random_rows
 
 __all__ = ["DETERMINISTIC_VECTORS", "layer_noise", "noise_coefficient", "read_factor"]
 
-DETERMINISTIC_VECTORS = 4096
-"""Input row vectors (samples x positions) per layer on which the noiseless analog model
-measures the deterministic errors (as many as :data:`simulator.analog.CALIBRATION_VECTORS`
-calibrate the ADC; whole samples, at least one)."""
+_CHUNK = 1 << 22
+"""Input elements quantized at once when counting codes (bounds the temporaries)."""
+
+DETERMINISTIC_VECTORS = 512
+"""Input row vectors per layer, a fixed random subset of the calibration batch's (samples x
+positions), on which the noiseless analog model measures the deterministic errors (their
+per-channel mean and overall variance: ~0.26 M error samples on a 512-channel layer)."""
 
 
 def noise_coefficient(config: CrossbarConfig) -> float:
@@ -62,6 +66,9 @@ def noise_coefficient(config: CrossbarConfig) -> float:
 def read_factor(x: Tensor, config: CrossbarConfig) -> float:
     r"""Read-noise variance factor ``E[Σ_c base**(2c) d_c²] / E[q²]`` of a layer's inputs.
 
+    Counted on the histogram of the input codes, quantized like
+    :meth:`simulator.analog.AnalogLayer._quantize` (in ``x``'s dtype; exact integer sums).
+
     Args:
         x: Any-shape Tensor of the layer's float inputs (calibration batch).
         config: Gives ``input_bits`` and ``dac_bits``.
@@ -73,25 +80,35 @@ def read_factor(x: Tensor, config: CrossbarConfig) -> float:
     peak = float(x.abs().max()) if x.numel() else 0.0
     if peak == 0 or config.input_cycles == 1:
         return 1.0
-    q = torch.clamp(torch.round(x.abs().double() / (peak / qmax)), 0, qmax)
+    counts = torch.zeros(qmax + 1, dtype=torch.float64)
+    flat = x.reshape(-1)
+    for i in range(0, flat.numel(), _CHUNK):  # chunks below 2**24: exact float32 counts
+        q = flat[i : i + _CHUNK].abs().div_(peak / qmax).round_().clamp_(0, qmax)
+        counts += torch.histc(q, bins=qmax + 1, min=-0.5, max=qmax + 0.5).double()
+    values = torch.arange(qmax + 1, dtype=torch.float64)
     base = float(2**config.dac_bits)
-    rest, total = q.clone(), torch.zeros((), dtype=torch.float64)
+    rest, per_code = values.clone(), torch.zeros_like(values)
     for cycle in range(config.input_cycles):
         digit = torch.remainder(rest, base)
-        total = total + (base ** (2 * cycle)) * (digit * digit).sum()
+        per_code += (base ** (2 * cycle)) * digit * digit
         rest = torch.div(rest - digit, base)
-    denom = float((q * q).sum())
-    return float(total) / denom if denom > 0 else 1.0
+    denom = float((counts * values * values).sum())
+    return float((counts * per_code).sum()) / denom if denom > 0 else 1.0
+
+
+def _code_values(config: CrossbarConfig) -> Tensor:
+    """Every weight integer, ``-(2**(weight_bits-1)-1) .. 2**(weight_bits-1)-1`` (int64)."""
+    q_max = 2 ** (config.weight_bits - 1) - 1
+    return torch.arange(-q_max, q_max + 1)
 
 
 def _saf_moments(
-    module: nn.Linear | nn.Conv2d, config: CrossbarConfig
+    q: Tensor, scale: float, shape: torch.Size, config: CrossbarConfig
 ) -> tuple[Tensor, Tensor]:
     """Per-weight mean and variance of the stuck-at-fault error [weight units], each shaped
-    like ``module.weight``."""
+    ``shape``, for the quantized weights ``q`` (a table over the weight integers, indexed)."""
     p0, p1 = config.saf_sa0, config.saf_sa1
-    flat = unrolled_weight(module)
-    q, scale = quantize_symmetric(flat.float(), config.weight_bits)
+    values = _code_values(config)
     top = config.levels - 1
     slices, cb = config.slices, config.cell_bits
     digit_w = 2.0 ** (torch.arange(slices, dtype=torch.float64) * cb)
@@ -102,48 +119,71 @@ def _saf_moments(
         return m, p0 * d * d + p1 * (top - d) ** 2 - m * m
 
     if config.encoding == "differential":
-        mp, vp = cell(slice_magnitude(q.clamp_min(0), slices, cb))
-        mn, vn = cell(slice_magnitude((-q).clamp_min(0), slices, cb))
+        mp, vp = cell(slice_magnitude(values.clamp_min(0), slices, cb))
+        mn, vn = cell(slice_magnitude((-values).clamp_min(0), slices, cb))
         mean = ((mp - mn) * digit_w).sum(-1)
         var = ((vp + vn) * digit_w**2).sum(-1)
     else:
         offset = 2 ** (config.weight_bits - 1) - 1
-        mc, vc = cell(slice_magnitude(q + offset, slices, cb))
+        mc, vc = cell(slice_magnitude(values + offset, slices, cb))
         ref_m, ref_v = cell(torch.zeros(()))
         mean = (mc * digit_w).sum(-1) - ref_m * digit_w.sum()
         var = (vc * digit_w**2).sum(-1) + ref_v * digit_w.sum() ** 2
-    shape = module.weight.shape
-    return (mean * scale).reshape(shape), (var * scale**2).reshape(shape)
+    idx = (q - values[0]).reshape(-1)
+    return (mean[idx] * scale).reshape(shape), (var[idx] * scale**2).reshape(shape)
 
 
-def _prog_shape_rms(w: Tensor, config: CrossbarConfig) -> float:
+def _prog_shape_rms(q: Tensor, config: CrossbarConfig) -> float:
     """RMS over a layer's cells of the device preset's programming-noise shape ``s(x)``
     (:class:`~simulator.nonideal.ProgrammingVariation`), weighted like the cells' shares of a
-    weight (``4**slice``): 1 for a level-independent preset."""
+    weight (``4**slice``), for the quantized weights ``q``: 1 for a level-independent preset
+    (summed over the histogram of the weight integers)."""
     shape = DEVICE_PRESETS[config.device].prog_shape
     if len(shape) == 1:
         return float(shape[0])
-    q, _ = quantize_symmetric(w.float(), config.weight_bits)
+    values = _code_values(config)
+    counts = torch.bincount((q - values[0]).reshape(-1), minlength=values.numel()).double()
     top = config.levels - 1
     weight = 4.0 ** (torch.arange(config.slices, dtype=torch.float64) * config.cell_bits)
-    cells = ([q.clamp_min(0), (-q).clamp_min(0)] if config.encoding == "differential"
-             else [q + 2 ** (config.weight_bits - 1) - 1])
+    cells = (
+        [values.clamp_min(0), (-values).clamp_min(0)]
+        if config.encoding == "differential"
+        else [values + 2 ** (config.weight_bits - 1) - 1]
+    )
     num = den = 0.0
     for part in cells:
         x = slice_magnitude(part, config.slices, config.cell_bits).double() / top
         s = sum(a * x**i for i, a in enumerate(shape))
-        num += float((s * s * weight).sum())
-        den += float(weight.expand_as(x).sum())
+        num += float(((s * s * weight).sum(-1) * counts).sum())
+        den += float(counts.sum() * weight.sum())
     return math.sqrt(num / den) if den > 0 else 1.0
 
 
-def _capture(model: nn.Module, x: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
-    """Float inputs and outputs of every crossbar layer on ``x``."""
-    seen: dict[str, tuple[Tensor, Tensor]] = {}
+def _output_rows(module: nn.Linear | nn.Conv2d, out: Tensor) -> tuple[Tensor | None, Tensor]:
+    """The :data:`DETERMINISTIC_VECTORS` row indices of a layer (a fixed random subset of
+    samples x positions; ``None``: all) and its `M x out_features` float outputs there (a
+    copy)."""
+    if isinstance(module, nn.Conv2d):
+        per = out.shape[-2] * out.shape[-1]
+        rows = random_rows(out.shape[0] * per, DETERMINISTIC_VECTORS)
+        if rows is None:
+            return None, out.flatten(2).transpose(1, 2).reshape(-1, out.shape[1]).clone()
+        return rows, out.flatten(2)[rows // per, :, rows % per]  # M x C (a copy)
+    flat = out.reshape(-1, out.shape[-1])
+    rows = random_rows(flat.shape[0], DETERMINISTIC_VECTORS)
+    return rows, (flat if rows is None else flat[rows]).clone()
+
+
+def _capture(model: nn.Module, x: Tensor) -> dict[str, tuple[Tensor, Tensor | None, Tensor]]:
+    """Float inputs of every crossbar layer on ``x``, and its output rows
+    (:func:`_output_rows`: the full outputs are not held)."""
+    seen: dict[str, tuple[Tensor, Tensor | None, Tensor]] = {}
+
+    def record(name: str, module: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
+        seen[name] = (inp[0].detach(), *_output_rows(module, out.detach()))
+
     handles = [
-        module.register_forward_hook(
-            lambda mod, inp, out, name=name: seen.__setitem__(name, (inp[0].detach(), out.detach()))
-        )
+        module.register_forward_hook(lambda mod, inp, out, name=name: record(name, mod, inp, out))
         for name, module in crossbar_layers(model)
     ]
     was_training = model.training
@@ -168,6 +208,11 @@ def layer_noise(
 ) -> dict[str, LayerNoise]:
     r"""Refer ``config``'s noise to every crossbar layer of ``model`` (module docstring).
 
+    One float pass over ``calib_x`` gives every layer's inputs; each layer is then mapped,
+    calibrated and read on its nominal arrays (:meth:`simulator.analog.AnalogLayer.
+    nominal_forward`: exact integer products with ideal wires) one at a time, exactly as
+    :class:`~simulator.analog_model.AnalogModel` calibrates it.
+
     Args:
         config: The crossbar configuration.
         model: The float model (not modified).
@@ -183,35 +228,28 @@ def layer_noise(
     """
     window_levels = config.levels - 1
     captured = _capture(model, calib_x)
-    analog = None
-    if deterministic:
-        analog = AnalogModel(model, config, ir_drop=ir_drop, nonidealities=[], adc=True)
-        analog.calibrate(calib_x)
-        analog.program(1)
     out: dict[str, LayerNoise] = {}
     for name, module in crossbar_layers(model):
-        x_in, y_float = captured[name]
+        x_in, rows, y_rows = captured.pop(name)
         w = unrolled_weight(module)
-        _, s_w = quantize_symmetric(w.float(), config.weight_bits)
+        q, s_w = quantize_symmetric(w.float(), config.weight_bits)
         coeff = noise_coefficient(config)
         level_std = s_w * window_levels * math.sqrt(coeff)
         shift = var = None
         if config.saf_sa0 > 0 or config.saf_sa1 > 0:
-            shift, var = _saf_moments(module, config)
+            shift, var = _saf_moments(q, s_w, module.weight.shape, config)
         output_shift, output_var = None, 0.0
-        if analog is not None:
-            # The first samples holding DETERMINISTIC_VECTORS input rows (a conv layer at 32x32
-            # needs 4 images, not the whole calibration batch).
-            layer = analog.layers[name]
-            keep = min(x_in.shape[0], max(1, math.ceil(DETERMINISTIC_VECTORS / layer.positions)))
-            with torch.no_grad():
-                err = (layer(x_in[:keep]) - y_float[:keep]).double()
-            dims = [d for d in range(err.dim()) if d != 1]
-            output_shift = err.mean(dim=dims)
-            view = (1, -1) + (1,) * (err.dim() - 2)
-            output_var = float(((err - output_shift.view(view)) ** 2).mean())
+        if deterministic:
+            # DETERMINISTIC_VECTORS input rows drawn from the calibration batch, read on the
+            # nominal chip: `M x out` errors, their per-channel mean and the rest's variance.
+            layer = AnalogLayer(name, module, config, ir_drop=ir_drop, nonidealities=[], adc=True)
+            layer.calibrate(x_in)
+            err = (layer.nominal_rows(layer.unroll_rows(x_in, rows))[0] - y_rows).double()
+            del layer
+            output_shift = err.mean(0)
+            output_var = float(((err - output_shift) ** 2).mean())
         out[name] = LayerNoise(
-            additive_std=level_std * config.prog_sigma * _prog_shape_rms(w, config),
+            additive_std=level_std * config.prog_sigma * _prog_shape_rms(q, config),
             read_std=level_std * config.read_sigma,
             read_factor=read_factor(x_in, config),
             output_var=output_var,

@@ -56,7 +56,7 @@ In inference the simulator reads arrays through :func:`effective_conductance` (i
 ``"relaxation"`` by the difference of the two on the nominal arrays plus that difference's
 own-cell derivative times each cell's programming deviation (:func:`drop_correction`,
 :mod:`simulator.nonideal.ir_transfer`), computed once per layer (and cached by nominal array
-content) by probing the driven word lines and, for the derivative, the bit lines.
+content) by probing the driven word lines (the derivative's adjoint field in closed form).
 
 References:
     .. [Rasch2023] M. J. Rasch et al., "Hardware-aware training for large-scale and diverse
@@ -79,7 +79,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import splu
 from torch import Tensor
 
-from simulator.nonideal.ir_cg import solved_conductance, solved_response, wire_operator
+from simulator.nonideal.ir_cg import (
+    ADJOINT_FIELDS,
+    solved_conductance,
+    solved_response,
+    wire_operator,
+)
 from simulator.nonideal.ir_transfer import DropCorrection, cached_correction, first_order_slope
 
 logger = logging.getLogger(__name__)
@@ -375,7 +380,12 @@ def _model_conductance(
 
 
 def drop_correction(
-    g_nominal_us: Tensor, r_wire_ohm: float, mode: str, active_rows: int | None = None
+    g_nominal_us: Tensor,
+    r_wire_ohm: float,
+    mode: str,
+    active_rows: int | None = None,
+    *,
+    adjoint: str = "auto",
 ) -> DropCorrection:
     r"""What first order misses on the nominal arrays, for ``mode`` ``"solved"`` or
     ``"relaxation"``: the cached per-layer correction of :func:`effective_conductance`.
@@ -384,10 +394,11 @@ def drop_correction(
     model follows that difference (it is exact to first order in ``r``), the solved nominal
     arrays supply what first order misses (``G_model - G_fo``), and that miss follows each
     cell's own deviation through its derivative (:mod:`simulator.nonideal.ir_transfer`). At
-    128x128, g 1-100 µS, 2 Ω, ``wan2022`` programming noise: 0.35 % column-current error,
+    128x128, g 1-100 µS, 2 Ω, ``wan2022`` programming noise: 0.32 % column-current error,
     against 1.2 % for the additive correction alone and 3.6 % for a ratio
-    (``bench/simulator_ir.py``). The slope comes from conjugate gradients in both modes.
-    Results are cached by nominal array content (a hit returns the same object).
+    (``bench/simulator_ir.py``). The slope comes from conjugate gradients in both modes
+    (the forward field; the adjoint field per ``adjoint``). Results are cached by nominal array
+    content (a hit returns the same object).
 
     Args:
         g_nominal_us: A `... x rows x cols`-dim Tensor of nominal conductances [µS].
@@ -395,21 +406,27 @@ def drop_correction(
         mode: ``"solved"`` or ``"relaxation"``.
         active_rows: Word lines that inputs drive (the correction is 0 on the others, which
             never carry input and whose ``G_eff`` rows are never read).
+        adjoint: How the slope's adjoint field is obtained, one of
+            :data:`~simulator.nonideal.ir_cg.ADJOINT_FIELDS` (see
+            :func:`~simulator.nonideal.ir_cg.solved_response`).
 
     Returns:
         A :class:`~simulator.nonideal.ir_transfer.DropCorrection` shaped like the input.
 
     Raises:
-        ValueError: If ``mode`` is not ``"solved"`` or ``"relaxation"``.
+        ValueError: If ``mode`` is not ``"solved"`` or ``"relaxation"``, or ``adjoint`` is
+            unknown.
     """
     if mode not in ("solved", "relaxation"):
         raise ValueError(f"mode must be 'solved' or 'relaxation', got {mode!r}.")
+    if adjoint not in ADJOINT_FIELDS:
+        raise ValueError(f"adjoint must be one of {ADJOINT_FIELDS}, got {adjoint!r}.")
 
     def solve() -> DropCorrection:
         if r_wire_ohm == 0.0:
             zero = torch.zeros_like(g_nominal_us)
             return DropCorrection(offset_us=zero, slope=zero, nominal_us=g_nominal_us)
-        model, slope = solved_response(g_nominal_us, r_wire_ohm, active_rows)
+        model, slope = solved_response(g_nominal_us, r_wire_ohm, active_rows, adjoint=adjoint)
         if mode == "relaxation":
             model = _model_conductance(g_nominal_us, r_wire_ohm, mode, active_rows)
         g_s = g_nominal_us * 1e-6
@@ -420,7 +437,8 @@ def drop_correction(
             slope[..., active_rows:, :] = 0.0
         return DropCorrection(offset_us=offset, slope=slope, nominal_us=g_nominal_us.clone())
 
-    return cached_correction(g_nominal_us, (mode, float(r_wire_ohm), active_rows), solve)
+    parts = (mode, float(r_wire_ohm), active_rows, adjoint)
+    return cached_correction(g_nominal_us, parts, solve)
 
 
 def relaxation_correction(

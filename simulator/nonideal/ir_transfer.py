@@ -9,12 +9,15 @@ term of the Jacobian:
 .. math:: G(g) ≈ G_{fo}(g) + C(g_n) + \Bigl(\frac{∂G_{model}[k, j]}{∂g[k, j]}
           - \frac{∂G_{fo}[k, j]}{∂g[k, j]}\Bigr)\Big|_{g_n} ⊙ Δg .
 
-The model's own-cell derivative comes from conjugate gradients on the nominal arrays and
-their adjoint (:func:`simulator.nonideal.ir_cg.solved_response`); the first-order one in
-closed form (:func:`first_order_slope`). Measured at 128x128, g 1-100 µS, 2 Ω per segment,
+The model's own-cell derivative is the product of two cell voltages by reciprocity: the
+forward field from conjugate gradients on the nominal arrays, the adjoint field resummed in
+closed form (:func:`simulator.nonideal.ir_cg.solved_response`); the first-order one is in
+closed form too (:func:`first_order_slope`). Measured at 128x128, g 1-100 µS, 2 Ω per segment,
 ``wan2022`` programming noise (``bench/simulator_ir.py``): the additive correction alone
-misses the exact column currents by 1.2 %, with the own-cell slope by 0.35 %, the full
-cross (row and column of the cell, `rows·cols·(rows + cols)` stored values) by 0.03 %.
+misses the exact column currents by 1.2 %, with the own-cell slope by 0.32 % (0.34 % with the
+adjoint field solved by conjugate gradients as well, at three times the probes on the digits
+MLP), the full cross (row and column of the cell, `rows·cols·(rows + cols)` stored values) by
+0.03 %.
 
 Corrections are cached per nominal array content (:func:`cached_correction`): configurations
 that differ only in periphery or noise settings program the same nominal arrays.

@@ -49,6 +49,17 @@ def test_cost_json_on_neurosim_csv(vgg8: Path) -> None:
     assert data["tops_per_w"] == pytest.approx(1231835136.0 / (energy["per_image"] * 1e6))
     assert [row["speed_up"] for row in data["layers"]] == [16, 16, 4, 4, 2, 1, 1, 8]
     assert data["assumptions"]["adc_type"] == "mlsa"
+    # leakage as NeuroSim books it (0.2826 µJ per image there), per layer and in total, and in
+    # NeuroSim's TOPS/W: ops / ((E_dyn + E_leak)·1.22)
+    leak = data["leakage"]
+    assert leak["energy_uj"] == pytest.approx(0.2826, rel=0.10)
+    assert leak["energy_uj"] == pytest.approx(sum(r["leakage_energy_uj"] for r in data["layers"]))
+    assert data["layers"][0]["leakage_energy_uj"] == 0.0  # the slowest stage never waits
+    assert leak["energy_share"] == pytest.approx(
+        leak["energy_uj"] / (leak["energy_uj"] + energy["per_image"]))
+    assert data["tops_per_w_neurosim"] == pytest.approx(
+        1231835136.0 / ((energy["per_image"] + leak["energy_uj"]) * 1e6 * 1.22))
+    assert "leakage energy" not in data["not_modelled"]
 
 
 def test_config_file_overrides_the_preset(vgg8: Path, tmp_path: Path) -> None:

@@ -95,8 +95,8 @@ def pg_url() -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_compose_topology_as_local_processes(pg_url: str) -> None:
-    """postgres -> migrate (one shot, exit 0) -> scheduler -> 2 workers -> API (auth on): a
-    branin-currin study of 8 zero-cost trials completes, run by the external workers."""
+    """postgres -> scheduler -> 2 workers, and migrate (one shot, exit 0) meanwhile -> API (auth
+    on): a branin-currin study of 8 zero-cost trials completes, run by the external workers."""
     port, sched_port = free_port(), free_port()
     env = {**os.environ}
     for k, v in OURS["api"]["environment"].items():
@@ -109,16 +109,19 @@ def test_compose_topology_as_local_processes(pg_url: str) -> None:
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
 
-    migrate = subprocess.run(_local(OURS["migrate"]["command"], pg_url, port, sched_port),
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert migrate.returncode == 0, migrate.stderr
-    key = subprocess.run([sys.executable, "-m", "app.cli.main", "keys", "create", "e2e"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert key.returncode == 0, key.stderr
-    headers = {"Authorization": f"Bearer {key.stdout.strip()}"}
-    procs = [start("scheduler"), start("worker"), start("worker"), start("api")]
+    # as compose does: the scheduler and workers do not wait for the migration, the API does
+    procs = [start("scheduler"), start("worker"), start("worker")]
     url = f"http://127.0.0.1:{port}"
     try:
+        migrate = subprocess.run(_local(OURS["migrate"]["command"], pg_url, port, sched_port),
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert migrate.returncode == 0, migrate.stderr
+        key = subprocess.run([sys.executable, "-m", "app.cli.main", "keys", "create", "e2e"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert key.returncode == 0, key.stderr
+        headers = {"Authorization": f"Bearer {key.stdout.strip()}"}
+        procs.append(start("api"))
+
         def ready() -> bool:
             try:
                 return httpx.get(f"{url}/readyz", timeout=2).json()["checks"]["engine"] == \
@@ -126,7 +129,7 @@ def test_compose_topology_as_local_processes(pg_url: str) -> None:
             except (httpx.HTTPError, ValueError, KeyError):
                 return False
 
-        wait_for(ready, 90, 0.5)
+        wait_for(ready, 90, 0.2)
         body = {"name": "compose", "problem": {"name": "branin-currin"},
                 "optimizer": {"method": "random"}, "budget": {"max_trials": 8},
                 "parallelism": 4, "seed": 2}
@@ -138,7 +141,7 @@ def test_compose_topology_as_local_processes(pg_url: str) -> None:
         while (s := httpx.get(f"{url}/api/v1/studies/{sid}", headers=headers).json())[
                 "state"] != "completed":
             assert s["state"] in ("created", "running") and time.monotonic() - t0 < 90, s
-            time.sleep(0.3)
+            time.sleep(0.2)
         trials = httpx.get(f"{url}/api/v1/studies/{sid}/trials", headers=headers,
                            params={"limit": 100}).json()["data"]
         from distributed import Client

@@ -23,7 +23,7 @@ def test_upgrade_matches_models(db_url) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == [], diff
-    assert head_revision(db_url) == "0005"
+    assert head_revision(db_url) == "0006"
 
 
 def _study_row(name: str, search_space: dict) -> dict:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -38,7 +40,7 @@ def _start(db: Path, port: int, **env_extra: str) -> subprocess.Popen:
         if proc.poll() is not None or time.monotonic() - t0 > 120:
             proc.kill()
             raise RuntimeError("server did not start:\n" + (proc.stdout.read() or ""))
-        time.sleep(0.5)
+        time.sleep(0.1)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -49,10 +51,11 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-@pytest.fixture
-def server(tmp_path: Path):
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """One `xbar serve` shared by the tests that only create their own studies."""
     port = free_port()
-    proc = _start(tmp_path / "xbar.db", port)
+    proc = _start(tmp_path_factory.mktemp("serve") / "xbar.db", port)
     yield f"http://127.0.0.1:{port}"
     _stop(proc)
 
@@ -73,6 +76,10 @@ def test_killed_server_resumes_study(tmp_path: Path) -> None:
         time.sleep(0.05)
     proc.kill()
     proc.wait(10)
+    with closing(sqlite3.connect(db)) as conn:  # killed mid-study, trials left to resume
+        (done_at_kill,) = conn.execute("SELECT count(*) FROM trials WHERE study_id = ? AND "
+                                       "state = 'completed'", (sid,)).fetchone()
+    assert 5 <= done_at_kill < n
     with pytest.raises(httpx.HTTPError):  # the server is gone until the restart
         httpx.get(f"{url}/studies/{sid}", timeout=1)
     proc = _start(db, port, **fast)
@@ -101,7 +108,7 @@ def test_branin_currin_study_via_rest_and_cli(server: str, tmp_path: Path) -> No
     while (s := httpx.get(f"{server}/api/v1/studies/{sid}").json())["state"] != "completed":
         assert s["state"] in ("created", "running"), s
         assert time.monotonic() - t0 < 180
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert s["n_completed"] == 20
     p = httpx.get(f"{server}/api/v1/studies/{sid}/pareto")
     assert p.status_code == 200 and p.json()["points"] and p.json()["hypervolume"] > 0

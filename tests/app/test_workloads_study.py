@@ -54,7 +54,7 @@ def process_engine() -> Iterator[DaskEngine]:
 @pytest.fixture
 def live(migrated_url, process_engine, monkeypatch) -> Iterator[tuple]:
     """The API with auth on and a driver on the process cluster; every ``engine.submit``
-    call is recorded as ``(fn, args)``."""
+    call, and each call of an ``engine.submit_many``, is recorded as ``(fn, args)``."""
     calls: list[tuple] = []
     submit = process_engine.submit
 
@@ -63,6 +63,13 @@ def live(migrated_url, process_engine, monkeypatch) -> Iterator[tuple]:
         return submit(fn, *args, key=key)
 
     monkeypatch.setattr(process_engine, "submit", recording)
+    submit_many = process_engine.submit_many
+
+    def recording_many(fn, many):
+        calls.extend((fn, args) for args in many)
+        return submit_many(fn, many)
+
+    monkeypatch.setattr(process_engine, "submit_many", recording_many)
     app = create_app(make_settings(migrated_url, auth="on"), engine=process_engine)
     with TestClient(app) as c:
         yield app, c, calls

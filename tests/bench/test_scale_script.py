@@ -24,6 +24,7 @@ def test_scale_writes_measured_json_and_png(tmp_path: Path) -> None:
     assert abs(run["per_trial_ms"] - 1e3 * run["wall_s"] / 20) <= 0.5 / 20 + 0.0005 + 1e-9
     assert run["first_10pct_ms"] > 0 and run["last_10pct_ms"] >= 0
     assert 0 < run["cpu_per_trial_ms"] and body["warmup_trials"] == 0
+    assert 0 < run["driver_cpu_per_trial_ms"] <= run["cpu_per_trial_ms"]
     assert out.with_suffix(".png").stat().st_size > 1000
 
 

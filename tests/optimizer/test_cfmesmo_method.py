@@ -103,6 +103,9 @@ def test_declared_option_bounds() -> None:
         suggest(MIXED_FIDELITY, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"approx": "eg"})
     with pytest.raises(OptimizerError, match="num_samples"):
         suggest(MIXED_FIDELITY, OBJ, [], [], 1, "cf-mesmo", seed=0, options={"num_samples": 0})
+    with pytest.raises(OptimizerError, match="clamp_margin"):
+        suggest(MIXED_FIDELITY, OBJ, [], [], 1, "cf-mesmo", seed=0,
+                options={"clamp_margin": -0.1})
 
 
 def test_min_full_share_sends_suggestions_to_the_target_fidelity() -> None:

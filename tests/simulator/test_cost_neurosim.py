@@ -11,6 +11,7 @@ import pytest
 from simulator.config import CrossbarConfig
 from simulator.cost import components as cmp
 from simulator.cost import estimate, sensing
+from simulator.cost import periphery as pp
 from simulator.cost.floorplan import duplications, pipeline_speed_ups, speed_ups
 from simulator.cost.network import (
     NEUROSIM_VGG8_CSV,
@@ -52,8 +53,9 @@ def test_mlsa_hand_computed_22nm() -> None:
     # 9 single-NMOS cells (2 CPP x 28F) per level + 1/32 of a 128-cell reference column that
     # NeuroSim sizes with the 40 nm wire width as feature size (4W x 12W cells)
     w = 40e-9
-    assert unit.area_um2 == pytest.approx(
-        31 * (9 * 7.6 * 28 * f * f + 128 * 4 * w * 12 * w / 32) * 1e12)
+    assert pp.mlsa_area(tech, 1, 32, 128) == pytest.approx(
+        31 * (9 * 7.6 * 28 * f * f + 128 * 4 * w * 12 * w / 32)
+    )
     k = 0.5 / 0.55
     p_ref = sum(_p22(k / (128 * 10e-6 * (1 - i / 32))) for i in range(1, 30)) / 32
     assert p_ref > 0.5 * _p22(r_col * k)  # the reference ladder is not negligible

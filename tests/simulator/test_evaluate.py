@@ -72,16 +72,22 @@ def test_evaluate_rejects_bad_arguments(digits_mlp: Workload) -> None:
 
 
 def test_hardware_numbers_come_from_the_cost_model(digits_cnn: Workload) -> None:
-    """Area, latency and energy equal simulator.cost.estimate on the model's layer shapes, and
-    respond to the design (bigger ADCs cost energy; more ADC sharing costs latency)."""
+    """Area, latency and energy (dynamic plus leakage) equal simulator.cost.estimate on the
+    model's layer shapes, and respond to the design (bigger ADCs cost energy; more ADC sharing
+    costs latency)."""
     from simulator.cost import estimate
     from simulator.mapping import layer_shapes
 
     cfg = CrossbarConfig(rows=64, cols=64)
     ev = evaluate(cfg, digits_cnn, 0.0, seed=0)
     hw = estimate(cfg, layer_shapes(digits_cnn.model, digits_cnn.input_shape))
-    assert (ev.area_mm2, ev.latency_us, ev.energy_uj) == (hw.area_mm2, hw.latency_us,
-                                                          hw.energy_uj)
+    assert (ev.area_mm2, ev.latency_us, ev.energy_uj) == (
+        hw.area_mm2,
+        hw.latency_us,
+        hw.total_energy_uj,
+    )
+    assert hw.total_energy_uj == hw.energy_uj + hw.leakage_energy_uj
+    assert hw.leakage_energy_uj > 0
     assert [layer["name"] for layer in ev.details["layers"]] == ["0", "3", "7"]
     assert ev.details["layers"][0]["energy_uj"] > 0
     more_adc = evaluate(cfg.replace(adc_bits=8), digits_cnn, 0.0, seed=0)

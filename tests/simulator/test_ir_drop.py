@@ -195,8 +195,11 @@ def test_correction_transfers_to_programmed_draws() -> None:
     g = _arrays(2)
     r = 5.0
     corr = relaxation_correction(g, r)
-    noisy = (g + 0.3 * torch.randn(g.shape, generator=torch.Generator().manual_seed(3),
-                                   dtype=torch.float64)).clamp_min(0)
+    noisy = (
+        g
+        + 0.3
+        * torch.randn(g.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ).clamp_min(0)
     v = torch.rand(2, 8, 32, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     exact = column_currents(v, noisy * 1e-6, r, "exact") * 1e6
     err_fo = (v @ effective_conductance(noisy, r, "first_order") - exact).abs().max()
@@ -248,8 +251,9 @@ def test_wire_operator_is_the_segment_weighted_sum() -> None:
     """wire_operator(I, r)[i, j] = r (Σ_m (min(j, m) + 1) I[i, m] + Σ_k (R - max(i, k)) I[k, j])
     (word-line segments from the driver, bit-line segments to the sense amplifier)."""
     rows, cols, r = 5, 7, 3.0
-    current = torch.rand(2, rows, cols, generator=torch.Generator().manual_seed(11),
-                         dtype=torch.float64)
+    current = torch.rand(
+        2, rows, cols, generator=torch.Generator().manual_seed(11), dtype=torch.float64
+    )
     j, i = torch.arange(cols), torch.arange(rows)
     w_u = (torch.minimum(j[:, None], j[None, :]) + 1).double()  # m x j
     w_w = (rows - torch.maximum(i[:, None], i[None, :])).double()  # i x k
@@ -259,11 +263,15 @@ def test_wire_operator_is_the_segment_weighted_sum() -> None:
 
 def test_solved_response_slope_matches_finite_differences_of_the_exact_solver() -> None:
     """The own-cell derivative ∂G_eff[k, j]/∂g[k, j] by reciprocity (forward probe times the
-    probe of the rotated array) equals central differences of the exact nodal solution."""
+    probe of the rotated array) equals central differences of the exact nodal solution, and
+    the resummed adjoint field stays within 3 % of it."""
     gen = torch.Generator().manual_seed(12)
     g = (1.0 + 99.0 * torch.rand(9, 6, generator=gen)).double()  # µS
     r = 40.0
-    g_eff, slope = solved_response(g, r, tol=1e-12, max_iter=400)
+    g_eff, slope = solved_response(g, r, tol=1e-12, max_iter=400, adjoint="solved")
+    _, resummed = solved_response(g, r, tol=1e-12, max_iter=400, adjoint="resummed")
+    rel = float(((resummed - slope) / slope).abs().max())
+    assert 1e-4 < rel < 0.03  # an approximation, and a close one
     eye = np.eye(9)
     exact = exact_column_currents(eye, g.numpy() * 1e-6, r) * 1e6
     np.testing.assert_allclose(g_eff.numpy(), exact, rtol=1e-9, atol=1e-12)
@@ -272,8 +280,14 @@ def test_solved_response_slope_matches_finite_differences_of_the_exact_solver() 
         up, down = g.numpy().copy(), g.numpy().copy()
         up[k, col] += h
         down[k, col] -= h
-        diff = (exact_column_currents(eye[k : k + 1], up * 1e-6, r)
-                - exact_column_currents(eye[k : k + 1], down * 1e-6, r))[0, col] * 1e6 / (2 * h)
+        diff = (
+            (
+                exact_column_currents(eye[k : k + 1], up * 1e-6, r)
+                - exact_column_currents(eye[k : k + 1], down * 1e-6, r)
+            )[0, col]
+            * 1e6
+            / (2 * h)
+        )
         assert abs(float(slope[k, col]) - diff) < 1e-7
     assert float(slope.min()) < 0.9  # the wires matter: the slope is not the ideal 1
 
@@ -291,11 +305,13 @@ def test_first_order_slope_is_the_diagonal_derivative_of_first_order() -> None:
 
 def test_slope_transfer_beats_the_additive_correction_on_a_draw() -> None:
     """On a noisy draw of a 48x48 array at 10 Ω (strong drop), the nominal correction with
-    its own-cell slope is at least 3x closer to the exact currents than the offset alone."""
+    its own-cell slope is at least 2x closer to the exact currents than the offset alone
+    (measured 2.5x), and 3x with the adjoint field solved instead of resummed (3.4x)."""
     gen = torch.Generator().manual_seed(14)
     nominal = (1.0 + 99.0 * torch.rand(48, 48, generator=gen)).double()
-    draw = (nominal + 8.0 * torch.randn(nominal.shape, generator=gen,
-                                        dtype=torch.float64)).clamp_min(0.0)
+    draw = (
+        nominal + 8.0 * torch.randn(nominal.shape, generator=gen, dtype=torch.float64)
+    ).clamp_min(0.0)
     v = 0.2 * torch.rand(16, 48, generator=gen, dtype=torch.float64)
     r = 10.0
     exact = column_currents(v, draw * 1e-6, r, "exact") * 1e6
@@ -304,7 +320,9 @@ def test_slope_transfer_beats_the_additive_correction_on_a_draw() -> None:
     additive = _max_rel_err(v @ (g_fo + corr.offset_us), exact)
     with_slope = _max_rel_err(v @ effective_conductance(draw, r, "solved", corr), exact)
     assert additive > 0.005  # the offset alone misses visibly
-    assert with_slope < additive / 3
+    assert with_slope < additive / 2
+    probes = drop_correction(nominal, r, "solved", adjoint="solved")
+    assert _max_rel_err(v @ effective_conductance(draw, r, "solved", probes), exact) < additive / 3
 
 
 def test_corrections_are_cached_by_nominal_content() -> None:

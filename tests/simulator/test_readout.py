@@ -11,11 +11,16 @@ from torch import nn
 from simulator import CrossbarConfig
 from simulator.analog import AnalogLayer
 from simulator.analog_model import AnalogModel
-from simulator.readout import _block, read_layer
+from simulator.readout import _block, current_range, read_layer
 
 
-def reference_read(layer: AnalogLayer, x: torch.Tensor, generator: torch.Generator | None,
-                   *, column_sum: bool = False) -> torch.Tensor:
+def reference_read(
+    layer: AnalogLayer,
+    x: torch.Tensor,
+    generator: torch.Generator | None,
+    *,
+    column_sum: bool = False,
+) -> torch.Tensor:
     r"""The spec of one layer read, written plainly: `S·N x ...` inputs -> `S x M x out`.
 
     For draw s, row tile t, pass/cycle p, input vector m and physical column j:
@@ -81,27 +86,48 @@ def reference_read(layer: AnalogLayer, x: torch.Tensor, generator: torch.Generat
 
 CASES = [
     # differential pairs, 1-bit cells, bit-serial, signed inputs, 3 row tiles
-    {"rows": 32, "cols": 64, "adc_bits": 5, "read_sigma": 0.02, "prog_sigma": 0.05,
-     "saf_sa0": 0.01, "saf_sa1": 0.01, "input_bits": 4},
+    {
+        "rows": 32,
+        "cols": 64,
+        "adc_bits": 5,
+        "read_sigma": 0.02,
+        "prog_sigma": 0.05,
+        "saf_sa0": 0.01,
+        "saf_sa1": 0.01,
+        "input_bits": 4,
+    },
     # offset encoding with reference columns, 2-bit cells, 2-bit DAC, 2 column tiles
-    {"rows": 64, "cols": 32, "cell_bits": 2, "dac_bits": 2, "encoding": "offset",
-     "adc_bits": 6, "read_sigma": 0.03, "input_bits": 6, "weight_bits": 6},
+    {
+        "rows": 64,
+        "cols": 32,
+        "cell_bits": 2,
+        "dac_bits": 2,
+        "encoding": "offset",
+        "adc_bits": 6,
+        "read_sigma": 0.03,
+        "input_bits": 6,
+        "weight_bits": 6,
+    },
 ]
 
 
 @pytest.mark.parametrize("column_sum", [False, True])
 @pytest.mark.parametrize("case", CASES)
-def test_blocked_read_equals_per_slice_reference(case: dict, column_sum: bool,
-                                                 monkeypatch) -> None:
+def test_blocked_read_equals_per_slice_reference(case: dict, column_sum: bool, monkeypatch) -> None:
     """In float64 with a seeded random stream the blocked kernel (noise folded into the
     accumulator, ADC folded into the conductances) gives the reference's outputs exactly."""
     monkeypatch.setattr("simulator.readout.BLOCK_ELEMENTS", 1 << 11)  # several blocks
     torch.manual_seed(0)
     linear = nn.Linear(80, 12)
     cfg = CrossbarConfig(**case)
-    layer = AnalogLayer("fc", linear, cfg, ir_drop="first_order",
-                        readout="column_sum" if column_sum else "per_slice",
-                        dtype=torch.float64)
+    layer = AnalogLayer(
+        "fc",
+        linear,
+        cfg,
+        ir_drop="first_order",
+        readout="column_sum" if column_sum else "per_slice",
+        dtype=torch.float64,
+    )
     x = torch.randn(7, 80, dtype=torch.float64)  # signed inputs: two sign passes
     layer.calibrate(x)
     assert layer.signed_inputs and layer.layout.row_tiles >= 2
@@ -121,8 +147,9 @@ def test_codes_are_integers_and_ideal_readout_is_linear() -> None:
     product (in level units) on nominal arrays; with one the sums are integer codes."""
     torch.manual_seed(0)
     linear = nn.Linear(40, 6)
-    cfg = CrossbarConfig(rows=32, cols=64, read_sigma=0.0, prog_sigma=0.0, saf_sa0=0.0,
-                         saf_sa1=0.0, input_bits=4)
+    cfg = CrossbarConfig(
+        rows=32, cols=64, read_sigma=0.0, prog_sigma=0.0, saf_sa0=0.0, saf_sa1=0.0, input_bits=4
+    )
     layer = AnalogLayer("fc", linear, cfg, dtype=torch.float64, adc=False)
     x = torch.rand(5, 40, dtype=torch.float64)
     layer.calibrate(x)
@@ -142,11 +169,11 @@ def test_float64_model_and_column_sum_tier_track_the_float_model() -> None:
     """A whole model in float64, exact and column-sum read-outs, with fine ADCs and no noise,
     stays within a few percent of the float logits; the two tiers differ."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(),
-                          nn.Linear(8 * 6 * 6, 5))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5)
+    )
     x = torch.rand(4, 3, 6, 6)
-    cfg = CrossbarConfig(adc_bits=10, read_sigma=0.0, prog_sigma=0.0, saf_sa0=0.0,
-                         saf_sa1=0.0)
+    cfg = CrossbarConfig(adc_bits=10, read_sigma=0.0, prog_sigma=0.0, saf_sa0=0.0, saf_sa1=0.0)
     ref = model(x).detach().double()
     outs = {}
     for readout in ("per_slice", "column_sum"):
@@ -188,3 +215,29 @@ def test_in_place_programming_equals_the_out_of_place_effect_chain() -> None:
     want = flat.index_select(-1, layer.mapped.used_index)[:, :, : min(rows, 80)]
     assert layer._used_is_prefix and torch.equal(layer.g_eff, want)
     assert not torch.equal(layer.g_eff[0], layer.g_eff[1])  # independent draws
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_nominal_integer_path_equals_the_float_read_of_the_nominal_chip(case: dict) -> None:
+    """On ideal wires the exact integer products give the float path's ADC range and, read
+    through the ADC, its outputs (ties of the noise-free codes aside); without ADC the same
+    currents."""
+    torch.manual_seed(0)
+    cfg = CrossbarConfig(**case)
+    layer = AnalogLayer("fc", nn.Linear(80, 12), cfg, nonidealities=[], dtype=torch.float64)
+    x = torch.randn(40, 80, dtype=torch.float64)
+    layer.calibrate(x)
+    plan = layer._plan(adc=False)
+    assert layer._nominal_arrays(plan) is not None and layer.layout.row_tiles >= 2
+    g = layer._read_view(layer._conductance())
+    want = current_range(layer._quantize(layer._unroll(x, 1)), g, plan)
+    assert layer.adc_range == pytest.approx(want, rel=1e-12)
+    layer.program(1)
+    got, ref = layer.nominal_forward(x), layer(x)
+    same = torch.isclose(got, ref, rtol=1e-12, atol=1e-9)
+    assert float(same.double().mean()) > 0.95, float(same.double().mean())
+    layer.adc = False
+    torch.testing.assert_close(layer.nominal_forward(x), layer(x), rtol=1e-12, atol=1e-9)
+    # Another input step moves every output: the comparison can fail.
+    layer.input_scale *= 1.1
+    assert not torch.allclose(layer.nominal_forward(x), ref)
