@@ -37,6 +37,25 @@ def job_for(settings: BenchSettings, prob: str, method: str, seed: int) -> dict[
     }
 
 
+def run_jobs(jobs: list[dict[str, Any]], workers: int, partial: Path,
+             say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Run ``jobs`` (:func:`job_for` dicts) in ``workers`` single-threaded processes; after
+    each finished run, rewrite ``partial`` with every record so far and report it by ``say``."""
+    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    records: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = [pool.submit(run_job, j) for j in jobs]
+        for fut in as_completed(futs):
+            res = fut.result()
+            records.append(res)
+            partial.write_text(json.dumps(finite(records)))
+            say(f"{res['problem']} {res['method']} seed {res['seed']}: "
+                f"{len(res['cost'])} evals, cost {res['cost'][-1] if res['cost'] else 0:.2f}, "
+                f"stopped by {res['stopped_by']}"
+                f"{' ERROR ' + res['error'] if res['error'] else ''}")
+    return records
+
+
 def run_benchmark(settings: BenchSettings, out_dir: Path | str, name: str = "optimizer",
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run every (problem, method, seed) and the timing, write ``<name>.json`` and
@@ -57,19 +76,8 @@ def run_benchmark(settings: BenchSettings, out_dir: Path | str, name: str = "opt
                     continue
                 jobs.append(job_for(settings, prob, method, seed))
     t0 = time.perf_counter()
-    records: list[dict[str, Any]] = []
     partial = out_dir / f"{name}.partial-runs.json"  # finished runs so far, removed at the end
-    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    os.environ.update(env)
-    with ProcessPoolExecutor(max_workers=settings.workers) as pool:
-        futs = [pool.submit(run_job, j) for j in jobs]
-        for fut in as_completed(futs):
-            res = fut.result()
-            records.append(res)
-            partial.write_text(json.dumps(finite(records)))
-            say(f"{res['problem']} {res['method']} seed {res['seed']}: "
-                f"{len(res['cost'])} evals, cost {res['cost'][-1] if res['cost'] else 0:.2f}"
-                f"{' ERROR ' + res['error'] if res['error'] else ''}")
+    records = run_jobs(jobs, settings.workers, partial, say)
     timing, timing_errors = time_methods(settings, say)
     results = finalize(records, timing, settings, out_dir, name=name,
                        wall_s=time.perf_counter() - t0, timing_errors=timing_errors)

@@ -24,13 +24,11 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from bench.harness.report import finalize, finite
-from bench.harness.runner import job_for
-from bench.harness.runs import run_job
+from bench.harness.report import finalize
+from bench.harness.runner import job_for, run_jobs
 from bench.harness.settings import MODEL_FREE, BenchSettings
 from bench.harness.suggest_timing import time_methods, time_suggest
 
@@ -49,17 +47,8 @@ def jobs_for(settings: BenchSettings) -> list[dict[str, Any]]:
 
 def run_stage(out: Path, settings: BenchSettings) -> None:
     """Run ``jobs_for(settings)`` in ``settings.workers`` processes into ``out``."""
-    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    records: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=settings.workers) as pool:
-        futs = [pool.submit(run_job, j) for j in jobs_for(settings)]
-        for fut in as_completed(futs):
-            res = fut.result()
-            records.append(res)
-            out.write_text(json.dumps(finite(records)))
-            print(f"{time.strftime('%H:%M:%S')} {res['problem']} {res['method']} seed "
-                  f"{res['seed']}: {len(res['cost'])} evals, stopped by {res['stopped_by']}"
-                  f"{' ERROR ' + res['error'] if res['error'] else ''}", flush=True)
+    run_jobs(jobs_for(settings), settings.workers, out,
+             lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
 
 
 def finish(name: str, runs_files: list[Path], settings: BenchSettings,
