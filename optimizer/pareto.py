@@ -2,7 +2,8 @@ r"""Pareto dominance and hypervolume for objectives with mixed directions.
 
 Values are passed raw (each objective in its own units and direction). Internally every column
 is multiplied by +1 (maximize) or -1 (minimize) so that BoTorch's maximization utilities apply:
-``is_non_dominated`` for the front and ``DominatedPartitioning`` for the hypervolume.
+``is_non_dominated`` for the front; the hypervolume is pymoo's exact ``HV`` on the negated
+front.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from botorch.utils.multi_objective.box_decompositions.dominated import DominatedPartitioning
 from botorch.utils.multi_objective.pareto import is_non_dominated
+from pymoo.indicators.hv import HV
 from torch import Tensor
 
 from optimizer.errors import OptimizerError
@@ -93,7 +94,10 @@ def hypervolume(values: Tensor, directions: Sequence[str], ref_point: Sequence[f
     if Y.shape[0] == 0:
         return 0.0
     Y = _front_2d(Y) if Y.shape[-1] == 2 else Y[is_non_dominated(Y)]
-    return float(DominatedPartitioning(ref_point=ref, Y=Y).compute_hypervolume())
+    # pymoo's exact hypervolume (minimization, hence the negations): the same value as
+    # BoTorch's DominatedPartitioning to rounding, ~5000x faster on the 56-point 4-objective
+    # front of crossbar-digits (0.4 ms vs 2.1 s), which a study's creation computes.
+    return float(HV(ref_point=(-ref).numpy())((-Y).numpy()))
 
 
 def _front_2d(Y: Tensor) -> Tensor:
