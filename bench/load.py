@@ -13,6 +13,14 @@ requests, throughput, latency percentiles [ms], status counts, 5xx and bodies th
 "database is locked"; per run, the server log's lines saying "database is locked" and the
 ``ERROR`` lines.
 
+Two topologies, on the same study one after the other (``--topologies``): ``combined``, the
+default ``xbar serve`` (API, driver and Dask client in one process, so requests share its GIL
+with the driver), and ``split``, an API-only ``xbar serve`` (``XBAR_RUN_DRIVER=false``) that
+the clients load, beside a second ``xbar serve`` that runs the driver and its LocalCluster and
+gets no requests (studies go to whichever driver holds their ownership lease). The study is
+filled by the first topology; switching stops its servers cleanly (the driver hands the study
+and its in-flight trials back) and starts the next.
+
 Run: ``nice -n 10 .venv/bin/python -m bench.load --trials 10000 --backends sqlite pg``
 -> ``bench/results/load.json``.
 """
@@ -53,15 +61,51 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, log_path: Path, workers: int) -> subprocess.Popen[bytes]:
-    """``xbar serve`` on 127.0.0.1:``port`` against the migrated database ``url``."""
+TOPOLOGIES = ("combined", "split")
+
+
+def start_server(url: str, port: int, log_path: Path, workers: int,
+                 run_driver: bool = True) -> subprocess.Popen[bytes]:
+    """``xbar serve`` on 127.0.0.1:``port`` against the migrated database ``url``; with
+    ``run_driver=False`` an API-only server (no driver, no Dask cluster)."""
     env = {**os.environ, "XBAR_DATABASE_URL": url, "XBAR_HOST": "127.0.0.1",
            "XBAR_PORT": str(port), "XBAR_AUTH": "off", "XBAR_DASK_WORKERS": str(workers),
-           "XBAR_POLL_INTERVAL_S": "0.02"}
+           "XBAR_POLL_INTERVAL_S": "0.02", "XBAR_RUN_DRIVER": "true" if run_driver else "false"}
     xbar = Path(sys.executable).with_name("xbar")
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         return subprocess.Popen([str(xbar), "serve", "--no-migrate"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
+
+
+def start_topology(topology: str, url: str, log_path: Path, workers: int
+                   ) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    """The servers of ``topology`` (see the module docstring), up and answering; the base URL
+    the clients load, and the processes."""
+    port = free_port()
+    servers = [start_server(url, port, log_path, workers, run_driver=topology == "combined")]
+    if topology == "split":  # the driver's server: its own port, no clients
+        servers.append(start_server(url, free_port(), log_path, workers))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200,
+                   STARTUP_S, "the server answered /healthz")
+    except TimeoutError as e:  # say why: the log goes with the temporary directory
+        stop_servers(servers)
+        tail = log_path.read_text(errors="replace").splitlines()[-20:]
+        raise TimeoutError(f"{e}; server log ends:\n" + "\n".join(tail)) from None
+    return base, servers
+
+
+def stop_servers(servers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM (a clean shutdown: the driver hands its studies back), then wait."""
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def wait_until(check: Any, timeout_s: float, what: str, interval_s: float = 0.5) -> None:
@@ -130,61 +174,82 @@ async def hammer(base: str, endpoint: str, study_id: int, clients: int,
 
 
 def run_backend(backend: str, n_trials: int, clients: int, seconds: float, workers: int,
-                timeout_s: float) -> dict[str, Any]:
-    """One server on a fresh ``backend`` database: fill a study to ``n_trials`` completed
-    trials, then load each endpoint in turn while the study keeps running."""
+                timeout_s: float, topologies: list[str] | None = None) -> list[dict[str, Any]]:
+    """A fresh ``backend`` database: fill a study to ``n_trials`` completed trials with the
+    first topology's servers, then, per topology in turn, load each endpoint while the study
+    keeps running. One result per topology."""
+    out = []
     with fresh_database(backend) as url, tempfile.TemporaryDirectory() as d:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         log_path = Path(d) / "server.log"
-        server = start_server(url, port, log_path, workers)
-        try:
+        sid, fill_s = None, None
+        topologies = topologies or list(TOPOLOGIES)
+        for k, topology in enumerate(topologies):
+            log_start = log_path.stat().st_size if log_path.exists() else 0
+            base, servers = start_topology(topology, url, log_path, workers)
             try:
-                wait_until(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200,
-                           STARTUP_S, "the server answered /healthz")
-            except TimeoutError as e:  # say why: the log goes with the temporary directory
-                tail = log_path.read_text(errors="replace").splitlines()[-20:]
-                raise TimeoutError(f"{e}; server log ends:\n" + "\n".join(tail)) from None
-            body = study_definition(MAX_TRIALS)  # far beyond n_trials: keeps running
-            body["name"] = f"load-{n_trials}"
-            r = httpx.post(f"{base}{API}/studies", json=body, timeout=30)
-            r.raise_for_status()
-            sid = r.json()["id"]
+                if sid is None:
+                    body = study_definition(MAX_TRIALS)  # far beyond n_trials: keeps running
+                    body["name"] = f"load-{n_trials}"
+                    r = httpx.post(f"{base}{API}/studies", json=body, timeout=30)
+                    r.raise_for_status()
+                    sid = r.json()["id"]
+                load0 = os.getloadavg()[0]
+                phases, fill = load_phases(base, sid, backend, topology, n_trials, clients,
+                                           seconds, timeout_s)
+                load_avg = [round(load0, 1), round(os.getloadavg()[0], 1)]
+                fill_s = fill if fill_s is None else fill_s
+                if k == len(topologies) - 1:
+                    httpx.post(f"{base}{API}/studies/{sid}:cancel", timeout=30)
+            finally:
+                stop_servers(servers)
+            with log_path.open("rb") as f:  # this topology's lines only
+                f.seek(log_start)
+                log = f.read().decode(errors="replace").splitlines()
+            out.append(summary(backend, topology, n_trials, phases, log,
+                               fill_s if k == 0 else None))
+            out[-1]["load_avg_1min"] = load_avg
+            out[-1]["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
 
-            def completed() -> int:
-                got = httpx.get(f"{base}{API}/studies/{sid}", timeout=30)
-                got.raise_for_status()
-                return int(got.json()["n_completed"])
 
-            t0 = time.perf_counter()
-            wait_until(lambda: completed() >= n_trials, timeout_s,
-                       f"{n_trials} trials completed", interval_s=1.0)
-            fill_s = time.perf_counter() - t0
-            phases = []
-            for endpoint in ENDPOINTS:
-                before, t_phase = completed(), time.perf_counter()
-                stats = asyncio.run(hammer(base, endpoint, sid, clients, seconds))
-                after = completed()
-                stats["study_n_completed"] = after
-                stats["trials_completed_meanwhile"] = after - before
-                stats["trials_per_s_meanwhile"] = round(
-                    (after - before) / (time.perf_counter() - t_phase), 1)
-                print(json.dumps({"backend": backend, **stats}), flush=True)
-                phases.append(stats)
-            httpx.post(f"{base}{API}/studies/{sid}:cancel", timeout=30)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        log = log_path.read_text(errors="replace").splitlines()
+def load_phases(base: str, sid: int, backend: str, topology: str, n_trials: int,
+                clients: int, seconds: float, timeout_s: float
+                ) -> tuple[list[dict[str, Any]], float]:
+    """Wait for ``n_trials`` completed trials (the fill time), then load each endpoint in
+    turn; the phases' statistics and the fill time [s]."""
+
+    def completed() -> int:
+        got = httpx.get(f"{base}{API}/studies/{sid}", timeout=30)
+        got.raise_for_status()
+        return int(got.json()["n_completed"])
+
+    t0 = time.perf_counter()
+    wait_until(lambda: completed() >= n_trials, timeout_s, f"{n_trials} trials completed",
+               interval_s=1.0)
+    fill_s = time.perf_counter() - t0
+    phases = []
+    for endpoint in ENDPOINTS:
+        before, t_phase = completed(), time.perf_counter()
+        stats = asyncio.run(hammer(base, endpoint, sid, clients, seconds))
+        after = completed()
+        stats["study_n_completed"] = after
+        stats["trials_completed_meanwhile"] = after - before
+        stats["trials_per_s_meanwhile"] = round(
+            (after - before) / (time.perf_counter() - t_phase), 1)
+        print(json.dumps({"backend": backend, "topology": topology, **stats}), flush=True)
+        phases.append(stats)
+    return phases, fill_s
+
+
+def summary(backend: str, topology: str, n_trials: int, phases: list[dict[str, Any]],
+            log: list[str], fill_s: float | None) -> dict[str, Any]:
+    """One topology's result: its phases, the ratios the goals name, the log's counts."""
     by = {p["endpoint"]: p for p in phases}
     health = by["healthz"]["requests_per_s"]
     return {
-        "backend": backend, "n_trials": n_trials, "fill_s": round(fill_s, 3),
-        "fill_trials_per_s": round(n_trials / fill_s, 1) if fill_s > 0 else None,
+        "backend": backend, "topology": topology, "n_trials": n_trials,
+        "fill_s": round(fill_s, 3) if fill_s is not None else None,
+        "fill_trials_per_s": round(n_trials / fill_s, 1) if fill_s else None,
         "phases": phases,
         "pareto_vs_healthz": round(by["pareto"]["requests_per_s"] / health, 3) if health else None,
         "p99_over_p50": {p["endpoint"]: round(p["p99_ms"] / p["p50_ms"], 2)
@@ -205,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
     p.add_argument("--timeout-s", type=float, default=1800.0, help="to fill the study")
     p.add_argument("--out", type=Path, default=RESULTS / "load.json")
+    p.add_argument("--topologies", nargs="+", choices=TOPOLOGIES, default=list(TOPOLOGIES),
+                   help="measured in this order on one study; the first fills it")
     p.add_argument("--keep", action="store_true",
                    help="keep the runs already in --out of the backends this call does not run")
     a = p.parse_args(argv)
@@ -213,21 +280,25 @@ def main(argv: list[str] | None = None) -> int:
     kept = json.loads(a.out.read_text())["runs"] if a.keep and a.out.exists() else []
     runs = [r for r in kept if r["backend"] not in a.backends]
     for b in a.backends:
-        runs.append(run_backend(b, a.trials, a.clients, a.seconds, a.workers, a.timeout_s))
-        runs[-1]["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        runs.extend(run_backend(b, a.trials, a.clients, a.seconds, a.workers, a.timeout_s,
+                                a.topologies))
         write(runs, a)  # after every backend: a long call cut short keeps what it measured
     return 0
 
 
 def write(runs: list[dict[str, Any]], a: argparse.Namespace) -> None:
     """``runs`` (SQLite first) to ``a.out``."""
-    runs = sorted(runs, key=lambda r: r["backend"] != "sqlite")
+    runs = sorted(runs, key=lambda r: (r["backend"] != "sqlite",
+                                       TOPOLOGIES.index(r.get("topology", "combined"))))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     out = {"method": "random", "parallelism": PARALLELISM, "problem": "branin-currin",
            "server": f"xbar serve, LocalCluster {a.workers} worker processes, poll 20 ms",
+           "topologies": {"combined": "one xbar serve: API, driver and Dask client",
+                          "split": "API-only xbar serve (XBAR_RUN_DRIVER=false) loaded, "
+                                   "a second xbar serve runs the driver"},
            "clients": a.clients, "seconds_per_endpoint": a.seconds,
-           "load": "client, server and workers on one machine under shared load "
-                   "(2 cores, 8 engineers)", "runs": runs}
+           "load": "client, servers and workers on one 2-core machine shared with other "
+                   "work; load_avg_1min per run (before, after its phases)", "runs": runs}
     a.out.write_text(json.dumps(out, indent=2) + "\n")
 
 

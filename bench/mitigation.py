@@ -14,12 +14,14 @@ the training time it adds and the hardware overhead the cost model charges:
   programming energy and time of read-verify-write.
 
 Usage: ``python -m bench.mitigation [--quick] [--cifar10-dir DIR] [--only SECTION ...]``
--> ``bench/results/mitigation.json`` + ``.png``.
+-> ``bench/results/mitigation.json`` + ``.png``; ``--workload vgg8``: the sections of
+:mod:`bench.mitigation_wires` -> ``mitigation-vgg8.json`` + ``.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -33,6 +35,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from bench import mitigation_cli as cli  # noqa: E402
+from bench import mitigation_wires as wires  # noqa: E402
 from simulator import cost  # noqa: E402
 from simulator.analog_model import AnalogModel  # noqa: E402
 from simulator.config import CrossbarConfig  # noqa: E402
@@ -377,64 +381,69 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-SECTIONS: dict[str, Any] = {
-    "moments": bench_moments,
-    "resna": bench_resna,
-    "remap": bench_remap,
-    "correctnet": bench_correctnet,
-    "faults": bench_faults,
+SECTIONS: dict[str, Any] = {  # (workload, args, save_partial) -> section
+    "moments": lambda w, a, save: bench_moments(w, a.seeds),
+    "resna": lambda w, a, save: bench_resna(w, a.seeds, a.epochs),
+    "remap": lambda w, a, save: bench_remap(w, a.seeds),
+    "correctnet": lambda w, a, save: bench_correctnet(w, a.seeds, a.epochs),
+    "faults": lambda w, a, save: bench_faults(w, a.seeds),
+    "wires": wires.bench_wires,
+    "compensation": wires.bench_compensation,
 }
-"""Benchmark sections in run order."""
+
+DIGITS_SECTIONS = ("moments", "resna", "remap", "correctnet", "faults")  # :func:`plot`'s
+LARGE_SECTIONS = ("wires", "compensation")  # other workloads' defaults
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs (smoke run)")
-    parser.add_argument("--seeds", type=int, default=5, help="programmed chips per point")
+    parser.add_argument("--seeds", type=cli.positive(int), default=5,
+                        help="programmed chips per point")
     parser.add_argument("--cifar10-dir", default=None, help="CIFAR-10 python batches")
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=list(SECTIONS),
-        help="recompute only these sections, keeping the others of the existing JSON",
-    )
-    args = parser.parse_args()
+    parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=None,
+                        help="sections to run (default: DIGITS_SECTIONS or LARGE_SECTIONS)")
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS),
+                        help="recompute only these sections, keeping the others of the JSON")
+    cli.add_arguments(parser)
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    epochs = 1 if args.quick else 3
-    workloads = [("digits-cnn", {})]
+    args.epochs = 1 if args.quick else 3
+    options = {} if args.divisor is None else {"divisor": args.divisor}
+    workloads = [(args.workload, options)]
     if args.cifar10_dir:  # the workload reads $XBAR_DATA_DIR/cifar-10-batches-py
         os.environ["XBAR_DATA_DIR"] = str(Path(args.cifar10_dir).resolve().parent)
         workloads.append(("cifar10", {}))
-    for name, options in workloads:
-        w = get_workload(name, **options)
-        start = time.perf_counter()
-        suffix = "" if name == "digits-cnn" else f"_{name}"
-        path = RESULTS / f"mitigation{suffix}.json"
-        results: dict[str, Any] = json.loads(path.read_text()) if args.only else {}
-        results.update(
-            {
-                "workload": name,
-                "seeds": args.seeds,
-                "machine": platform.platform(),
-                "torch": torch.__version__,
-            }
-        )
+    for name, opts in workloads:
+        w = get_workload(name, **opts)
+        start, cpu = time.perf_counter(), time.process_time()
+        suffix = "" if name == "digits-cnn" else f"-{name}"
+        path = Path(args.out) if args.out and name == args.workload else (
+            RESULTS / f"mitigation{suffix}.json")
+        results: dict[str, Any] = (
+            json.loads(path.read_text()) if args.only and path.exists() else {})
+        results.update(workload=name, workload_options=opts, seeds=args.seeds,
+                       machine=platform.platform(), torch=torch.__version__,
+                       code_state=cli.code_state())
         with torch.no_grad():
             clean = (w.model(w.x_test).argmax(-1) == w.y_test).float().mean()
         results["software_accuracy"] = float(clean)
-        for section, run in SECTIONS.items():
-            if args.only and section not in args.only:
-                continue
-            if section in ("resna", "correctnet"):
-                results[section] = run(w, args.seeds, epochs)
-            else:
-                results[section] = run(w, args.seeds)
+        default = DIGITS_SECTIONS if name in ("digits-cnn", "cifar10") else LARGE_SECTIONS
+        chosen = args.only or args.sections or list(default)
+        for section in (s for s in SECTIONS if s in chosen):
+            save = functools.partial(cli.save_partial, path, results, section)
+            results[section] = SECTIONS[section](w, args, save)
+            cli.write_json(path, results)
         results["wall_time_s"] = time.perf_counter() - start
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"mitigation{suffix}.json").write_text(json.dumps(results, indent=2))
-        plot(results, RESULTS / f"mitigation{suffix}.png")
-        print(f"wrote {RESULTS / f'mitigation{suffix}.json'} in {results['wall_time_s']:.0f}s")
+        results["cpu_time_s"] = time.process_time() - cpu
+        cli.write_json(path, results)
+        if all(s in results for s in DIGITS_SECTIONS):
+            plot(results, path.with_suffix(".png"))
+        elif "wires" in results:
+            wires.plot_wires(results, path.with_suffix(".png"))
+        print(f"wrote {path} in {results['wall_time_s']:.0f}s ({results['cpu_time_s']:.0f}s CPU)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

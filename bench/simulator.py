@@ -5,10 +5,11 @@ Writes ``bench/results/simulator.json`` and ``bench/results/simulator.png``.
 * **Per-draw cost** of the exact read-out (every slice column digitized per cycle,
   :mod:`simulator.readout`) for ``S = 1, 8, 32`` draws on ``digits-cnn`` and ``vgg8`` (32x32x3
   inputs), with the default configuration and with 2-bit cells + 4-bit DAC: the analog forward
-  time divided by ``S``, as a multiple of (a) one clean float torch pass over the same images
-  and (b) the **bound**: per layer one float32 product of the unrolled inputs repeated over the
-  input cycles (``cycles·M x K``) with a ``K x out·columns-per-weight`` matrix, i.e.
-  ``cycles x columns-per-weight`` clean-size products, timed here on the same inputs.
+  CPU time divided by ``S``, as a multiple of (a) one clean float torch pass over the same
+  images and (b) the **bound** (CPU times, best of the repeats): per layer one float32
+  product of the unrolled inputs repeated over the input cycles (``cycles·M x K``) with a
+  ``K x out·columns-per-weight`` matrix, i.e. ``cycles x columns-per-weight`` clean-size
+  products, timed here on the same inputs.
 * **evaluate()** on ``vgg8``: wall time, CPU time (user + system of the process: less
   sensitive than wall time to a shared machine's load) and peak resident memory
   (``ru_maxrss`` of a fresh process per run) at fidelity 1 (exact read-out) and fidelity 0
@@ -17,8 +18,10 @@ Writes ``bench/results/simulator.json`` and ``bench/results/simulator.png``.
 
 Every timing runs on ``--threads`` intra-op threads (default 1), and the 1-minute load average
 is recorded beside it (the machine is shared). Usage: ``nice -n 10 python bench/simulator.py
-[--quick] [--vgg8-s32] [--plot-only]``; ``--eval-runs analytic_moments,lowest_fidelity_exact
---threads 2`` re-measures only those evaluate() runs and merges them into the JSON.
+[--quick] [--vgg8-s32] [--plot-only]``; ``--per-draw-only [--vgg8-draws 1,8]`` re-measures
+only the per-draw rows (CPU seconds) and merges them into the JSON; ``--eval-runs
+analytic_moments,lowest_fidelity_exact --threads 2`` re-measures only those evaluate() runs and
+merges them into the JSON.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.timing import median_time  # noqa: E402
 from simulator import CrossbarConfig, get_workload  # noqa: E402
 from simulator.analog_model import AnalogModel  # noqa: E402
 from simulator.mapping import crossbar_layers  # noqa: E402
@@ -56,7 +58,7 @@ def load() -> float:
 def bound_seconds(
     model: torch.nn.Module, x: torch.Tensor, config: CrossbarConfig, repeats: int
 ) -> float:
-    """Time of ``cycles x columns-per-weight`` clean-size products of every layer [s]."""
+    """CPU time of ``cycles x columns-per-weight`` clean-size products of every layer [s]."""
     analog = AnalogModel(model, config)
     inputs: dict[str, torch.Tensor] = {}
     hooks = [
@@ -73,8 +75,20 @@ def bound_seconds(
         a = x3.repeat(config.input_cycles, 1).contiguous()
         b = torch.rand(x3.shape[1], layer.layout.weight_cols)
         out = torch.empty(a.shape[0], b.shape[1])
-        total += median_time(lambda a=a, b=b, out=out: torch.mm(a, b, out=out), repeats)
+        total += _cpu_time(lambda a=a, b=b, out=out: torch.mm(a, b, out=out), repeats)
     return total
+
+
+def _cpu_time(fn, repeats: int) -> float:
+    """Fastest process CPU time of ``repeats`` calls after a warm-up [s] (user + system:
+    on a shared machine less inflated by other processes than wall time)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        c0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - c0)
+    return best
 
 
 def per_draw(
@@ -83,7 +97,7 @@ def per_draw(
     config = CrossbarConfig(**CONFIGS[config_name])
     x = workload.x_test[:n_images]
     with torch.no_grad():
-        t_clean = median_time(lambda: workload.model(x), max(3, repeats))
+        t_clean = _cpu_time(lambda: workload.model(x), max(3, repeats))
     t_bound = bound_seconds(workload.model, x, config, max(3, repeats))
     model = AnalogModel(workload.model, config)
     model.calibrate(workload.x_calib)
@@ -97,15 +111,19 @@ def per_draw(
                 model(x[chunk])
 
     for s in draws:
-        t_program, t = 0.0, 0.0
+        t_program, t, wall = 0.0, 0.0, 0.0
         for d in model.draw_passes(s):  # programmed conductances bounded in memory
             t0 = time.perf_counter()
             model.program(d, gen)
             t_program += time.perf_counter() - t0
-            t += median_time(run, repeats) if d * n_images <= 64 else _once(run)
+            runs = repeats + 1 if d * n_images <= 64 else 1  # a warm-up first when repeated
+            w0 = time.perf_counter()
+            t += _cpu_time(run, repeats) if runs > 1 else _once(run)[1]
+            wall += (time.perf_counter() - w0) / runs
         row = {
             "draws": s,
-            "seconds": t,
+            "cpu_s": t,
+            "wall_s": wall,
             "program_s": t_program,
             "per_draw_s": t / s,
             "per_draw_vs_clean": t / s / t_clean,
@@ -137,10 +155,11 @@ def _save(result: dict[str, Any]) -> None:
     (RESULTS / "simulator.json").write_text(json.dumps(result, indent=2))
 
 
-def _once(fn) -> float:
-    t0 = time.perf_counter()
+def _once(fn) -> tuple[float, float]:
+    """``(wall, CPU)`` seconds of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 _CHILD = """
@@ -304,6 +323,17 @@ def main() -> None:
         "JSON's evaluate_vgg8 (the other runs and per_draw are kept)",
     )
     parser.add_argument(
+        "--per-draw-only",
+        action="store_true",
+        help="only the per-draw rows, merged into the JSON (evaluate_vgg8 is kept)",
+    )
+    parser.add_argument(
+        "--vgg8-draws",
+        default=None,
+        help="comma-separated S for vgg8 (every config; default: 1,8,32, and 1,2 for the "
+        "default config unless --vgg8-s32)",
+    )
+    parser.add_argument(
         "--plot-only",
         action="store_true",
         help="redraw simulator.png from the existing simulator.json",
@@ -330,10 +360,21 @@ def main() -> None:
             per_draw(cnn, name, 50 if args.quick else 100, (1, 8, 32), 1 if args.quick else 3)
         )
     result: dict[str, Any] = {}
+    vgg8_draws = None if args.vgg8_draws is None else tuple(map(int, args.vgg8_draws.split(",")))
     for name in CONFIGS if not args.skip_per_draw else ():
         draws = (1, 8, 32) if name != "default" or args.vgg8_s32 else (1, 2)  # ~1 min/draw
-        series.append(per_draw(vgg, name, 1, draws, 1))
-        _save({"partial": True, "per_draw": series})
+        series.append(per_draw(vgg, name, 1, vgg8_draws or draws, 1))
+        if not args.per_draw_only:
+            _save({"partial": True, "per_draw": series})
+    if args.per_draw_only:
+        result = json.loads((RESULTS / "simulator.json").read_text())
+        result["per_draw"] = series
+        result["per_draw_measured_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        result.setdefault("machine", {})["load_avg_1min_per_draw"] = load()
+        _save(result)
+        plot(result, RESULTS / "simulator.png")
+        print(f"merged per_draw into {RESULTS / 'simulator.json'}")
+        return
     result = {
         "machine": {
             "platform": platform.platform(),

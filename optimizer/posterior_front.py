@@ -46,7 +46,8 @@ from optimizer.surrogates import fit_objective_model
 from optimizer.types import Objective, Observation
 
 __all__ = ["PredictedFront", "all_designs", "confirmation_picks", "evaluated_mask",
-           "posterior_pareto_set", "study_front", "within_thresholds"]
+           "feasibility_probability", "meets_thresholds", "posterior_pareto_set",
+           "study_front", "thresholds_max", "within_thresholds"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,37 +73,41 @@ def all_designs(space: SearchSpace) -> Tensor:
     return torch.cartesian_prod(*axes).reshape(-1, space.dim)
 
 
-def _at_target(X: Tensor, fidelity_dim: int | None) -> Tensor:
+def _at_target(X: Tensor, fidelity_dim: int | None, fidelity: float = UNIT_TARGET) -> Tensor:
     if fidelity_dim is None:
         return X
-    return torch.cat([X, torch.full((X.shape[0], 1), UNIT_TARGET, dtype=X.dtype)], dim=-1)
+    return torch.cat([X, torch.full((X.shape[0], 1), fidelity, dtype=X.dtype)], dim=-1)
 
 
-def _mean(model: Model, X: Tensor, fidelity_dim: int | None) -> Tensor:
+def _mean(model: Model, X: Tensor, fidelity_dim: int | None,
+          fidelity: float = UNIT_TARGET) -> Tensor:
     with torch.no_grad():
-        return model.posterior(_at_target(X, fidelity_dim)).mean  # n x m
+        return model.posterior(_at_target(X, fidelity_dim, fidelity)).mean  # n x m
 
 
 class _MeanProblem(Problem):
     """pymoo problem: minimize the negated posterior mean; infeasible designs violate ``G``."""
 
     def __init__(self, model: Model, space: SearchSpace, fidelity_dim: int | None,
-                 m: int) -> None:
+                 m: int, fidelity: float = UNIT_TARGET) -> None:
         self.model, self.space, self.fidelity_dim = model, space, fidelity_dim
+        self.fidelity = fidelity
         n_constr = 1 if space.constraints else 0
         super().__init__(n_var=space.dim, n_obj=m, n_ieq_constr=n_constr, xl=0.0, xu=1.0)
 
     def _evaluate(self, x: np.ndarray, out: dict, *args: object, **kwargs: object) -> None:
         X = self.space.round_unit(torch.as_tensor(x, dtype=torch.double))
-        out["F"] = (-_mean(self.model, X, self.fidelity_dim)).numpy()
+        out["F"] = (-_mean(self.model, X, self.fidelity_dim, self.fidelity)).numpy()
         if self.space.constraints:
             out["G"] = (~self.space.feasible_unit(X)).double().numpy().reshape(-1, 1) - 0.5
 
 
 def posterior_pareto_set(model: Model, space: SearchSpace, *, fidelity_dim: int | None,
                          X_extra: Tensor | None = None, seed: int = 0, pop_size: int = 64,
-                         n_gen: int = 60, enumerate_up_to: int = 1024) -> PredictedFront:
-    """The Pareto set of the posterior mean at the target fidelity (module docstring).
+                         n_gen: int = 60, enumerate_up_to: int = 1024,
+                         fidelity: float = UNIT_TARGET) -> PredictedFront:
+    """The Pareto set of the posterior mean at the target fidelity (module docstring), or at
+    the unit ``fidelity`` given.
 
     Args:
         model: A fitted model with ``m`` outputs in maximization form over ``d`` design
@@ -114,15 +119,16 @@ def posterior_pareto_set(model: Model, space: SearchSpace, *, fidelity_dim: int 
         pop_size, n_gen: NSGA-II population and generations (``pop_size * n_gen`` mean
             evaluations).
         enumerate_up_to: Finite spaces with at most this many designs are enumerated.
+        fidelity: Unit fidelity the mean is searched at (default the target, 1).
 
     Returns:
-        The non-dominated designs with their posterior means and standard deviations.
+        The non-dominated designs with their posterior means and standard deviations there.
     """
     m = model.num_outputs
     if space.cardinality is not None and space.cardinality <= enumerate_up_to:
         cand = all_designs(space)
     else:
-        res = minimize(_MeanProblem(model, space, fidelity_dim, m),
+        res = minimize(_MeanProblem(model, space, fidelity_dim, m, fidelity),
                        NSGA2(pop_size=pop_size), ("n_gen", n_gen), seed=seed % 2**31,
                        verbose=False)
         pop = np.atleast_2d(res.pop.get("X"))
@@ -134,7 +140,7 @@ def posterior_pareto_set(model: Model, space: SearchSpace, *, fidelity_dim: int 
         cand = cand[ok] if ok.any() else cand
     cand = torch.unique(cand, dim=0)
     with torch.no_grad():
-        post = model.posterior(_at_target(cand, fidelity_dim))
+        post = model.posterior(_at_target(cand, fidelity_dim, fidelity))
         mean, var = post.mean, post.variance
     keep = is_non_dominated(mean)
     return PredictedFront(X=cand[keep], mean=mean[keep], std=var[keep].clamp_min(0).sqrt())
@@ -156,10 +162,29 @@ def within_thresholds(front: PredictedFront, thresholds: Tensor) -> PredictedFro
     return PredictedFront(X=front.X[keep], mean=front.mean[keep], std=front.std[keep])
 
 
-def _thresholds_max(objectives: Sequence[Objective]) -> Tensor:
+def thresholds_max(objectives: Sequence[Objective]) -> Tensor:
     """``m`` objective thresholds in maximization form, ``-inf`` where an objective has none."""
     return torch.tensor([-math.inf if o.threshold is None else float(o.threshold) * o.sign
                          for o in objectives], dtype=torch.double)
+
+
+def meets_thresholds(Y: Tensor, thresholds: Tensor) -> Tensor:
+    """``n`` mask of the rows of ``Y`` (``n x m``, maximization form) that meet every
+    threshold (``thresholds_max``; equal passes)."""
+    return (Y >= thresholds.to(Y)).all(dim=-1)
+
+
+def feasibility_probability(front: PredictedFront, thresholds: Tensor) -> Tensor:
+    r"""``k`` probabilities that each member meets every threshold under its posterior,
+    :math:`\prod_j \Phi((\mu_j - t_j) / \sigma_j)` over the thresholded objectives
+    (independent outputs; a member with :math:`\sigma_j = 0` counts 1 or 0)."""
+    t = thresholds.to(front.mean)
+    has = torch.isfinite(t)
+    if not bool(has.any()):
+        return torch.ones(front.mean.shape[0], dtype=front.mean.dtype)
+    mu, sd = front.mean[:, has], front.std[:, has]
+    z = (mu - t[has]) / sd.clamp_min(1e-12)
+    return torch.special.ndtr(z).prod(dim=-1)
 
 
 def study_front(space: SearchSpace, objectives: Sequence[Objective],
@@ -190,7 +215,7 @@ def study_front(space: SearchSpace, objectives: Sequence[Objective],
     model = fit_objective_model(data.X, data.Y, data.Yvar, fidelity_dim)
     front = posterior_pareto_set(model, space, fidelity_dim=fidelity_dim,
                                  X_extra=data.X[:, :space.dim], seed=seed)
-    return within_thresholds(front, _thresholds_max(objectives)), model
+    return within_thresholds(front, thresholds_max(objectives)), model
 
 
 def confirmation_picks(front: PredictedFront, n: int, *, objectives: Sequence[Objective],

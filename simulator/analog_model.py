@@ -73,8 +73,8 @@ class AnalogModel(nn.Module):
         self.n_draws = 0
 
     @torch.no_grad()
-    def calibrate(self, x: Tensor) -> None:
-        r"""Calibrate every layer on the float model's activations for `N x ...` inputs."""
+    def layer_inputs(self, x: Tensor) -> dict[str, Tensor]:
+        r"""The float model's input to each crossbar layer for `N x ...` inputs, by name."""
         captured: dict[str, Tensor] = {}
         handles = []
         for name, module in crossbar_layers(self.float_model):
@@ -86,6 +86,12 @@ class AnalogModel(nn.Module):
         finally:
             for h in handles:
                 h.remove()
+        return captured
+
+    @torch.no_grad()
+    def calibrate(self, x: Tensor) -> None:
+        r"""Calibrate every layer on the float model's activations for `N x ...` inputs."""
+        captured = self.layer_inputs(x)
         for name, layer in self.layers.items():
             layer.calibrate(captured[name])
 

@@ -52,7 +52,9 @@ FIRST_ORDER_FROM = 0.25
 draw plus the correction of the nominal arrays solved by conjugate gradients (``"solved"``,
 within 1 % of the exact solver at 128x128, g <= 100 µS, 2 Ω; ``bench/simulator_ir.py``)."""
 RELAXATION_FROM = 0.9
-"""Fidelity from which IR drop is corrected by relaxation of every nominal array."""
+"""Fidelity from which IR drop is corrected by the nominal arrays solved to 1e-6
+(``"relaxation"``, :data:`simulator.nonideal.ir_drop.RELAXATION_TOL`; conjugate gradients,
+like ``"solved"``, only tighter)."""
 
 @dataclass(frozen=True, kw_only=True)
 class FidelityPlan:
@@ -62,7 +64,8 @@ class FidelityPlan:
     """The requested fidelity in [0, 1]."""
     tier: str
     """``"screen"`` (ideal wires), ``"standard"`` (first-order IR drop corrected by the
-    CG-solved nominal arrays) or ``"full"`` (corrected by their relaxation to 1e-6)."""
+    CG-solved nominal arrays) or ``"full"`` (corrected by the nominal arrays solved to
+    1e-6)."""
     estimator: str
     """Accuracy estimator: ``"moments"`` (analytic moment propagation) below the
     ``analytic_below`` fidelity, ``"montecarlo_column_sum"`` (Monte-Carlo with the column-sum
@@ -89,8 +92,9 @@ def fidelity_plan(
     Draws grow linearly from :data:`MIN_DRAWS` to :data:`MAX_DRAWS` and the test subset from
     :data:`MIN_TEST_FRACTION` to the whole split; IR drop is ideal below
     :data:`FIRST_ORDER_FROM`, CG-corrected first-order up to :data:`RELAXATION_FROM`,
-    relaxation-corrected above. A cheaper estimator (e.g. analytic moment propagation) plugs
-    in here by returning another ``estimator`` at the bottom of the range and registering it in
+    corrected by the nominal arrays solved to 1e-6 above. A cheaper estimator (e.g. analytic
+    moment propagation) plugs in here by returning another ``estimator`` at the bottom of the
+    range and registering it in
     :data:`simulator.estimators.registry.ESTIMATORS`: fidelities below ``analytic_below``
     (``CrossbarConfig.analytic_below``, default 0 = never) use ``"moments"``, the analytic
     moment model of :mod:`simulator.estimators.analytic`; the Monte-Carlo fidelities below

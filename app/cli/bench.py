@@ -88,6 +88,15 @@ def optimizer(
                                "the benchmark's defaults, e.g. cf-mesmo.fidelity_filter=boca."
     )] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    init_units: Annotated[float | None, typer.Option(
+        help="Shared initial design of this cost (full-evaluation units) for every method "
+             "(BoTorch's MOMF protocol: 2); default: each method's own.")] = None,
+    max_evals: Annotated[int | None, typer.Option(
+        help="Evaluation cap of model-based runs (default 30).")] = None,
+    regret_every: Annotated[int | None, typer.Option(
+        help="Inference-regret scoring period in evaluations (default 5).")] = None,
+    run_time_limit: Annotated[float | None, typer.Option(
+        help="Wall-time cap of one run in seconds (default 300).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("bench/results"),
     name: Annotated[str, typer.Option(help="Base name of the JSON and PNG files.")] = "optimizer",
     retime: Annotated[bool, typer.Option(
@@ -112,6 +121,10 @@ def optimizer(
         return
 
     kw: dict = {"workers": workers}
+    for key, value in (("init_units", init_units), ("max_evals", max_evals),
+                       ("regret_every", regret_every), ("run_time_limit_s", run_time_limit)):
+        if value is not None:
+            kw[key] = value
     if seeds is not None:
         if seeds < 1:
             raise typer.BadParameter("must be >= 1", param_hint="--seeds")

@@ -20,8 +20,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.models import Study
+from app.models import Study, utcnow
 from app.services import trials
+
+
+def budget_exhausted(study: Study) -> bool:
+    """Whether the study may ask for no further trial: ``max_trials`` handed out, or
+    ``max_cost_s`` spent, or ``max_wall_s`` passed since it started."""
+    if study.max_trials is not None and study.next_number >= study.max_trials:
+        return True
+    if study.max_cost_s is not None and study.total_cost_s >= study.max_cost_s:
+        return True
+    if study.max_wall_s is not None and study.started_at is not None:
+        return (utcnow() - study.started_at).total_seconds() >= study.max_wall_s
+    return False
 
 
 @dataclass

@@ -1,11 +1,13 @@
 """The study driver: keeps up to ``parallelism`` trials in flight per study.
 
 Each loop it (1) re-queues trials whose lease expired, (2) takes or renews the ownership lease
-of active studies, and for each study it owns (3) starts it, (4) records finished evaluations,
-(5) stops it at its budget, (6) submits queued trials and (7) asks the optimizer, on the engine,
-for new suggestions when a slot is free. In-flight work is tracked in memory only as a cache of
-futures: everything needed to resume lives in the database, so a restarted driver re-queues what
-it finds and carries on.
+of active studies (these two at most every ``HOUSEKEEPING_S``, four times per lease), and for
+each study it owns (3) starts it, (4) records finished evaluations, (5) stops it at its budget,
+(6) submits queued trials and (7) asks the optimizer, on the engine, for new suggestions when a
+slot is free. In-flight work is tracked in memory only as a cache of futures: everything needed
+to resume lives in the database, so a restarted driver re-queues what it finds and carries on.
+The loop steps again as soon as something it submitted finished (``wait_for_work``), and at
+least every poll period.
 
 Wall-time bounds: an evaluation running longer than ``Settings.trial_timeout_s`` is abandoned
 and its trial re-queued (an attempt spent); a suggest call running longer than
@@ -26,7 +28,8 @@ Model-free methods (``trials.MODEL_FREE_METHODS``) are suggested number by numbe
 (``tasks.suggest_numbers``), so their trials do not depend on timing; see
 ``services.trials``. They are asked ahead of free slots (``execution.ahead``): a step fills
 every slot that freed from suggestions already there, while the next ones are computed. The
-evaluations a step submits go to Dask in one message (``DaskEngine.submit_many``). A
+evaluations a step submits go to Dask in one message (``DaskEngine.submit_many``), several
+per task once they are known to be fast (``execution.chunks``). A
 model-based study's last ``confirm_top_k`` trials are confirmation trials (``confirm``): a
 batch stops short of them, and they are asked of ``confirm_task``.
 
@@ -41,8 +44,8 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from distributed import Future
 from sqlalchemy.orm import Session
@@ -50,20 +53,20 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import XbarError
-from app.execution import confirm
-from app.execution.ahead import AheadBuffers
+from app.execution import chunks, confirm
+from app.execution.ahead import AheadBuffers, budget_exhausted
+from app.execution.chunks import MAX_CHUNK, RETRYABLE, InFlight, Suggesting, chunk_size
 from app.execution.content import ContentUnavailable, StudyContent
 from app.execution.engine import DaskEngine
 from app.execution.tasks import evaluate_task, suggest_numbers, suggest_task
-from app.models import STUDY_ACTIVE, Study, StudyState, utcnow
+from app.models import STUDY_ACTIVE, Study, StudyState, Trial, utcnow
 from app.services import leases, lifecycle, trials
 
 log = logging.getLogger(__name__)
+__all__ = ["MAX_CHUNK", "StudyDriver", "chunk_size"]
 
 MAX_FAILED_DEFAULT = 10
 """A study fails once this many of its trials failed for good (unless its budget sets more)."""
-
-RETRYABLE = ("KilledWorker", "CancelledError", "CommClosedError", "FutureCancelledError")
 
 SUGGEST_TRIES = 3
 """A study fails after this many suggest calls in a row timed out or were lost."""
@@ -71,25 +74,10 @@ SUGGEST_TRIES = 3
 STEP_BACKOFF_MAX_S = 5.0
 """Longest wait between two failing driver steps [s] (the wait doubles from the poll period)."""
 
-
-@dataclass
-class _InFlight:
-    study_id: int
-    token: str
-    future: Future
-    submitted: float = field(default_factory=time.monotonic)
-    """``time.monotonic()`` at submission [s], for ``Settings.trial_timeout_s``."""
-
-
-@dataclass
-class _Suggesting:
-    future: Future
-    n: int
-    start: int | None = None
-    """First trial number asked of a model-free method (its answer goes to ``AheadBuffers``);
-    ``None``: a model-based call, inserted as trials on arrival."""
-    submitted: float = field(default_factory=time.monotonic)
-    """``time.monotonic()`` at submission [s], for ``Settings.suggest_timeout_s``."""
+HOUSEKEEPING_S = 1.0
+"""Longest interval between two reaper passes (``leases.requeue_expired``), and between two
+renewals of the study ownership lease, which also picks up new studies [s]; shorter when a
+quarter of the lease is shorter. Other steps only drive the studies already owned."""
 
 
 class StudyDriver:
@@ -100,11 +88,13 @@ class StudyDriver:
         self.engine = engine
         self.settings = settings
         self.driver_id = f"driver-{uuid.uuid4().hex[:12]}"
-        self._trials: dict[int, _InFlight] = {}
-        self._suggest: dict[int, _Suggesting] = {}
+        self._trials: dict[int, InFlight] = {}
+        self._suggest: dict[int, Suggesting] = {}
         self._suggest_lost: dict[int, int] = {}
         """Study id -> suggest calls in a row that timed out or were lost."""
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        """Set when a submitted evaluation or suggest call finishes (or on stop)."""
         self._thread: threading.Thread | None = None
         self._last_renew = utcnow()
         self._owned: set[int] = set()
@@ -118,6 +108,12 @@ class StudyDriver:
         """Scattered bytes of file workloads (uploads, operator workloads), per study."""
         self._ahead = AheadBuffers()
         """Model-free suggestions asked ahead of free slots, per study."""
+        self._pace: dict[int, float] = {}
+        """Study id -> running mean of its evaluations' measured time [s] (chunk sizes)."""
+        self._next_reap = 0.0
+        self._next_acquire = 0.0
+        """``time.monotonic()`` of the next reaper pass and ownership renewal (each at most
+        every ``HOUSEKEEPING_S``, and four times per lease)."""
 
     # -- thread -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -128,6 +124,7 @@ class StudyDriver:
         """Stop the loop. ``release=True`` hands owned studies and in-flight trials back at once
         (clean shutdown); ``False`` leaves them to lease expiry, as a crash would."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
         if release:
@@ -150,20 +147,40 @@ class StudyDriver:
                     log.warning("driver step succeeded again after %s", failing)
                     failing = None
                 wait = self.settings.poll_interval_s
-            self._stop.wait(wait)
+                self.wait_for_work(wait)
+                continue
+            self._stop.wait(wait)  # backing off: finished evaluations do not cut it short
+
+    def wait_for_work(self, timeout_s: float) -> None:
+        """Wait until a submitted evaluation or suggest call finishes, the driver stops, or
+        ``timeout_s`` passes; a completion during a step makes the next wait return at once."""
+        self._wake.wait(timeout_s)
+        self._wake.clear()
+
+    def _watch(self, futures: list[Future]) -> None:
+        for fut in futures:  # the callback runs in a Dask callback thread
+            fut.add_done_callback(lambda _: self._wake.set())
 
     # -- one loop ---------------------------------------------------------------------------
     def step(self) -> None:
         up = self.engine.check()
         if self.engine.generation != self._generation:
             self._interrupt_all()
-        now = utcnow()
-        with self.db.session() as s:
-            leases.requeue_expired(s, now, self.settings.max_attempts)
+        now, tick = utcnow(), time.monotonic()
+        if tick >= self._next_reap:  # a trial lease lasts `lease_s`: no need to look each step
+            self._next_reap = tick + min(HOUSEKEEPING_S, self.settings.lease_s / 4)
+            with self.db.session() as s:
+                leases.requeue_expired(s, now, self.settings.max_attempts)
         if not up:  # nothing can run: let the ownership lapse for a driver that can
             self._owned.clear()
+            self._next_acquire = 0.0
             return
-        for study_id in self._acquire(now):
+        if tick >= self._next_acquire or not self._owned:
+            self._next_acquire = tick + min(HOUSEKEEPING_S, self.settings.driver_lease_s / 4)
+            owned = self._acquire(now)
+        else:  # between renewals: the studies owned, each re-checked by `_step_study`
+            owned = sorted(self._owned)
+        for study_id in owned:
             try:
                 self._step_study(study_id)
             except XbarError:
@@ -223,8 +240,10 @@ class StudyDriver:
         self._collect(study_id)
         with self.db.session() as s:
             study = s.get(Study, study_id)
-            if study is None or study.state not in STUDY_ACTIVE:
+            if study is None or study.state not in STUDY_ACTIVE \
+                    or study.driver_id != self.driver_id:  # final, deleted or taken over
                 self._forget(study_id)
+                self._owned.discard(study_id)
                 return
             if study.state == StudyState.CREATED:
                 lifecycle.transition_study(s, study, StudyState.RUNNING)
@@ -240,7 +259,7 @@ class StudyDriver:
                 )
                 self._forget(study_id)
                 return
-            exhausted = self._budget_exhausted(study)
+            exhausted = budget_exhausted(study)
             if exhausted and open_n == 0 and study_id not in self._suggest:
                 lifecycle.finish_study(s, study)
                 self._forget(study_id)
@@ -258,10 +277,7 @@ class StudyDriver:
                 free -= self._ahead.take(s, study, free)
             waiting = [t for t in trials.queued(s, study_id) if t.id not in self._trials]
             won = leases.claim_trials(s, waiting, self.driver_id, self.settings.lease_s)
-            futures = self.engine.submit_many(evaluate_task, [
-                (evaluator, t.params, t.fidelity, t.seed, *content) for t, _ in won])
-            for (trial, token), fut in zip(won, futures, strict=True):
-                self._trials[trial.id] = _InFlight(study_id, token, fut)
+            self._submit_evaluations(study_id, evaluator, content, won)
             if exhausted or study_id in self._suggest:
                 return
             if model_free:  # asked ahead: up to `parallelism` wait for the next free slots
@@ -273,14 +289,14 @@ class StudyDriver:
             if n > 0:
                 self._submit_suggest(s, study, n)
 
-    def _budget_exhausted(self, study: Study) -> bool:
-        if study.max_trials is not None and study.next_number >= study.max_trials:
-            return True
-        if study.max_cost_s is not None and study.total_cost_s >= study.max_cost_s:
-            return True
-        if study.max_wall_s is not None and study.started_at is not None:
-            return (utcnow() - study.started_at).total_seconds() >= study.max_wall_s
-        return False
+    def _submit_evaluations(self, study_id: int, evaluator: dict[str, Any],
+                            content: tuple[Any, ...], won: list[tuple[Trial, str]]) -> None:
+        """Send the claimed trials ``won`` to Dask in one message (``chunks.submit``)."""
+        sent = chunks.submit(self.engine, evaluate_task, evaluator, content, won,
+                             self._pace.get(study_id))
+        for trial_id, token, fut, index in sent:
+            self._trials[trial_id] = InFlight(study_id, token, fut, index)
+        self._watch(list({id(f): f for _, _, f, _ in sent}.values()))
 
     def _submit_suggest(self, s: Session, study: Study, n: int) -> None:
         options = study.definition.get("optimizer", {}).get("options", {})
@@ -299,12 +315,14 @@ class StudyDriver:
                 suggest_task, study.search_space, study.objectives, observations, pending, n,
                 study.method, trials.suggest_seed(study), options, study.max_trials,
             )
-        self._suggest[study.id] = _Suggesting(fut, n, start)
+        self._suggest[study.id] = Suggesting(fut, n, start)
+        self._watch([fut])
 
     def _collect(self, study_id: int) -> None:
-        """Record finished evaluations and suggestions of one study."""
+        """Record finished evaluations and suggestions of one study: their results are
+        fetched from Dask in one round trip, and recorded in one transaction."""
         timeout = self.settings.trial_timeout_s
-        finished: list[tuple[int, _InFlight]] = []
+        finished: list[tuple[int, InFlight]] = []
         for trial_id, f in list(self._trials.items()):
             if f.study_id != study_id:
                 continue
@@ -314,29 +332,22 @@ class StudyDriver:
                     self._abandon(trial_id, f, timeout)
                 continue
             finished.append((trial_id, f))
-        if finished:  # one transaction and one result fetch per step, not one per trial
-            ok = [(tid, f) for tid, f in finished if f.future.status == "finished"]
-            outs = self.engine.gather([f.future for _, f in ok])
-            with self.db.session() as s:
-                recorded = lifecycle.record_results(s, [
-                    lifecycle.Outcome(tid, f.token, out["values"], out["cost_s"],
-                                      out.get("details", {}), out.get("worker"))
-                    for (tid, f), out in zip(ok, outs, strict=True)])
-                for (trial_id, _), r in zip(ok, recorded, strict=True):
-                    if r is None:
-                        log.warning("dropping result of trial %s: its lease token is stale",
-                                    trial_id)
-                done = {tid for tid, _ in ok}
-                for trial_id, f in finished:
-                    if trial_id not in done:
-                        self._record_failure(s, trial_id, f)
-            for trial_id, _ in finished:  # kept in flight until recorded: a database outage
-                self._trials.pop(trial_id, None)  # retries them next step (idempotent)
         entry = self._suggest.get(study_id)
+        entry_done = entry is not None and entry.future.done()  # one reading for this step
+        suggested = entry_done and entry.future.status == "finished"
+        futures = list({id(f.future): f.future for _, f in finished
+                        if f.future.status == "finished"}.values())
+        if suggested:
+            futures.append(entry.future)
+        results = dict(zip((id(fut) for fut in futures), self.engine.gather(futures),
+                           strict=True))
+        if finished:
+            self._record(study_id, finished, results)
         if entry is None:
             return
-        if entry.future.done():
-            self._insert_suggestions(study_id, entry)
+        if entry_done:
+            self._insert_suggestions(study_id, entry,
+                                     results.get(id(entry.future)) if suggested else None)
             if self._suggest.get(study_id) is entry:
                 del self._suggest[study_id]
         elif time.monotonic() - entry.submitted > self.settings.suggest_timeout_s:
@@ -345,22 +356,30 @@ class StudyDriver:
             self._lost_suggest(study_id, "SuggestTimeout: the optimizer ran longer than "
                                          f"{self.settings.suggest_timeout_s:g} s")
 
-    def _record_failure(self, s: Session, trial_id: int, f: _InFlight) -> None:
-        """Record one future that did not finish (error, or cancelled by Dask) in the step's
-        session ``s``; finished ones are recorded together (``lifecycle.record_results``)."""
-        fut = f.future
-        if fut.status != "error":  # cancelled by Dask (connection lost), not by us
-            if lifecycle.requeue_unspent(s, trial_id, f.token, leases.INTERRUPTED_REASON):
-                self.interrupted += 1
-            return
-        exc = fut.exception()
-        name = type(exc).__name__
-        retryable = name in RETRYABLE
-        reason = f"{name}: {exc}"
-        lifecycle.fail_attempt(s, trial_id, f.token, reason[:2000], retryable=retryable,
-                               max_attempts=self.settings.max_attempts)
+    def _record(self, study_id: int, finished: list[tuple[int, InFlight]],
+                results: dict[int, Any]) -> None:
+        """Record the ``finished`` futures' trials in one transaction (``results``: the
+        gathered result by ``id()`` of each finished future); the study's pace estimate
+        follows their measured evaluation time."""
+        ok, failed = chunks.sort_outcomes(
+            [(tid, f, f.future, f.index) for tid, f in finished], results)
+        self._pace[study_id] = chunks.pace(self._pace.get(study_id), [o for *_, o in ok])
+        with self.db.session() as s:
+            recorded = lifecycle.record_results(s, [
+                lifecycle.Outcome(tid, f.token, out["values"], out["cost_s"],
+                                  out.get("details", {}), out.get("worker"))
+                for tid, f, out in ok]) if ok else []
+            for (trial_id, _, _), r in zip(ok, recorded, strict=True):
+                if r is None:
+                    log.warning("dropping result of trial %s: its lease token is stale",
+                                trial_id)
+            for trial_id, f, out in failed:
+                self.interrupted += chunks.record_failure(
+                    s, trial_id, f.token, f.future, out, self.settings.max_attempts)
+        for trial_id, _ in finished:  # kept in flight until recorded: a database outage
+            self._trials.pop(trial_id, None)  # retries them next step (idempotent)
 
-    def _abandon(self, trial_id: int, f: _InFlight, timeout: float) -> None:
+    def _abandon(self, trial_id: int, f: InFlight, timeout: float) -> None:
         """Give up on an evaluation that outlived ``timeout``: cancel its future and re-queue
         the trial (one attempt spent; failed after ``max_attempts``). Dask cannot interrupt a
         running Python function, so the worker thread stays busy until it returns; its late
@@ -372,11 +391,13 @@ class StudyDriver:
                                    f"TrialTimeout: evaluation exceeded {timeout:g} s",
                                    retryable=True, max_attempts=self.settings.max_attempts)
 
-    def _insert_suggestions(self, study_id: int, entry: _Suggesting) -> None:
+    def _insert_suggestions(self, study_id: int, entry: Suggesting, result: Any) -> None:
+        """Handle a suggest call that is done; ``result``: its gathered result (a list), or
+        ``None`` when it did not finish (failed, or cancelled by Dask)."""
         fut = entry.future
-        if fut.status not in ("finished", "error"):  # cancelled by Dask: ask again, uncounted
+        if result is None and fut.status != "error":  # cancelled by Dask: ask again, uncounted
             return
-        if fut.status != "finished":
+        if result is None:
             exc = fut.exception()
             name = type(exc).__name__
             reason = f"{name}: {exc}"
@@ -388,12 +409,12 @@ class StudyDriver:
             return
         self._suggest_lost.pop(study_id, None)
         if entry.start is not None:  # model-free: inserted as slots free up (`_step_study`)
-            self._ahead.add(study_id, entry.start, fut.result())
+            self._ahead.add(study_id, entry.start, result)
             return
         with self.db.session() as s:
             study = s.get(Study, study_id)
             if study is not None and study.state in (StudyState.RUNNING, StudyState.PAUSED):
-                trials.add_suggestions(s, study, fut.result())
+                trials.add_suggestions(s, study, result)
 
     def _lost_suggest(self, study_id: int, reason: str) -> None:
         """Count a suggest call that timed out or was lost; the next step asks again, and the
@@ -417,6 +438,7 @@ class StudyDriver:
     def _forget(self, study_id: int) -> None:
         self._content.forget(study_id)
         self._ahead.forget(study_id)
+        self._pace.pop(study_id, None)
         for trial_id, f in list(self._trials.items()):
             if f.study_id == study_id:
                 f.future.cancel()

@@ -172,6 +172,12 @@ class DaskEngine:
         n = len(info.get("workers", {}))
         return n > 0, f"ok ({n} workers)" if n else "no workers"
 
+    def n_threads(self) -> int:
+        """Worker threads of the cluster as the client last heard (it refreshes the figure
+        every few seconds by itself: no round trip here); at least 1."""
+        info = getattr(self.client, "_scheduler_identity", None) or {}
+        return max(1, int(info.get("total_threads") or len(info.get("workers") or ())))
+
     def n_workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
 

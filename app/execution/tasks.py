@@ -33,8 +33,31 @@ def evaluate_task(
 ) -> dict[str, Any]:
     """Evaluate one trial and report which worker ran it; ``model``/``data``: a file
     workload's bytes (scattered by the driver, :mod:`app.execution.content`)."""
+    t0 = time.perf_counter()
     out = run_evaluation(evaluator, params, fidelity, seed, model, data)
     out["worker"] = str(worker_name())
+    out["elapsed_s"] = time.perf_counter() - t0  # the driver sizes chunks by it; not stored
+    return out
+
+
+def evaluate_chunk(
+    evaluator: dict[str, Any], items: list[tuple[dict[str, Any], float, int]],
+    model: bytes | None = None, data: bytes | None = None,
+) -> list[dict[str, Any]]:
+    """Several trials of one study evaluated one after the other in one Dask task
+    (``items``: ``(params, fidelity, seed)`` each), for evaluations so fast that Dask's own
+    cost per task (a few ms of scheduler, worker and client time) would dominate them.
+
+    Returns:
+        Per item, in order, what :func:`evaluate_task` returns, or ``{"error": type name,
+        "message": str(exception)}`` for an evaluation that raised (the others still count).
+    """
+    out: list[dict[str, Any]] = []
+    for params, fidelity, seed in items:
+        try:
+            out.append(evaluate_task(evaluator, params, fidelity, seed, model, data))
+        except Exception as e:  # one failing trial must not fail the others of the chunk
+            out.append({"error": type(e).__name__, "message": str(e)})
     return out
 
 
@@ -108,9 +131,16 @@ def suggest_numbers(
     pending and no observations, so it is the same whether it was asked alone or in a batch,
     whichever evaluations had finished, and whether the earlier trials came listed or counted.
     """
-    if isinstance(handed_out, int):
-        return [suggest_task(space_spec, objectives, [], [], 1, method, seed, options, None,
-                             handed_out + k)[0] for k in range(n)]
+    if isinstance(handed_out, int):  # the space and objectives built once, not per number
+        space, objs = SearchSpace.from_spec(space_spec), [Objective(**o) for o in objectives]
+        out = []
+        for k in range(n):
+            t0 = time.perf_counter()
+            (sg,) = suggest(space, objs, [], [], 1, method, seed, options,
+                            n_unlisted_pending=handed_out + k)
+            out.append({**asdict(sg), "extras": {**sg.extras,
+                                                 "suggest_s": time.perf_counter() - t0}})
+        return out
     pending = list(handed_out)
     out = []
     for _ in range(n):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -217,21 +217,32 @@ def start_trials(
     """
     if not tokens:
         return set()
-    won = session.execute(
-        update(Trial)
-        .where(Trial.id.in_(list(tokens)), Trial.state == TrialState.QUEUED)
-        .values(
-            state=TrialState.RUNNING,
-            lease_token=case(tokens, value=Trial.id),
-            worker=worker,
-            started_at=now,
-            heartbeat_at=now,
-            lease_expires_at=expires,
-        )
-        .returning(Trial.id)
-        .execution_options(synchronize_session=False)
-    ).scalars()
-    return set(won)
+    res = session.execute(_START, [
+        {"b_id": tid, "b_token": token, "b_worker": worker, "b_now": now, "b_expires": expires}
+        for tid, token in tokens.items()])
+    return set(tokens) if res.rowcount == len(tokens) else set(session.scalars(  # lost some
+        select(Trial.id).where(Trial.id.in_(list(tokens)), Trial.state == TrialState.RUNNING,
+                               Trial.lease_token.in_(list(tokens.values())))))
+
+
+_TRIALS = Trial.__table__
+_START = (
+    _TRIALS.update()
+    .where(_TRIALS.c.id == bindparam("b_id"), _TRIALS.c.state == TrialState.QUEUED)
+    .values(state=TrialState.RUNNING, lease_token=bindparam("b_token"),
+            worker=bindparam("b_worker"), started_at=bindparam("b_now"),
+            heartbeat_at=bindparam("b_now"), lease_expires_at=bindparam("b_expires"))
+)
+"""``queued -> running`` of one trial; one executemany per batch (compiled once)."""
+_COMPLETE = (
+    _TRIALS.update()
+    .where(_TRIALS.c.id == bindparam("b_id"), _TRIALS.c.state == TrialState.RUNNING,
+           _TRIALS.c.lease_token == bindparam("b_token"))
+    .values(state=TrialState.COMPLETED, completed_at=bindparam("b_now"),
+            lease_expires_at=None, error=None,
+            worker=func.coalesce(bindparam("b_worker", type_=String), _TRIALS.c.worker))
+)
+"""``running -> completed`` under the lease token; ``b_worker`` None keeps the worker."""
 
 
 @dataclass(frozen=True)
@@ -288,17 +299,24 @@ def record_results(session: Session, outcomes: list[Outcome]) -> list[Recorded |
         Per outcome, ``Recorded`` or ``None`` (stale token), as :func:`record_result`.
     """
     ids = [o.trial_id for o in outcomes]
-    stored = dict(session.execute(
-        select(TrialResult.trial_id, TrialResult.lease_token)
-        .where(TrialResult.trial_id.in_(ids))).all()) if ids else {}
+    rows = {r.id: r for r in session.execute(
+        select(Trial.id, Trial.study_id, Trial.number, Trial.fidelity, Trial.attempt,
+               Trial.state, Trial.lease_token, Trial.is_pareto,
+               TrialResult.lease_token.label("stored_token"))
+        .outerjoin(TrialResult, TrialResult.trial_id == Trial.id)
+        .where(Trial.id.in_(ids)))} if ids else {}
     done: dict[int, Recorded | None] = {}
+    fresh = []
     for o in outcomes:
-        if o.trial_id in stored:
-            done[o.trial_id] = (Recorded(o.trial_id, True, bool(session.scalar(
-                select(Trial.is_pareto).where(Trial.id == o.trial_id))))
-                if stored[o.trial_id] == o.token else None)
-    fresh = [o for o in outcomes if o.trial_id not in stored]
-    won = _complete_trials(session, fresh)
+        r = rows.get(o.trial_id)
+        if r is not None and r.stored_token is not None:  # recorded before
+            done[o.trial_id] = (Recorded(o.trial_id, True, bool(r.is_pareto))
+                                if r.stored_token == o.token else None)
+        elif r is not None and r.state == TrialState.RUNNING and r.lease_token == o.token:
+            fresh.append(o)
+        else:  # gone, or moved on under another token: the race is lost, nothing written
+            done[o.trial_id] = None
+    won = _complete_trials(session, fresh, rows) if fresh else {}
     by_study: dict[int, list[Outcome]] = {}
     for o in fresh:
         if o.trial_id in won:
@@ -310,30 +328,22 @@ def record_results(session: Session, outcomes: list[Outcome]) -> list[Recorded |
     return [done[i] for i in ids]
 
 
-def _complete_trials(session: Session, outcomes: list[Outcome]) -> dict[int, Any]:
-    """``running -> completed`` for every outcome whose lease token still matches, in one
-    statement. Returns trial id -> ``(id, study_id, number, fidelity, attempt)`` row of the
-    trials won."""
-    if not outcomes:
-        return {}
-    tokens = {o.trial_id: o.token for o in outcomes}
-    workers = {o.trial_id: o.worker for o in outcomes if o.worker}
-    values_set: dict[str, Any] = {"state": TrialState.COMPLETED, "completed_at": utcnow(),
-                                  "lease_expires_at": None, "error": None}
-    if workers:
-        values_set["worker"] = case(workers, value=Trial.id, else_=Trial.worker)
-    rows = session.execute(
-        update(Trial)
-        .where(Trial.id.in_(list(tokens)), Trial.state == TrialState.RUNNING,
-               Trial.lease_token == case(tokens, value=Trial.id))
-        .values(**values_set)
-        .returning(Trial.id, Trial.study_id, Trial.number, Trial.fidelity, Trial.attempt)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for r in rows:  # a trial loaded in this session reloads its new state on next access
-        if (loaded := session.identity_map.get(identity_key(Trial, r.id))) is not None:
+def _complete_trials(session: Session, outcomes: list[Outcome],
+                     rows: dict[int, Any]) -> dict[int, Any]:
+    """``running -> completed`` for every outcome whose lease token still matches (``rows``:
+    as read before), in one executemany. Returns trial id -> row of the trials won."""
+    now = utcnow()
+    res = session.execute(_COMPLETE, [
+        {"b_id": o.trial_id, "b_token": o.token, "b_now": now, "b_worker": o.worker or None}
+        for o in outcomes])
+    won = {o.trial_id for o in outcomes}
+    if res.rowcount != len(outcomes):  # lost a race since the read: which ones were won
+        won = set(session.scalars(select(Trial.id).where(Trial.id.in_(list(won)), Trial.state
+                  == TrialState.COMPLETED, Trial.lease_token.in_([o.token for o in outcomes]))))
+    for tid in won:  # a trial loaded in this session reloads its new state on next access
+        if (loaded := session.identity_map.get(identity_key(Trial, tid))) is not None:
             session.expire(loaded)
-    return {r.id: r for r in rows}
+    return {tid: rows[tid] for tid in won}
 
 
 def _record_study_batch(session: Session, study_id: int, batch: list[Outcome],
@@ -346,9 +356,8 @@ def _record_study_batch(session: Session, study_id: int, batch: list[Outcome],
                 total_cost_s=Study.total_cost_s + sum(o.cost_s for o in batch))
         .execution_options(synchronize_session=False)
     )
-    study = session.get(Study, study_id)
+    study = session.get(Study, study_id, populate_existing=True)  # the counters just set
     assert study is not None
-    session.refresh(study)
     fronts = pareto.add_to_front(session, study, [
         (o.trial_id, won[o.trial_id].fidelity, o.values) for o in batch])
     session.execute(insert(TrialResult), [

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, null, select
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings, get_settings
@@ -181,14 +181,28 @@ def list_studies(
     )
 
 
-def _origin(t: Trial) -> str:
+def _origin(t: Any) -> str:
     """``"confirm"`` for a confirmation trial (its stored suggestion's ``extras.origin``, set
     by ``app.execution.confirm``), else ``"optimizer"``."""
     extras = (t.suggestion or {}).get("extras") or {}
     return "confirm" if extras.get("origin") == "confirm" else "optimizer"
 
 
-def _trial_public(t: Trial, r: TrialResult | None, with_details: bool) -> TrialPublic:
+_TRIAL_COLUMNS = (Trial.id, Trial.study_id, Trial.number, Trial.state, Trial.params,
+                  Trial.fidelity, Trial.attempt, Trial.info_gain_per_cost, Trial.is_pareto,
+                  Trial.suggestion, Trial.worker, Trial.error, Trial.created_at,
+                  Trial.started_at, Trial.completed_at, TrialResult.values, TrialResult.cost_s)
+"""What a trial's public form reads (with ``TrialResult.details`` when asked for): columns,
+not ORM objects, so a page of trials builds no identity map."""
+
+
+def _trial_rows(with_details: bool) -> Select[Any]:
+    cols = (*_TRIAL_COLUMNS, TrialResult.details if with_details else null().label("details"))
+    return select(*cols).outerjoin(TrialResult, TrialResult.trial_id == Trial.id)
+
+
+def _trial_public(t: Any) -> TrialPublic:
+    """A row of ``_trial_rows`` as its public form."""
     return TrialPublic(
         id=t.id,
         study_id=t.study_id,
@@ -197,14 +211,14 @@ def _trial_public(t: Trial, r: TrialResult | None, with_details: bool) -> TrialP
         params=t.params,
         fidelity=t.fidelity,
         attempt=t.attempt,
-        values=r.values if r else None,
-        cost_s=r.cost_s if r else None,
+        values=t.values,
+        cost_s=t.cost_s,
         info_gain_per_cost=t.info_gain_per_cost,
         is_pareto=t.is_pareto,
         origin=_origin(t),
         worker=t.worker,
         error=t.error,
-        details=(r.details if r and with_details else None),
+        details=t.details,
         created_at=t.created_at,
         started_at=t.started_at,
         completed_at=t.completed_at,
@@ -223,13 +237,8 @@ def list_trials(
     """Trials ordered by ``number``; the cursor is the last number seen, so pages stay stable
     while new trials (with higher numbers) are added."""
     after = decode_cursor(cursor)
-    q = (
-        select(Trial, TrialResult)
-        .outerjoin(TrialResult, TrialResult.trial_id == Trial.id)
-        .where(Trial.study_id == study_id)
-        .order_by(Trial.number)
+    q = _trial_rows(with_details).where(Trial.study_id == study_id).order_by(Trial.number) \
         .limit(limit + 1)
-    )
     if after is not None:
         q = q.where(Trial.number > after)
     if state:
@@ -240,30 +249,28 @@ def list_trials(
     more = len(rows) > limit
     rows = rows[:limit]
     return TrialsPublic(
-        data=[_trial_public(t, r, with_details) for t, r in rows],
-        next_cursor=encode_cursor(rows[-1][0].number) if more else None,
+        data=[_trial_public(t) for t in rows],
+        next_cursor=encode_cursor(rows[-1].number) if more else None,
     )
 
 
 def get_trial(session: Session, study_id: int, number: int) -> TrialPublic:
     row = session.execute(
-        select(Trial, TrialResult)
-        .outerjoin(TrialResult, TrialResult.trial_id == Trial.id)
-        .where(Trial.study_id == study_id, Trial.number == number)
+        _trial_rows(True).where(Trial.study_id == study_id, Trial.number == number)
     ).first()
     if row is None:
         raise NotFoundError(f"Study {study_id} has no trial number {number}.")
-    return _trial_public(row[0], row[1], True)
+    return _trial_public(row)
 
 
 def pareto_front(session: Session, study: Study) -> ParetoPublic:
     # sorted here, not by SQL: an ORDER BY number makes SQLite walk the (study_id, number)
     # index over every trial of the study instead of the few on the front
     rows = sorted(session.execute(
-        select(Trial, TrialResult)
+        select(Trial.id, Trial.number, Trial.params, TrialResult.values, TrialResult.cost_s)
         .join(TrialResult, TrialResult.trial_id == Trial.id)
         .where(Trial.study_id == study.id, Trial.is_pareto.is_(True))
-    ).all(), key=lambda row: row[0].number)
+    ).all(), key=lambda row: row.number)
     return ParetoPublic(
         study_id=study.id,
         pareto_version=study.pareto_version,
@@ -271,8 +278,8 @@ def pareto_front(session: Session, study: Study) -> ParetoPublic:
         reference_point=study.ref_point,
         hypervolume=study.hypervolume,
         points=[
-            ParetoPoint(trial_id=t.id, number=t.number, params=t.params, values=r.values,
-                        cost_s=r.cost_s)
-            for t, r in rows
+            ParetoPoint(trial_id=t.id, number=t.number, params=t.params, values=t.values,
+                        cost_s=t.cost_s)
+            for t in rows
         ],
     )

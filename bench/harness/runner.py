@@ -34,6 +34,7 @@ def job_for(settings: BenchSettings, prob: str, method: str, seed: int) -> dict[
         "options": settings.options.get(method) or None,
         "regret_every": settings.regret_every,
         "time_limit_s": settings.run_time_limit_s,
+        "init_units": settings.init_units,
     }
 
 

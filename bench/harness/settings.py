@@ -46,6 +46,9 @@ class BenchSettings:
         max_evals: Evaluation cap of model-based runs.
         model_free_max_evals: Evaluation cap of model-free runs.
         regret_every: Inference-regret scoring period of model-based runs [evaluations].
+        init_units: Cost of the shared initial design every method of a seed starts from
+            [full-evaluation units] (BoTorch's MOMF tutorial: 2; ``bench.harness.runs``), or
+            ``None`` (default) for each method's own initial design.
         run_time_limit_s: Wall-time cap of one run [s]; a run that hits it stops early
             (recorded as ``stopped_by="time"``).
         timing_sizes: Observation counts of the suggest() timing.
@@ -65,6 +68,7 @@ class BenchSettings:
     max_evals: int = 30
     model_free_max_evals: int = 60
     regret_every: int = 5
+    init_units: float | None = None
     run_time_limit_s: float = 300.0
     timing_sizes: Sequence[int] = (50, 100, 200)
     timing_methods: Sequence[str] | None = None
@@ -104,11 +108,15 @@ class RunRecord:
         problem, method, seed: What ran.
         cost: Cumulative cost after each evaluation [full-evaluation units].
         fidelity: Fidelity of each evaluation.
+        design: Unit-cube design of each evaluation (4 decimals), for replays of the picks
+            (edges, repeats).
         hv_evaluated: True HV of the full-fidelity points evaluated so far, after each one.
         checkpoints: ``[cumulative cost, inference HV]`` pairs.
         suggest_s: Wall time of each ``suggest()`` call [s].
         phase: ``extras["phase"]`` of each suggestion (initial designs vs model-based).
         stopped_by: ``"budget"``, ``"evals"`` or ``"time"``.
+        init_units: Cost budget of the shared initial design it started from
+            [full-evaluation units], ``None`` for the method's own.
         error: The exception text when the run failed, else ``None``.
     """
 
@@ -117,11 +125,13 @@ class RunRecord:
     seed: int
     cost: list[float] = field(default_factory=list)
     fidelity: list[float] = field(default_factory=list)
+    design: list[list[float]] = field(default_factory=list)
     hv_evaluated: list[float] = field(default_factory=list)
     checkpoints: list[list[float]] = field(default_factory=list)
     suggest_s: list[float] = field(default_factory=list)
     phase: list[str] = field(default_factory=list)
     stopped_by: str = ""
+    init_units: float | None = None
     error: str | None = None
 
 

@@ -5,7 +5,8 @@ several runs files plus the ``suggest()`` timing (``bench.harness.report.finaliz
 Usage::
 
     PYTHONPATH=. .venv/bin/python -m bench.harness.staged run OUT.json METHODS \
-        PROBLEM=SEEDS[,PROBLEM=SEEDS...] [WORKERS] [MAX_EVALS] [TIME_LIMIT_S]
+        PROBLEM=SEEDS[,PROBLEM=SEEDS...] [WORKERS] [MAX_EVALS] [TIME_LIMIT_S] \
+        [INIT_UNITS] [REGRET_EVERY]
     PYTHONPATH=. .venv/bin/python -m bench.harness.staged finish NAME RUNS.json[,RUNS.json] \
         TIMING_METHODS|TIMING.json [TIMING_SIZES]
     PYTHONPATH=. .venv/bin/python -m bench.harness.staged cpu-timing OUT.json METHODS \
@@ -15,7 +16,10 @@ Jobs run problem by problem (in the order given), seed by seed, so a stopped sta
 whole seeds of the first problems; every finished run is written to ``OUT.json`` at once. The
 runs use ``BenchSettings()``'s budgets and options, exactly as ``run_benchmark``, except for
 the evaluation cap ``MAX_EVALS`` of model-based runs and the wall-time cap of one run
-``TIME_LIMIT_S`` when given (a loaded machine stretches wall time, not the work of a run).
+``TIME_LIMIT_S`` when given (a loaded machine stretches wall time, not the work of a run),
+the shared initial design's cost ``INIT_UNITS`` (``-`` or absent: each method's own) and the
+scoring period ``REGRET_EVERY``. ``finish`` takes the shared initial design's cost and the
+evaluation cap from the runs.
 """
 
 from __future__ import annotations
@@ -104,7 +108,10 @@ if __name__ == "__main__":
             workers=int(sys.argv[5]) if len(sys.argv) > 5 else 2,
             max_evals=int(sys.argv[6]) if len(sys.argv) > 6 else BenchSettings.max_evals,
             run_time_limit_s=(float(sys.argv[7]) if len(sys.argv) > 7
-                              else BenchSettings.run_time_limit_s)))
+                              else BenchSettings.run_time_limit_s),
+            init_units=(float(sys.argv[8]) if len(sys.argv) > 8 and sys.argv[8] != "-"
+                        else None),
+            regret_every=int(sys.argv[9]) if len(sys.argv) > 9 else BenchSettings.regret_every))
     elif cmd == "finish":
         files = [Path(f) for f in sys.argv[3].split(",")]
         recs = [r for f in files for r in json.loads(f.read_text())]
@@ -117,6 +124,8 @@ if __name__ == "__main__":
             seeds=max(seeds.values()), seeds_by_problem=seeds, timing_sizes=sizes,
             max_evals=max((len(r["cost"]) for r in recs if r["method"] not in MODEL_FREE),
                           default=BenchSettings.max_evals),
+            init_units=next((r.get("init_units") for r in recs
+                             if r.get("init_units") is not None), None),
             timing_methods=None if timing_file else tuple(sys.argv[4].split(","))),
             timing_file)
     elif cmd == "cpu-timing":

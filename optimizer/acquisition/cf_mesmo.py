@@ -75,6 +75,7 @@ from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 from torch.special import log_ndtr
 
+from optimizer.acquisition.front_truncation import front_information_gain, truncated_covariance
 from optimizer.acquisition.pair_moments import PairMoments
 from optimizer.errors import OptimizerError
 from optimizer.space import UNIT_TARGET
@@ -127,6 +128,7 @@ class CFMESMO(AcquisitionFunction):
         approx: Approx = "gibbon",
         target_fidelity: float = UNIT_TARGET,
         fidelity_filter: Callable[[Tensor], Tensor] | None = None,
+        front_boxes: Tensor | None = None,
     ) -> None:
         r"""Build the acquisition function.
 
@@ -141,6 +143,10 @@ class CFMESMO(AcquisitionFunction):
                 (``optimizer.space.UNIT_TARGET``).
             fidelity_filter: Maps ``b x 1 x D`` inputs to ``b`` booleans; points it rejects
                 score 0 (e.g. ``optimizer.acquisition.fidelity_filter.BOCAFilter``).
+            front_boxes: ``S x 2 x J x m`` boxes of the regions the sampled fronts dominate
+                (``optimizer.acquisition.front_truncation.front_boxes``) for ``"gibbon"``;
+                ``None`` takes ``max_values.front_boxes`` when ``sample_max_values`` attached
+                them, else truncates at the max values alone (MESMO's box).
 
         Raises:
             OptimizerError: for a bad ``approx`` or ``max_values`` shape.
@@ -152,6 +158,9 @@ class CFMESMO(AcquisitionFunction):
             raise OptimizerError(
                 f"max_values must be an S x m tensor, got shape {tuple(max_values.shape)}."
             )
+        if front_boxes is None:
+            front_boxes = getattr(max_values, "front_boxes", None)
+        self.front_boxes = None if front_boxes is None else front_boxes.double()
         self.register_buffer("max_values", max_values.double())
         self.cost = cost
         self.fidelity_dim = fidelity_dim
@@ -191,6 +200,10 @@ class CFMESMO(AcquisitionFunction):
             mo = self._pairs(X[..., 0, :], self.project(X)[..., 0, :])
             var_t = mo.var_b.clamp_min(_MIN_STD**2)  # b x m
             var_y = (mo.var_a + mo.noise).clamp_min(_MIN_STD**2)
+            if self.front_boxes is not None:
+                rho = mo.cov_ab / (var_y * var_t).sqrt()
+                cov = truncated_covariance(mo.mean_b, var_t.sqrt(), self.front_boxes)
+                return front_information_gain(rho, cov).mean(dim=-1)
             rho2 = mo.cov_ab.pow(2) / (var_y * var_t)
             gamma = (y_star - mo.mean_b.unsqueeze(-2)) / var_t.sqrt().unsqueeze(-2)
             ig = gibbon_information_gain(gamma, rho2.unsqueeze(-2))
@@ -206,8 +219,12 @@ class CFMESMO(AcquisitionFunction):
             var_t = cov[..., idx_t, idx_t].clamp_min(_MIN_STD**2)  # b x m
             cov_zt = cov[..., idx_z, idx_t]
             var_y = self.model.posterior(X, observation_noise=True).variance[..., 0, :]
-            rho2 = cov_zt.pow(2) / (var_y.clamp_min(_MIN_STD**2) * var_t)  # b x m
             mu_t = post.mean[..., 1, :]
+            if self.front_boxes is not None:
+                rho = cov_zt / (var_y.clamp_min(_MIN_STD**2) * var_t).sqrt()
+                cov = truncated_covariance(mu_t, var_t.sqrt(), self.front_boxes)
+                return front_information_gain(rho, cov).mean(dim=-1)
+            rho2 = cov_zt.pow(2) / (var_y.clamp_min(_MIN_STD**2) * var_t)  # b x m
             gamma = (y_star - mu_t.unsqueeze(-2)) / var_t.sqrt().unsqueeze(-2)  # b x S x m
             ig = gibbon_information_gain(gamma, rho2.unsqueeze(-2))
         return ig.mean(dim=-2).sum(dim=-1).clamp_min(0.0)

@@ -55,6 +55,7 @@ from botorch.utils.multi_objective.pareto import is_non_dominated
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
+from optimizer.acquisition.front_truncation import front_boxes
 from optimizer.errors import OptimizerError
 from optimizer.space import UNIT_TARGET
 
@@ -108,6 +109,7 @@ def sample_max_values(
     refine_steps: int = 30,
     seed: int = 0,
     margin: float = CLAMP_MARGIN,
+    front_truncation: bool = False,
 ) -> MaxValueSamples:
     r"""Sample Pareto fronts and per-objective maxima at the target fidelity.
 
@@ -127,6 +129,9 @@ def sample_max_values(
             feasible the constraint is dropped for this draw (a warning is logged).
         refine_steps: Projected gradient-ascent steps per maximum (0 to skip).
         seed: Seed of the Sobol candidates (the path draw uses torch's global RNG).
+        front_truncation: Attach ``front_boxes`` (``S x 2 x J x m``, the boxes of the regions
+            the sampled fronts dominate) to the returned ``max_values`` tensor, which
+            ``CFMESMO`` then truncates at (the ``cf-mesmo`` option ``truncation="front"``).
 
     Returns:
         ``MaxValueSamples`` with ``max_values`` of shape ``S x m``.
@@ -173,9 +178,17 @@ def sample_max_values(
         Fs = torch.cat([F[s], F_ref[s]])
         Xs = torch.cat([cand, X_ref[s]])
         mask = is_non_dominated(Fs)
-        fronts.append(Fs[mask])
-        sets.append(Xs[mask])
-    return MaxValueSamples(max_values=y_star.detach(), pareto_fronts=fronts, pareto_sets=sets)
+        Fs, Xs = Fs[mask], Xs[mask]
+        # the clamp raises a maximum: lift that objective's extreme point of the front to it
+        top = Fs.argmax(dim=0)  # m
+        Fs = Fs.clone()
+        Fs[top, torch.arange(m)] = torch.maximum(Fs[top, torch.arange(m)], y_star[s])
+        fronts.append(Fs.detach())
+        sets.append(Xs)
+    max_values = y_star.detach()
+    if front_truncation:
+        max_values.front_boxes = front_boxes(fronts)  # type: ignore[attr-defined]
+    return MaxValueSamples(max_values=max_values, pareto_fronts=fronts, pareto_sets=sets)
 
 
 def _refine(paths: Model, X0: Tensor, fidelity_dim: int | None, steps: int) -> Tensor:

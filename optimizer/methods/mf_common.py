@@ -11,7 +11,9 @@ r"""Shared parts of the multi-fidelity methods (``cf-mesmo``, ``momf``, ``mf-hvk
   the study has a first front; the others get fidelities drawn with density
   :math:`p(z) \propto 1/C(z)` as in BoTorch's multi-objective multi-fidelity tutorial, with
   :math:`C(z) = e^{a + b z}` fitted by least squares to the measured costs (``b = 0``, i.e.
-  uniform :math:`z`, until two distinct fidelities have been measured).
+  uniform :math:`z`, until two distinct fidelities have been measured). In the *cheap-first*
+  order (``size``; ``cf-mesmo`` under objective thresholds) the last ``n_full`` designs are
+  the target-fidelity ones and the others are at the lowest fidelity.
 - ``optimize_over_space``: maximizes a ``q = 1`` acquisition over the mixed space: feasible
   uniform raw candidates (half of them at the target fidelity, a quarter at the lowest, the
   rest with :math:`p(z) \propto 1/C(z)`), multi-start L-BFGS-B on the
@@ -134,11 +136,19 @@ def inverse_cost_fidelity(u: Tensor, rate: float) -> Tensor:
     return -torch.log1p(-u * (1.0 - math.exp(-rate))) / rate
 
 
+def initial_full_numbers(n_full: int, size: int | None) -> range:
+    """Design numbers of an initial design at the target fidelity: the first ``n_full``, or,
+    in the cheap-first order (``size``, the design's size), the last ``n_full`` of ``size``."""
+    return range(n_full) if size is None else range(max(0, size - n_full), size)
+
+
 def initial_design(ctx: SuggestContext, mf: MFData, phase: str = "initial-design",
-                   n_full: int = 1) -> list[Suggestion]:
-    """``ctx.n`` points of the cost-aware initial design (see the module docstring): design
-    number ``i`` (counting observed and pending points) is at the target fidelity when
-    ``i < n_full``."""
+                   n_full: int = 1, *, size: int | None = None) -> list[Suggestion]:
+    r"""``ctx.n`` points of the cost-aware initial design (see the module docstring): design
+    number ``i`` (counting observed and pending points) is at the target fidelity when it is
+    in ``initial_full_numbers(n_full, size)``. Without ``size`` the others get fidelities from
+    :math:`p(z) \propto 1/C(z)`; with it (the cheap-first order) they are at the lowest
+    fidelity, the cheapest look at a design."""
     space = ctx.space
     start = len(ctx.observations) + len(ctx.pending)
     X = feasible_sobol(space, ctx.seed, start, ctx.n)
@@ -146,10 +156,14 @@ def initial_design(ctx: SuggestContext, mf: MFData, phase: str = "initial-design
     if mf.fidelity_dim is None:
         return [ctx.suggestion(p, extras={"phase": phase}) for p in params]
     data = mf.data
-    rate = log_linear_cost_rate(data.X[:, mf.fidelity_dim], data.cost_s) if data.n else 0.0
-    u = torch.rand(ctx.n, generator=ctx.generator(0x1D), dtype=torch.double)
-    z = inverse_cost_fidelity(u, rate)
-    z[:max(0, min(n_full - start, ctx.n))] = UNIT_TARGET
+    if size is None:
+        rate = log_linear_cost_rate(data.X[:, mf.fidelity_dim], data.cost_s) if data.n else 0.0
+        u = torch.rand(ctx.n, generator=ctx.generator(0x1D), dtype=torch.double)
+        z = inverse_cost_fidelity(u, rate)
+    else:
+        z = torch.zeros(ctx.n, dtype=torch.double)
+    full = initial_full_numbers(n_full, size)
+    z[[k for k in range(ctx.n) if start + k in full]] = UNIT_TARGET
     fid = space.fidelity_from_unit(z)
     return [Suggestion(params=p, fidelity=float(f), extras={"phase": phase})
             for p, f in zip(params, fid.tolist(), strict=True)]
@@ -274,6 +288,7 @@ __all__ = [
     "INIT_BUDGET_SHARE",
     "initial_design",
     "initial_design_size",
+    "initial_full_numbers",
     "inverse_cost_fidelity",
     "log_linear_cost_rate",
     "REPEAT_TOL",

@@ -37,15 +37,12 @@ from torch import Tensor, nn
 
 from simulator.analog import AnalogLayer
 from simulator.config import CrossbarConfig
+from simulator.estimators.captures import LayerCapture, captured_layers, code_counts
 from simulator.estimators.moments import LayerNoise
 from simulator.mapping import crossbar_layers, quantize_symmetric, slice_magnitude, unrolled_weight
 from simulator.params import DEVICE_PRESETS
-from simulator.patches import random_rows
 
 __all__ = ["DETERMINISTIC_VECTORS", "layer_noise", "noise_coefficient", "read_factor"]
-
-_CHUNK = 1 << 22
-"""Input elements quantized at once when counting codes (bounds the temporaries)."""
 
 DETERMINISTIC_VECTORS = 512
 """Input row vectors per layer, a fixed random subset of the calibration batch's (samples x
@@ -63,28 +60,25 @@ def noise_coefficient(config: CrossbarConfig) -> float:
     return sq + sum(2.0 ** (s * cb) for s in range(slices)) ** 2
 
 
-def read_factor(x: Tensor, config: CrossbarConfig) -> float:
+def read_factor(x: Tensor, config: CrossbarConfig, capture: LayerCapture | None = None) -> float:
     r"""Read-noise variance factor ``E[Σ_c base**(2c) d_c²] / E[q²]`` of a layer's inputs.
 
     Counted on the histogram of the input codes, quantized like
-    :meth:`simulator.analog.AnalogLayer._quantize` (in ``x``'s dtype; exact integer sums).
+    :meth:`simulator.analog.AnalogLayer._quantize` (in ``x``'s dtype; exact integer sums:
+    :func:`~simulator.estimators.captures.code_counts`).
 
     Args:
         x: Any-shape Tensor of the layer's float inputs (calibration batch).
         config: Gives ``input_bits`` and ``dac_bits``.
+        capture: The cached capture whose inputs are ``x`` (memoizes the histogram).
 
     Returns:
         The factor in (0, 1] (1 when every input is applied in one cycle).
     """
     qmax = 2**config.input_bits - 1
-    peak = float(x.abs().max()) if x.numel() else 0.0
-    if peak == 0 or config.input_cycles == 1:
+    if not x.numel() or config.input_cycles == 1:
         return 1.0
-    counts = torch.zeros(qmax + 1, dtype=torch.float64)
-    flat = x.reshape(-1)
-    for i in range(0, flat.numel(), _CHUNK):  # chunks below 2**24: exact float32 counts
-        q = flat[i : i + _CHUNK].abs().div_(peak / qmax).round_().clamp_(0, qmax)
-        counts += torch.histc(q, bins=qmax + 1, min=-0.5, max=qmax + 0.5).double()
+    counts = code_counts(x, config.input_bits, capture)
     values = torch.arange(qmax + 1, dtype=torch.float64)
     base = float(2**config.dac_bits)
     rest, per_code = values.clone(), torch.zeros_like(values)
@@ -159,45 +153,6 @@ def _prog_shape_rms(q: Tensor, config: CrossbarConfig) -> float:
     return math.sqrt(num / den) if den > 0 else 1.0
 
 
-def _output_rows(module: nn.Linear | nn.Conv2d, out: Tensor) -> tuple[Tensor | None, Tensor]:
-    """The :data:`DETERMINISTIC_VECTORS` row indices of a layer (a fixed random subset of
-    samples x positions; ``None``: all) and its `M x out_features` float outputs there (a
-    copy)."""
-    if isinstance(module, nn.Conv2d):
-        per = out.shape[-2] * out.shape[-1]
-        rows = random_rows(out.shape[0] * per, DETERMINISTIC_VECTORS)
-        if rows is None:
-            return None, out.flatten(2).transpose(1, 2).reshape(-1, out.shape[1]).clone()
-        return rows, out.flatten(2)[rows // per, :, rows % per]  # M x C (a copy)
-    flat = out.reshape(-1, out.shape[-1])
-    rows = random_rows(flat.shape[0], DETERMINISTIC_VECTORS)
-    return rows, (flat if rows is None else flat[rows]).clone()
-
-
-def _capture(model: nn.Module, x: Tensor) -> dict[str, tuple[Tensor, Tensor | None, Tensor]]:
-    """Float inputs of every crossbar layer on ``x``, and its output rows
-    (:func:`_output_rows`: the full outputs are not held)."""
-    seen: dict[str, tuple[Tensor, Tensor | None, Tensor]] = {}
-
-    def record(name: str, module: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
-        seen[name] = (inp[0].detach(), *_output_rows(module, out.detach()))
-
-    handles = [
-        module.register_forward_hook(lambda mod, inp, out, name=name: record(name, mod, inp, out))
-        for name, module in crossbar_layers(model)
-    ]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return seen
-
-
 def layer_noise(
     config: CrossbarConfig,
     model: nn.Module,
@@ -208,7 +163,9 @@ def layer_noise(
 ) -> dict[str, LayerNoise]:
     r"""Refer ``config``'s noise to every crossbar layer of ``model`` (module docstring).
 
-    One float pass over ``calib_x`` gives every layer's inputs; each layer is then mapped,
+    One float pass over ``calib_x`` gives every layer's inputs (cached per model and batch:
+    :func:`~simulator.estimators.captures.captured_layers`, the configuration-independent part,
+    so a worker pays it once per workload); each layer is then mapped,
     calibrated and read on its nominal arrays (:meth:`simulator.analog.AnalogLayer.
     nominal_forward`: exact integer products with ideal wires) one at a time, exactly as
     :class:`~simulator.analog_model.AnalogModel` calibrates it.
@@ -227,10 +184,11 @@ def layer_noise(
         A :class:`LayerNoise` per crossbar layer, keyed by module name.
     """
     window_levels = config.levels - 1
-    captured = _capture(model, calib_x)
+    captured = captured_layers(model, calib_x, DETERMINISTIC_VECTORS)
     out: dict[str, LayerNoise] = {}
     for name, module in crossbar_layers(model):
-        x_in, rows, y_rows = captured.pop(name)
+        capture = captured[name]
+        x_in, rows, y_rows = capture.x, capture.rows, capture.y_rows
         w = unrolled_weight(module)
         q, s_w = quantize_symmetric(w.float(), config.weight_bits)
         coeff = noise_coefficient(config)
@@ -244,14 +202,17 @@ def layer_noise(
             # nominal chip: `M x out` errors, their per-channel mean and the rest's variance.
             layer = AnalogLayer(name, module, config, ir_drop=ir_drop, nonidealities=[], adc=True)
             layer.calibrate(x_in)
-            err = (layer.nominal_rows(layer.unroll_rows(x_in, rows))[0] - y_rows).double()
+            key = ("rows", layer.dtype)  # the unrolled rows depend on the geometry alone
+            if key not in capture.derived:
+                capture.derived[key] = layer.unroll_rows(x_in, rows)
+            err = (layer.nominal_rows(capture.derived[key])[0] - y_rows).double()
             del layer
             output_shift = err.mean(0)
             output_var = float(((err - output_shift) ** 2).mean())
         out[name] = LayerNoise(
             additive_std=level_std * config.prog_sigma * _prog_shape_rms(q, config),
             read_std=level_std * config.read_sigma,
-            read_factor=read_factor(x_in, config),
+            read_factor=read_factor(x_in, config, capture),
             output_var=output_var,
             weight_var=var,
             weight_shift=shift,

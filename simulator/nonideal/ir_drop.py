@@ -56,7 +56,9 @@ In inference the simulator reads arrays through :func:`effective_conductance` (i
 ``"relaxation"`` by the difference of the two on the nominal arrays plus that difference's
 own-cell derivative times each cell's programming deviation (:func:`drop_correction`,
 :mod:`simulator.nonideal.ir_transfer`), computed once per layer (and cached by nominal array
-content) by probing the driven word lines (the derivative's adjoint field in closed form).
+content) by probing the driven word lines with conjugate gradients (the derivative's adjoint
+field in closed form). The draws' matrices are formed a chunk of arrays at a time
+(:data:`_APPLY_ELEMENTS`), so the temporaries stay small beside the programmed conductances.
 
 References:
     .. [Rasch2023] M. J. Rasch et al., "Hardware-aware training for large-scale and diverse
@@ -73,18 +75,17 @@ import logging
 import math
 import warnings
 
-import numpy as np
 import torch
-from scipy.sparse import coo_matrix
-from scipy.sparse.linalg import splu
 from torch import Tensor
 
 from simulator.nonideal.ir_cg import (
     ADJOINT_FIELDS,
+    SOLVED_TOL,
     solved_conductance,
     solved_response,
     wire_operator,
 )
+from simulator.nonideal.ir_exact import exact_column_currents, exact_currents
 from simulator.nonideal.ir_transfer import DropCorrection, cached_correction, first_order_slope
 
 logger = logging.getLogger(__name__)
@@ -111,16 +112,23 @@ DEFAULT_MAX_ITER = 2000
 """Relaxation iteration cap."""
 
 IR_DROP_MODES: tuple[str, ...] = ("ideal", "first_order", "solved", "relaxation")
-"""IR-drop models usable in inference. ``"solved"`` (conjugate gradients,
-:mod:`simulator.nonideal.ir_cg`, to 1e-3) and ``"relaxation"`` (damped relaxation to 1e-6)
-solve each nominal array once and add the difference to the per-draw first-order model (see
-:func:`drop_correction`)."""
+"""IR-drop models usable in inference. ``"solved"`` and ``"relaxation"`` solve each nominal
+array once by conjugate gradients (:mod:`simulator.nonideal.ir_cg`), to
+:data:`~simulator.nonideal.ir_cg.SOLVED_TOL` and to :data:`RELAXATION_TOL`, and add the
+difference to the per-draw first-order model (see :func:`drop_correction`). ``"relaxation"``
+keeps its name from the damped relaxation it used to run (``column_currents(...,
+"relaxation")``, the same network): that reached the same tolerance at 4x the CPU time of
+conjugate gradients on VGG8's arrays, on top of the gradients the slope needs anyway."""
 
 RELAXATION_TOL = 1e-6
-"""Relative tolerance of the IR-drop relaxation in inference (float32 arithmetic)."""
+"""Relative residual of the nominal arrays' solve in the ``"relaxation"`` mode (float32: the
+column currents agree with a float64 relaxation to 2e-6 on VGG8's arrays, 7e-6 at 256x256,
+1-100 µS, 2 Ω)."""
 
-_PROBE_ELEMENTS = 1 << 23
-"""Largest batch of probe voltages (elements) solved at once by :func:`_probe_conductance`."""
+_APPLY_ELEMENTS = 1 << 20
+"""Cells whose effective conductance :func:`effective_conductance` forms at once (the
+first-order matrix and the correction take several temporaries of that size, not of every
+programmed draw's: 0.5 GB per temporary for two draws of VGG8's first linear layer)."""
 
 
 def column_currents(
@@ -178,7 +186,7 @@ def column_currents(
         if max_iter < 1:
             raise ValueError(f"max_iter must be >= 1, got {max_iter!r}.")
         return _relaxation(v, g, r_wire_ohm, tol=tol, max_iter=max_iter)
-    return _exact(v, g, r_wire_ohm)
+    return exact_currents(v, g, r_wire_ohm)
 
 
 def first_order_conductance(g: Tensor, r_wire_ohm: float) -> Tensor:
@@ -232,112 +240,7 @@ def _relaxation(v: Tensor, g: Tensor, r: float, *, tol: float, max_iter: int) ->
     return current.sum(-2)
 
 
-def _exact(v: Tensor, g: Tensor, r: float) -> Tensor:
-    r"""Sparse nodal analysis per leading-batch element; returns `(batch) x B x cols` [A]."""
-    batch = torch.broadcast_shapes(v.shape[:-2], g.shape[:-2])
-    vb = v.expand(*batch, *v.shape[-2:]).reshape(-1, *v.shape[-2:])
-    gb = g.expand(*batch, *g.shape[-2:]).reshape(-1, *g.shape[-2:])
-    out = np.empty((gb.shape[0], v.shape[-2], g.shape[-1]), dtype=np.float64)
-    g_np = gb.detach().cpu().to(torch.float64).numpy()
-    v_np = vb.detach().cpu().to(torch.float64).numpy()
-    for n in range(g_np.shape[0]):
-        out[n] = exact_column_currents(v_np[n], g_np[n], r)
-    return torch.from_numpy(out).reshape(*batch, v.shape[-2], g.shape[-1]).to(v.dtype).to(v.device)
-
-
-def exact_column_currents(v: np.ndarray, g: np.ndarray, r_wire_ohm: float) -> np.ndarray:
-    r"""Solve the crossbar's nodal equations exactly (float64).
-
-    Unknowns are the word-line node voltages ``u`` (indices ``i·C + j``) and the bit-line node
-    voltages ``w`` (indices ``R·C + i·C + j``). Kirchhoff's current law at every node gives a
-    symmetric positive-definite system ``A x = b``; ``b`` holds the sources ``v_i / r`` at the
-    first node of each row. One LU factorization serves every input vector.
-
-    Args:
-        v: A `B x rows` array of drive voltages [V].
-        g: A `rows x cols` array of conductances [S], >= 0.
-        r_wire_ohm: Wire resistance per segment [Ω], > 0.
-
-    Returns:
-        A `B x cols` array of column currents [A].
-
-    Raises:
-        ValueError: If ``g`` has a negative entry or ``r_wire_ohm`` is not > 0.
-    """
-    if r_wire_ohm <= 0:
-        raise ValueError(f"r_wire_ohm must be > 0 for the nodal solve, got {r_wire_ohm!r}.")
-    if np.any(g < 0):
-        raise ValueError("g must be non-negative (conductances in S).")
-    rows, cols = g.shape
-    gw = 1.0 / r_wire_ohm
-    n = rows * cols
-    idx = np.arange(n).reshape(rows, cols)
-    u_idx, w_idx = idx, idx + n
-    ii, jj, vals = [], [], []
-
-    def couple(a: np.ndarray, b: np.ndarray, cond: np.ndarray | float) -> None:
-        cond = np.broadcast_to(cond, a.shape).ravel()
-        a, b = a.ravel(), b.ravel()
-        ii.extend((a, b, a, b))
-        jj.extend((a, b, b, a))
-        vals.extend((cond, cond, -cond, -cond))
-
-    def ground(a: np.ndarray, cond: float) -> None:
-        ii.append(a.ravel())
-        jj.append(a.ravel())
-        vals.append(np.full(a.size, cond))
-
-    couple(u_idx[:, :-1], u_idx[:, 1:], gw)  # word-line segments between cells
-    couple(w_idx[:-1, :], w_idx[1:, :], gw)  # bit-line segments between cells
-    couple(u_idx, w_idx, g)  # the cells
-    ground(u_idx[:, 0], gw)  # driver segment (source is on the right-hand side)
-    ground(w_idx[-1, :], gw)  # segment into the virtual-ground sense amplifier
-    a_mat = coo_matrix(
-        (np.concatenate(vals), (np.concatenate(ii), np.concatenate(jj))), shape=(2 * n, 2 * n)
-    ).tocsc()
-    rhs = np.zeros((2 * n, v.shape[0]))
-    rhs[u_idx[:, 0], :] = gw * v.T
-    x = splu(a_mat).solve(rhs)
-    w_bottom = x[w_idx[-1, :], :]  # cols x B
-    return (gw * w_bottom).T
-
-
 # -- effective conductance of programmed arrays [µS] ---------------------------------------
-
-
-def _probe_conductance(
-    g_us: Tensor, r_wire_ohm: float, method: str, active_rows: int | None = None
-) -> Tensor:
-    r"""Effective conductance of arrays with wire resistance, by probing one row at a time.
-
-    The network is linear, so row ``i`` of ``G_eff`` is the column-current response to 1 V on
-    word line ``i`` alone.
-
-    Args:
-        g_us: A `... x rows x cols`-dim Tensor of conductances [µS].
-        r_wire_ohm: Wire resistance per segment [Ω].
-        method: A :func:`column_currents` method.
-        active_rows: Probe only word lines ``0..active_rows-1`` (the ones inputs drive); the
-            other rows of the result are 0.
-
-    Returns:
-        A `... x rows x cols`-dim Tensor [µS].
-    """
-    rows, cols = g_us.shape[-2:]
-    active = rows if active_rows is None else min(rows, active_rows)
-    flat = g_us.reshape(-1, rows, cols)
-    out = torch.zeros_like(flat)
-    step = max(1, _PROBE_ELEMENTS // (rows * cols))
-    eye = torch.eye(rows, dtype=g_us.dtype, device=g_us.device)
-    for a in range(flat.shape[0]):
-        g_s = flat[a] * 1e-6
-        for i0 in range(0, active, step):
-            v = eye[i0 : min(i0 + step, active)]
-            kwargs = {"tol": RELAXATION_TOL} if method == "relaxation" else {}
-            out[a, i0 : i0 + v.shape[0]] = (
-                column_currents(v, g_s, r_wire_ohm, method, **kwargs) * 1e6
-            )
-    return out.reshape(g_us.shape)
 
 
 def effective_conductance(
@@ -366,17 +269,36 @@ def effective_conductance(
         return g_us
     if mode != "first_order" and correction is None:
         return _model_conductance(g_us, r_wire_ohm, mode)
-    g_fo = first_order_conductance(g_us * 1e-6, r_wire_ohm) * 1e6
-    return g_fo if mode == "first_order" else correction.apply(g_fo, g_us)
+    fix = None if mode == "first_order" else correction
+    rows, cols = g_us.shape[-2:]
+    nominal = g_us.shape[:-2] if fix is None else fix.offset_us.shape[:-2]
+    if fix is not None and tuple(g_us.shape[g_us.dim() - len(nominal) - 2 :]) != tuple(
+        fix.offset_us.shape
+    ):  # another broadcast: in one piece
+        return fix.apply(first_order_conductance(g_us * 1e-6, r_wire_ohm) * 1e6, g_us)
+    # Draw by draw, a chunk of arrays at a time: the temporaries are a chunk's size.
+    arrays = math.prod(nominal)
+    g3 = g_us.reshape(-1, arrays, rows, cols)
+    out = torch.empty_like(g3)
+    parts = None if fix is None else fix.flat(arrays)
+    step = max(1, _APPLY_ELEMENTS // max(1, rows * cols))
+    for s in range(g3.shape[0]):
+        for a0 in range(0, arrays, step):
+            g = g3[s, a0 : a0 + step]
+            g_fo = first_order_conductance(g * 1e-6, r_wire_ohm) * 1e6
+            if parts is not None:
+                g_fo = DropCorrection(*(t[a0 : a0 + step] for t in parts)).apply(g_fo, g)
+            out[s, a0 : a0 + step] = g_fo
+    return out.reshape(g_us.shape)
 
 
 def _model_conductance(
     g_us: Tensor, r_wire_ohm: float, mode: str, active_rows: int | None = None
 ) -> Tensor:
-    """``G_eff`` [µS] of ``"solved"`` (conjugate gradients) or ``"relaxation"`` arrays."""
-    if mode == "solved":
-        return solved_conductance(g_us, r_wire_ohm, active_rows)
-    return _probe_conductance(g_us, r_wire_ohm, "relaxation", active_rows)
+    """``G_eff`` [µS] of ``"solved"`` or ``"relaxation"`` arrays (conjugate gradients to
+    :data:`~simulator.nonideal.ir_cg.SOLVED_TOL` or :data:`RELAXATION_TOL`)."""
+    tol = RELAXATION_TOL if mode == "relaxation" else SOLVED_TOL
+    return solved_conductance(g_us, r_wire_ohm, active_rows, tol=tol)
 
 
 def drop_correction(
@@ -396,9 +318,10 @@ def drop_correction(
     cell's own deviation through its derivative (:mod:`simulator.nonideal.ir_transfer`). At
     128x128, g 1-100 µS, 2 Ω, ``wan2022`` programming noise: 0.32 % column-current error,
     against 1.2 % for the additive correction alone and 3.6 % for a ratio
-    (``bench/simulator_ir.py``). The slope comes from conjugate gradients in both modes
-    (the forward field; the adjoint field per ``adjoint``). Results are cached by nominal array
-    content (a hit returns the same object).
+    (``bench/simulator_ir.py``). Both modes solve by conjugate gradients (to
+    :data:`~simulator.nonideal.ir_cg.SOLVED_TOL` or :data:`RELAXATION_TOL`), which give the
+    model and the slope's forward field; the adjoint field per ``adjoint``. Results are cached
+    by nominal array content (a hit returns the same object).
 
     Args:
         g_nominal_us: A `... x rows x cols`-dim Tensor of nominal conductances [µS].
@@ -426,9 +349,10 @@ def drop_correction(
         if r_wire_ohm == 0.0:
             zero = torch.zeros_like(g_nominal_us)
             return DropCorrection(offset_us=zero, slope=zero, nominal_us=g_nominal_us)
-        model, slope = solved_response(g_nominal_us, r_wire_ohm, active_rows, adjoint=adjoint)
-        if mode == "relaxation":
-            model = _model_conductance(g_nominal_us, r_wire_ohm, mode, active_rows)
+        tol = RELAXATION_TOL if mode == "relaxation" else SOLVED_TOL
+        model, slope = solved_response(
+            g_nominal_us, r_wire_ohm, active_rows, tol=tol, adjoint=adjoint
+        )
         g_s = g_nominal_us * 1e-6
         offset = model - first_order_conductance(g_s, r_wire_ohm) * 1e6
         slope = slope - first_order_slope(g_nominal_us, r_wire_ohm)
@@ -444,6 +368,6 @@ def drop_correction(
 def relaxation_correction(
     g_nominal_us: Tensor, r_wire_ohm: float, active_rows: int | None = None
 ) -> DropCorrection:
-    r""":func:`drop_correction` with ``"relaxation"`` (the nominal arrays relaxed to
+    r""":func:`drop_correction` with ``"relaxation"`` (the nominal arrays solved to
     :data:`RELAXATION_TOL`)."""
     return drop_correction(g_nominal_us, r_wire_ohm, "relaxation", active_rows)

@@ -65,6 +65,14 @@ class DropCorrection:
         against the nominal shape) whose first-order matrix is ``g_fo_us``."""
         return g_fo_us + self.offset_us + self.slope * (g_us - self.nominal_us)
 
+    def flat(self, arrays: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``(offset_us, slope, nominal_us)`` as `arrays x rows x cols` views (``arrays``
+        the product of the leading dimensions), in the field order of the constructor."""
+        rows, cols = self.offset_us.shape[-2:]
+        return tuple(  # type: ignore[return-value]
+            t.reshape(arrays, rows, cols) for t in (self.offset_us, self.slope, self.nominal_us)
+        )
+
     def numel(self) -> int:
         """Stored elements (for the cache budget)."""
         return 3 * self.offset_us.numel()

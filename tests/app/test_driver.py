@@ -8,12 +8,14 @@ import time
 
 from sqlalchemy import func, select
 
+import app.execution.chunks as chunks_module
 import app.execution.driver as driver_module
 import app.execution.tasks as tasks_module
-from app.execution.driver import StudyDriver
-from app.execution.tasks import evaluate_task, suggest_task
+from app.execution.driver import MAX_CHUNK, StudyDriver, chunk_size
+from app.execution.tasks import evaluate_chunk, evaluate_task
 from app.models import TRIAL_OPEN, Event, Study, StudyState, Trial, TrialResult, TrialState
 from app.services import leases, lifecycle
+from optimizer.suggest import suggest as optimizer_suggest
 from tests.app.conftest import BRANIN, make_settings
 from tests.app.helpers import new_study, wait_for
 
@@ -247,18 +249,19 @@ _SLOW = {"hang": 0, "calls": 0, "release": threading.Event()}
 """The first ``hang`` suggest calls wait for ``release``; later ones run the real optimizer."""
 
 
-def _slow_suggest(*args):
+def _slow_suggest(*args, **kwargs):
     with _HANG_LOCK:
         _SLOW["calls"] += 1
         hang = _SLOW["calls"] <= _SLOW["hang"]
     if hang:
         _SLOW["release"].wait(30.0)
-    return suggest_task(*args)
+    return optimizer_suggest(*args, **kwargs)
 
 
 def _slow_optimizer(monkeypatch, hang: int) -> None:
-    monkeypatch.setattr(driver_module, "suggest_task", _slow_suggest)  # model-based path
-    monkeypatch.setattr(tasks_module, "suggest_task", _slow_suggest)  # via suggest_numbers
+    """The optimizer entry the worker-side tasks call (``suggest_task``, ``suggest_numbers``)
+    counts its calls and hangs the first ``hang`` of them."""
+    monkeypatch.setattr(tasks_module, "suggest", _slow_suggest)
     monkeypatch.setitem(_SLOW, "hang", hang)
     monkeypatch.setitem(_SLOW, "calls", 0)
     monkeypatch.setitem(_SLOW, "release", threading.Event())
@@ -296,3 +299,75 @@ def test_suggest_timeouts_in_a_row_fail_the_study(database, engine, monkeypatch)
                         "row were abandoned; last: SuggestTimeout: the optimizer ran longer "
                         "than 0.2 s")
     assert st.next_number == 0 and sid not in driver._suggest
+
+
+def test_chunk_size_follows_the_evaluation_time() -> None:
+    """One evaluation per Dask task until the study's evaluation time is known and while it
+    is not far below CHUNK_TARGET_S (50 ms); fast ones go several per task, at least one
+    task per worker thread and at most MAX_CHUNK per task."""
+    assert chunk_size(None, 64, 4) == 1
+    assert chunk_size(1.0, 64, 4) == chunk_size(0.04, 64, 4) == 1
+    assert chunk_size(0.01, 64, 4) == 5
+    assert chunk_size(0.001, 64, 4) == 16
+    assert chunk_size(0.001, 64, 1) == chunk_size(0.0, 64, 1) == MAX_CHUNK == 32
+    assert chunk_size(0.001, 1, 4) == chunk_size(0.001, 3, 4) == 1
+
+
+def _flaky_evaluation(evaluator, params, fidelity, seed, model=None, data=None):
+    if params["x0"] < 0.15:
+        raise ValueError("x0 below 0.15")
+    return evaluate_task(evaluator, params, fidelity, seed, model, data)
+
+
+def test_fast_evaluations_go_in_chunks_each_trial_counted_once(database, engine,
+                                                              monkeypatch) -> None:
+    """Once the evaluations are known to be fast, several go to Dask in one task
+    (``evaluate_chunk``): every trial still completes or fails on its own, exactly once, a
+    trial whose evaluation raised inside a chunk fails alone with its reason, unretried, and
+    its chunk's other trials complete."""
+    monkeypatch.setattr(chunks_module, "CHUNK_TARGET_S", 60.0)  # whatever the machine's load
+    monkeypatch.setattr(driver_module, "evaluate_task", _flaky_evaluation)  # one per task
+    monkeypatch.setattr(tasks_module, "evaluate_task", _flaky_evaluation)  # inside chunks
+    calls: list[tuple] = []
+    submit_many = engine.submit_many
+
+    def recording(fn, many):
+        calls.append((fn, [len(args[1]) if fn is evaluate_chunk else 1 for args in many]))
+        return submit_many(fn, many)
+
+    monkeypatch.setattr(engine, "submit_many", recording)
+    n = 48
+    sid = new_study(database, parallelism=8, optimizer={"method": "random"},
+                    budget={"max_trials": n})
+    driver = StudyDriver(database, engine, make_settings(database.url))
+    _run(driver, lambda: _study(database, sid).state in (StudyState.COMPLETED,
+                                                         StudyState.FAILED))
+    chunked = [sizes for fn, sizes in calls if fn is evaluate_chunk]
+    assert chunked and max(max(sizes) for sizes in chunked) >= 2
+    assert calls[0][0] is _flaky_evaluation  # nothing known of the evaluations yet
+    assert sum(sum(sizes) for _, sizes in calls) == n  # each trial submitted once
+    with database.session() as s:
+        trials = list(s.scalars(select(Trial).where(Trial.study_id == sid)
+                                .order_by(Trial.number)))
+        results = s.scalar(select(func.count()).select_from(TrialResult))
+    st = _study(database, sid)
+    failed = [t for t in trials if t.state == TrialState.FAILED]
+    assert [t.number for t in trials] == list(range(n))
+    assert st.state == StudyState.COMPLETED and st.n_completed == results == n - len(failed)
+    assert failed and st.n_failed == len(failed)
+    assert all(t.params["x0"] < 0.15 and t.error == "ValueError: x0 below 0.15"
+               and t.attempt == 0 for t in failed)
+    assert all(t.params["x0"] >= 0.15 for t in trials if t.state == TrialState.COMPLETED)
+
+
+def test_wait_for_work_returns_when_a_submission_finishes(database, engine) -> None:
+    """The driver's loop waits for the next poll only while nothing it submitted finished:
+    a finished suggest call (here the study's first) cuts the wait short."""
+    new_study(database, parallelism=1, budget={"max_trials": 1})
+    driver = StudyDriver(database, engine, make_settings(database.url))
+    driver.step()  # takes the study and asks for its first suggestion
+    assert driver._suggest
+    t0 = time.monotonic()
+    driver.wait_for_work(60.0)
+    assert time.monotonic() - t0 < 30.0
+    assert next(iter(driver._suggest.values())).future.done()

@@ -288,3 +288,23 @@ def test_seeds_by_problem_and_staged_job_order() -> None:
         ("branin-currin", 0, "cf-mesmo"), ("branin-currin", 0, "momf"),
         ("branin-currin", 1, "cf-mesmo")]
     assert len(jobs) == 2 * 3 + 2 * 2 and {j["max_evals"] for j in jobs} == {12}
+
+
+def test_shared_initial_design_is_botorchs() -> None:
+    """The shared initial design of Branin-Currin (0.5 units) is the same for every method of
+    a seed, costs less than 0.5 full evaluations, holds at least 2 (D + 1) = 8 designs, and
+    another seed draws other designs; a run starts with it, charged, scored at its end."""
+    from bench.harness.runs import shared_initial_design
+
+    prob = get_problem("branin-currin")
+    a, b = shared_initial_design(prob, 0, 0.5), shared_initial_design(prob, 0, 0.5)
+    assert a == b and len(a) >= 8
+    cost = sum(math.exp(4.8 * z) for _, z in a) / math.exp(4.8)
+    assert 0.0 < cost < 0.5
+    assert shared_initial_design(prob, 1, 0.5)[0] != a[0]
+    rec = run_study("branin-currin", "random", 0, budget_units=5.0, max_evals=len(a) + 1,
+                    init_units=0.5)
+    assert rec.phase[:len(a)] == ["shared-initial-design"] * len(a)
+    assert rec.fidelity[:len(a)] == [z for _, z in a]
+    assert rec.cost[len(a) - 1] == pytest.approx(cost)
+    assert rec.init_units == 0.5 and len(rec.design) == len(a) + 1

@@ -25,6 +25,7 @@ def test_scale_writes_measured_json_and_png(tmp_path: Path) -> None:
     assert run["first_10pct_ms"] > 0 and run["last_10pct_ms"] >= 0
     assert 0 < run["cpu_per_trial_ms"] and body["warmup_trials"] == 0
     assert 0 < run["driver_cpu_per_trial_ms"] <= run["cpu_per_trial_ms"]
+    assert len(run["load_avg_1min"]) == 2 and min(run["load_avg_1min"]) >= 0
     assert out.with_suffix(".png").stat().st_size > 1000
 
 

@@ -169,3 +169,23 @@ def test_analytic_tier_tracks_monte_carlo(digits_cnn: Workload) -> None:
     assert an.details["predicted_accuracy_std"] > 0
     assert an.area_mm2 == mc.area_mm2 and an.details["tiles"] == mc.details["tiles"]
     assert an.details["n_test"] == mc.details["n_test"]
+
+
+def test_capture_is_cached_per_model_and_batch() -> None:
+    """A second referral of the same model and batch reuses the float pass (the same capture
+    objects) and refers the same noise; another batch is captured anew."""
+    from simulator.estimators.captures import captured_layers, clear_capture_cache
+
+    model = trained("cnn")
+    x = digits()[0][:32]
+    cfg = CrossbarConfig(cell_bits=2, dac_bits=4)
+    clear_capture_cache()
+    first = layer_noise(cfg, model, x)
+    cached = captured_layers(model, x, 512)
+    again = layer_noise(cfg, model, x)
+    assert captured_layers(model, x, 512) is cached
+    assert captured_layers(model, x[:16], 512) is not cached
+    for name, noise in first.items():
+        assert again[name].output_var == noise.output_var
+        assert again[name].read_factor == noise.read_factor
+        assert torch.equal(again[name].output_shift, noise.output_shift)

@@ -11,7 +11,7 @@ from torch import nn
 from simulator import CrossbarConfig
 from simulator.analog import AnalogLayer
 from simulator.analog_model import AnalogModel
-from simulator.readout import _block, current_range, read_layer
+from simulator.readout import NominalArrays, _block, current_range, read_layer
 
 
 def reference_read(
@@ -28,7 +28,8 @@ def reference_read(
     ``code = clamp(round((I + σ ||v|| ε - lo) / step), 0, top)``, and
     ``y = Σ_j combine[j] (Σ_{t,p} w_p (code step + lo)) / (V_unit Δg)``, then the digital
     offset, scales and bias. The noise ``ε`` is drawn in the kernel's documented order
-    (draw, block of input vectors, row tile; one `block·P·C x n` draw each). With
+    (draw, block of input vectors, row tile; one `P·C·block x n` draw each, cycle-major:
+    row ``p·block + m``). With
     ``column_sum`` the columns are ``g @ combine`` and the noise of output o is scaled by
     ``||combine[:, o]||``.
     """
@@ -63,7 +64,7 @@ def reference_read(
             for t in range(t_r):
                 if sigma > 0:
                     e = torch.randn((m1 - m0) * pc, n, generator=generator, dtype=g.dtype)
-                    eps[s, t, :, m0:m1] = e.view(m1 - m0, pc, n).transpose(0, 1)
+                    eps[s, t, :, m0:m1] = e.view(pc, m1 - m0, n)
     summed = torch.zeros(s_draws, m_total, n, dtype=g.dtype)
     for s in range(s_draws):
         for t in range(t_r):
@@ -241,3 +242,21 @@ def test_nominal_integer_path_equals_the_float_read_of_the_nominal_chip(case: di
     # Another input step moves every output: the comparison can fail.
     layer.input_scale *= 1.1
     assert not torch.allclose(layer.nominal_forward(x), ref)
+
+
+@pytest.mark.parametrize("int8_fast", [True, False])
+def test_nominal_tile_products_are_the_same_integers_on_either_kernel(
+        int8_fast: bool, monkeypatch) -> None:
+    """``NominalArrays.tile_currents`` uses ``torch._int_mm`` where it is fast and an exact
+    float32 product elsewhere: both give the integer sums ``v @ L`` (every partial sum below
+    2**24), whichever the machine's probe picks."""
+    monkeypatch.setattr("simulator.readout._int8_is_fast", lambda device_type: int8_fast)
+    gen = torch.Generator().manual_seed(3)
+    levels = torch.randint(0, 16, (2, 512, 24), dtype=torch.int8, generator=gen)
+    v = torch.randint(0, 128, (32, 512), dtype=torch.int8, generator=gen)
+    arrays = NominalArrays(levels=levels, g_off_us=1.0, dg_us=2.0)
+    prod, vsum = arrays.tile_currents(v, 1)
+    want = v.long() @ levels[1].long()
+    assert int(want.max()) > 2**17  # large sums: a lossy product would show
+    assert torch.equal(prod.long(), want)
+    assert torch.equal(vsum.long(), v.long().sum(-1, keepdim=True))

@@ -1,0 +1,80 @@
+"""Small helpers of ``bench/mitigation.py``: option parsing, JSON writing (partial results
+as the run goes) and the code state a run was measured on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.mitigation_wires import WIRES_R_OHM, WIRES_SIZES
+from simulator.mitigation import remap
+
+
+def positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def write_json(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    tmp.replace(path)
+
+
+def code_state() -> dict[str, Any]:
+    """Commit and locally modified simulator files when the run started (peers edit the
+    Monte-Carlo and IR-drop code concurrently)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", *a], cwd=root, capture_output=True, text=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "modified": [line[3:] for line in git("status", "--porcelain").splitlines()
+                     if line[3:].startswith("simulator/")],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def save_partial(path: Path, results: dict[str, Any], section: str,
+                 partial: dict[str, Any]) -> None:
+    """Write ``results`` with ``section``'s partial result (marked ``"partial": true``)."""
+    write_json(path, results | {section: partial | {"partial": True}})
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The workload/output options and those of the wires and compensation sections."""
+    parser.add_argument("--workload", default="digits-cnn", help="registered workload name")
+    parser.add_argument("--divisor", type=positive(int), default=None,
+                        help="width divisor of vgg8/resnet20 (tests)")
+    parser.add_argument("--out", default=None, help="output JSON (default bench/results/...)")
+    parser.add_argument("--sizes", nargs="+", type=positive(int), default=list(WIRES_SIZES),
+                        help="array sizes of the wires section")
+    parser.add_argument("--wires", nargs="+", type=positive(float),
+                        default=list(WIRES_R_OHM), help="wire resistances [Ω], wires section")
+    parser.add_argument("--test-limit", type=positive(int), default=None,
+                        help="stratified test subset (wires/compensation sections)")
+    parser.add_argument("--schemes", nargs="+", choices=remap.SCHEMES, default=remap.SCHEMES)
+    parser.add_argument("--drs-rounds", type=positive(int), default=3)
+    parser.add_argument("--drs-max-rows", type=positive(int), default=1 << 30,
+                        help="DRS refines layers of at most this many physical rows (SRS above)")
+    parser.add_argument("--check-images", type=int, default=2,
+                        help="images checked against the simulator's per-slice read")
+    parser.add_argument("--comp-epochs", type=positive(int), default=1)
+    parser.add_argument("--comp-train", type=positive(int), default=512,
+                        help="training images of the compensators")
