@@ -290,7 +290,7 @@ class NominalArrays:
         holding the same integers: every partial sum is below 2**24, so the float product is
         exact) and a `B x 1` int32 Tensor."""
         vsum = v.sum(-1, keepdim=True, dtype=torch.int32)
-        if fast_int8_products(v.device):
+        if _int8_is_fast(v.device.type):
             return torch._int_mm(v, self.levels[t]), vsum
         return torch.mm(v.float(), self.levels[t].float()), vsum
 
@@ -313,12 +313,6 @@ def _int8_is_fast(device_type: str) -> bool:
             fn()
         times[name] = time.process_time() - t0
     return times["int8"] < times["float"]
-
-
-def fast_int8_products(device: torch.device | str) -> bool:
-    """Whether :class:`NominalArrays` multiplies int8 digits by int8 levels with
-    :func:`torch._int_mm` on ``device`` (else with an exact float32 product)."""
-    return _int8_is_fast(torch.device(device).type)
 
 
 def _int_digits(q: Tensor, plan: ReadPlan, rows_used: int) -> Tensor:
