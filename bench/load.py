@@ -11,7 +11,7 @@ page by page along ``next_cursor``, from the start again at the end). The study 
 completing trials meanwhile; how many is counted per phase. Reported per endpoint:
 requests, throughput, latency percentiles [ms], status counts, 5xx and bodies that say
 "database is locked"; per run, the server log's lines saying "database is locked" and the
-``ERROR`` lines.
+``ERROR`` lines (counted, and the first few quoted with the lines after them).
 
 Two topologies, on the same study one after the other (``--topologies``): ``combined``, the
 default ``xbar serve`` (API, driver and Dask client in one process, so requests share its GIL
@@ -258,7 +258,18 @@ def summary(backend: str, topology: str, n_trials: int, phases: list[dict[str, A
         "n_locked_responses": sum(p["n_locked"] for p in phases),
         "server_log_locked_lines": sum(LOCKED in line for line in log),
         "server_log_error_lines": sum(" ERROR " in line for line in log),
+        "server_log_errors": error_samples(log),
     }
+
+
+def error_samples(log: list[str], most: int = 5, context: int = 3) -> list[str]:
+    """The first ``most`` ``ERROR`` lines of a server log, each with the ``context`` lines
+    after it (where a traceback's last lines name the exception), 600 characters at most."""
+    out = []
+    for i, line in enumerate(log):
+        if " ERROR " in line and len(out) < most:
+            out.append("\n".join(log[i:i + 1 + context])[:600])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,9 @@ with the fidelity lengthscale :math:`\ell_z` learned instead of grid-searched: a
 learned per objective (accuracy is noisy; the log-normal noise prior of ``SingleTaskGP``),
 inputs pass through ``Normalize`` (the unit-cube bounds, so it documents rather than rescales)
 and outputs through ``Standardize``. Hyperparameters are fit by ``fit_gpytorch_mll`` (MAP,
-at most ``fit_maxiter(n)`` L-BFGS-B iterations).
+at most ``fit_maxiter(n)`` L-BFGS-B iterations) on ``CholeskyMarginalLogLikelihood``: GPyTorch's
+exact marginal log likelihood with the closed-form gradient of its Gaussian term (the same
+value and gradient, a third less time per step).
 
 Every L-BFGS-B step costs :math:`O(n^3)`, and the fit is most of a stateless ``suggest()``
 call, so the iteration cap shrinks with the data: ``FIT_MAXITER`` up to ``FIT_FULL_UNTIL``
@@ -39,7 +41,9 @@ Cost model
 A GP on :math:`\log c` (``c`` = measured ``cost_s`` [s]) over ``(x, z)`` with a *linear* mean
 function, so that it extrapolates the dominant trend (cost growing with fidelity, e.g.
 :math:`\log c = 4.8 z` in the BoTorch multi-fidelity tutorial) instead of reverting to a constant
-away from the data. Predictions are :math:`\exp` of the posterior mean (the median cost),
+away from the data; with a fidelity, the mean is the least-squares fit of :math:`\log c` on
+``z``, held fixed while the kernel's hyperparameters are fitted (``_freeze_trend``). Predictions are
+:math:`\exp` of the posterior mean (the median cost),
 divided by ``scale``: the geometric mean of the predicted full-fidelity cost over the observed
 designs, so one *normalized cost unit* is roughly one full evaluation (as in iMOCA's
 :math:`C(z)/C(z^*)`).
@@ -56,6 +60,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from typing import Any
 
 import torch
 from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
@@ -64,6 +69,7 @@ from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.deterministic import GenericDeterministicModel
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
+from gpytorch import settings
 from gpytorch.means import LinearMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.utils.warnings import NumericalWarning
@@ -105,8 +111,76 @@ def fit_maxiter(n: int) -> int:
     return max(20, round(FIT_MAXITER * (FIT_FULL_UNTIL / n) ** 2))
 
 
+class _GaussianLogDensity(torch.autograd.Function):
+    r"""Batched :math:`\log\mathcal{N}(r; 0, K)` from a given Cholesky factor ``L`` of ``K``,
+    with the closed-form gradient :math:`\partial/\partial K = \frac12(\alpha\alpha^\top -
+    K^{-1})`, :math:`\partial/\partial r = -\alpha`, :math:`\alpha = K^{-1} r`: one
+    ``cholesky_inverse`` (:math:`\approx n^3` flops) where autograd through ``cholesky``
+    costs about :math:`4 n^3`."""
+
+    @staticmethod
+    def forward(ctx: Any, K: Tensor, r: Tensor, L: Tensor) -> Tensor:  # noqa: N803
+        """``K``: ``... x n x n``, ``r``: ``... x n``, ``L``: the lower factor of ``K``;
+        returns the ``...`` log densities."""
+        alpha = torch.cholesky_solve(r.unsqueeze(-1), L)  # ... x n x 1
+        quad = (r.unsqueeze(-1) * alpha).sum((-2, -1))
+        logdet = 2.0 * L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        ctx.save_for_backward(L, alpha)
+        return -0.5 * (quad + logdet + r.shape[-1] * math.log(2.0 * math.pi))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None]:
+        L, alpha = ctx.saved_tensors
+        g = grad[..., None, None]
+        grad_K = 0.5 * g * (alpha * alpha.transpose(-1, -2) - torch.cholesky_inverse(L))
+        return grad_K, -grad.unsqueeze(-1) * alpha.squeeze(-1), None
+
+
+class CholeskyMarginalLogLikelihood(ExactMarginalLogLikelihood):
+    """``ExactMarginalLogLikelihood`` (same value, priors and scaling) whose Gaussian term has
+    the closed-form gradient of ``_GaussianLogDensity``: the same fit at about two thirds of
+    the cost per L-BFGS-B step (200 observations, 4 outputs: 15.7 -> 10.6 ms, gradients equal
+    to 1e-14 relative). A covariance whose Cholesky factorization fails, or a NaN policy
+    other than ``"ignore"``, takes GPyTorch's own path (jitter retries, masking)."""
+
+    def forward(self, function_dist: Any, target: Tensor, *params: Any, **kwargs: Any
+                ) -> Tensor:
+        if settings.observation_nan_policy.value() != "ignore":
+            return super().forward(function_dist, target, *params, **kwargs)
+        output = self.likelihood(function_dist, *params, **kwargs)
+        K = output.lazy_covariance_matrix.to_dense()
+        L, info = torch.linalg.cholesky_ex(K.detach())
+        if bool((info != 0).any()):
+            return super().forward(function_dist, target, *params, **kwargs)
+        res = _GaussianLogDensity.apply(K, target - output.mean, L)
+        res = self._add_other_terms(res, params)
+        return res.div_(function_dist.event_shape.numel())
+
+
+def _freeze_trend(model: SingleTaskGP, X: Tensor, logc: Tensor, fidelity_dim: int) -> None:
+    r"""Set the cost GP's ``LinearMean`` to the least-squares fit of :math:`\log c = a + b z`
+    (``X``: ``n x D`` unit cube, fidelity in column ``fidelity_dim``; no slope in the design
+    columns) and hold it fixed, so the kernel models the rest. Fitted with the mean free, the
+    kernel could absorb the fidelity trend of data at low fidelities only: on Branin-Currin (20
+    observations at z <= 0.33, true full cost 121.5 s) eight fits from different random states
+    predicted 1.5-126 s at the target. A least-squares slope in every design column as well
+    extrapolates wildly with few observations of many parameters (crossbar, 10 parameters)."""
+    A = torch.stack([X[:, fidelity_dim], torch.ones_like(X[:, fidelity_dim])], dim=-1)
+    sol = torch.linalg.lstsq(A, logc.reshape(-1, 1)).solution.reshape(-1)
+    tf = model.outcome_transform  # Standardize: the mean acts on standardized targets
+    mu, sd = tf.means.reshape(()), tf.stdvs.reshape(())  # type: ignore[union-attr]
+    mm = model.mean_module
+    w = torch.zeros(X.shape[-1], dtype=X.dtype)
+    w[fidelity_dim] = sol[0] / sd
+    with torch.no_grad():
+        mm.weights.copy_(w.reshape(mm.weights.shape))
+        mm.bias.copy_(((sol[1] - mu) / sd).reshape(mm.bias.shape))
+    mm.weights.requires_grad_(False)
+    mm.bias.requires_grad_(False)
+
+
 def _fit(model: SingleTaskGP) -> None:
-    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    mll = CholeskyMarginalLogLikelihood(model.likelihood, model)
     maxiter = fit_maxiter(model.train_targets.shape[-1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=OptimizationWarning)
@@ -203,6 +277,7 @@ class CostModel:
         self.fidelity_dim = fidelity_dim
         logc = cost_s.clamp_min(MIN_COST).log()
         self._model: SingleTaskGP | None = None
+        self._alpha: Tensor | None = None
         self._const = float(logc.mean())
         self.constant = X.shape[0] < 2 or float(logc.max() - logc.min()) < 1e-9
         if not self.constant:
@@ -214,18 +289,47 @@ class CostModel:
                     input_transform=Normalize(d=D, bounds=_unit_bounds(D)),
                     outcome_transform=Standardize(m=1),
                 )
+            if fidelity_dim is not None:
+                _freeze_trend(self._model, X.double(), logc, fidelity_dim)
             _fit(self._model)
+            self._alpha = self._mean_weights(self._model)
         X_full = X.double().clone()
         if fidelity_dim is not None:
             X_full[:, fidelity_dim] = 1.0
         with torch.no_grad():
             self.scale = math.exp(float(self.log_cost_s(X_full).mean()))
 
+    @staticmethod
+    def _mean_weights(model: SingleTaskGP) -> Tensor | None:
+        r""":math:`\alpha = (K + \sigma^2 I)^{-1} (y - m(X))` (``n``, standardized) of the
+        fitted cost GP, or ``None`` when its covariance does not factorize (then
+        ``model.posterior`` predicts)."""
+        with torch.no_grad():
+            Xt = model.train_inputs[0]
+            K = model.covar_module(Xt).to_dense()
+            K = K + model.likelihood.noise.reshape(-1)[0] * torch.eye(K.shape[-1], dtype=K.dtype)
+            L, info = torch.linalg.cholesky_ex(K)
+            if int(info) != 0:
+                return None
+            r = model.train_targets - model.mean_module(Xt)
+            return torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
+
     def log_cost_s(self, X: Tensor) -> Tensor:
-        r"""Predicted :math:`\log` cost [log s] (posterior mean), shape ``X.shape[:-1]``."""
+        r"""Predicted :math:`\log` cost [log s] (posterior mean), shape ``X.shape[:-1]``.
+
+        The mean :math:`m(x) + k(x, X)\,\alpha` is computed directly from the cached
+        :math:`\alpha` (``model.posterior``'s value to rounding, at a third of its cost per
+        call inside the acquisition search)."""
         if self._model is None:
             return torch.full(X.shape[:-1], self._const, dtype=X.dtype)
-        return self._model.posterior(X).mean.squeeze(-1)
+        if self._alpha is None:
+            return self._model.posterior(X).mean.squeeze(-1)
+        m = self._model
+        xt = m.transform_inputs(X)
+        kx = m.covar_module(xt, m.train_inputs[0]).to_dense()  # ... x n
+        mean = m.mean_module(xt) + kx.matmul(self._alpha)
+        tf = m.outcome_transform
+        return mean * tf.stdvs.reshape(()) + tf.means.reshape(())
 
     def __call__(self, X: Tensor) -> Tensor:
         r"""Predicted normalized cost :math:`C(x, z)` (> 0), shape ``X.shape[:-1]``.
@@ -241,4 +345,5 @@ class CostModel:
         return GenericDeterministicModel(lambda X: self(X).unsqueeze(-1), num_outputs=1)
 
 
-__all__ = ["CostModel", "fit_maxiter", "fit_objective_model", "fit_objective_model_list"]
+__all__ = ["CholeskyMarginalLogLikelihood", "CostModel", "fit_maxiter", "fit_objective_model",
+           "fit_objective_model_list"]

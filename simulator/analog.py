@@ -43,6 +43,7 @@ from simulator.mapping import (
     map_weight,
     unrolled_weight,
 )
+from simulator.nominal import NominalArrays, nominal_current_range, nominal_read
 from simulator.nonideal import (
     BaseNonIdeality,
     ConductanceQuantization,
@@ -60,13 +61,11 @@ from simulator.nonideal.ir_drop import (
 from simulator.nonideal.ir_transfer import DropCorrection
 from simulator.patches import conv_out_hw, even_rows, gather_patches
 from simulator.readout import (
-    NominalArrays,
     ReadPlan,
     column_sum_conductance,
     current_range,
-    nominal_current_range,
-    nominal_read,
     read_layer,
+    zero_code_grid,
 )
 from simulator.tiling import TileLayout
 
@@ -194,14 +193,14 @@ class AnalogLayer(nn.Module):
         return out
 
     def _effective(self, g: Tensor) -> Tensor:
+        """Scratch conductances ``g`` [µS] through the IR-drop model (overwritten in place)."""
+        r = self.config.wire_r_ohm
         if self.ir_drop in ("solved", "relaxation") and self._correction is None:
             self._correction = drop_correction(
-                self.nominal_conductance(),
-                self.config.wire_r_ohm,
-                self.ir_drop,
+                self.nominal_conductance(), r, self.ir_drop,
                 min(self.config.rows, self.layout.in_features),
             )
-        return effective_conductance(g, self.config.wire_r_ohm, self.ir_drop, self._correction)
+        return effective_conductance(g, r, self.ir_drop, self._correction, inplace=True)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -248,7 +247,7 @@ class AnalogLayer(nn.Module):
         return gather_patches(x, rows, *geometry).unsqueeze(0)
 
     def _nominal_arrays(self, plan: ReadPlan) -> NominalArrays | None:
-        """The target levels of the read columns as :class:`~simulator.readout.NominalArrays`
+        """The target levels of the read columns as :class:`~simulator.nominal.NominalArrays`
         when wires are ideal (the currents are then exact integer products), else ``None``."""
         ideal = self.ir_drop == "ideal" or self.config.wire_r_ohm == 0.0
         if not ideal or not NominalArrays.supported(plan, self.config.levels - 1):
@@ -346,9 +345,12 @@ class AnalogLayer(nn.Module):
         )
 
     def _adc_step(self) -> tuple[float, float, int]:
-        """``(lo, step, top)``: ADC offset [µA], LSB [µA] and largest code."""
+        """``(lo, step, top)``: ADC offset [µA], LSB [µA] and largest code (column-sum tier:
+        zero current on a code, :func:`~simulator.readout.zero_code_grid`)."""
         lo, hi = self.adc_range  # type: ignore[misc]
         top = 2**self.config.adc_bits - 1
+        if self.readout == "column_sum":
+            return zero_code_grid(lo, hi, top)
         return lo, ((hi - lo) / top if hi > lo else 1.0), top
 
     def forward(self, x: Tensor) -> Tensor:
@@ -377,7 +379,7 @@ class AnalogLayer(nn.Module):
     def nominal_forward(self, x: Tensor) -> Tensor:
         r"""`N x ...` inputs -> `N x ...` outputs of one nominal chip: the target levels read
         through the IR-drop model and the ADC without device effects (no programming or read
-        noise; exact integer products with ideal wires, :func:`~simulator.readout.
+        noise; exact integer products with ideal wires, :func:`~simulator.nominal.
         nominal_read`; no :meth:`program` needed)."""
         return self._fold(self.nominal_rows(self.unroll_rows(x))[0], x)
 

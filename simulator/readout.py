@@ -22,32 +22,36 @@ digitized once per cycle (aihwkit's abstraction: one ADC reading per output and 
 layer costs ``cycles`` clean-size products instead of ``cycles x columns-per-weight``. The
 read noise of the summed current is exactly that of the weighted sum of independent column
 noises (``σ ||v|| · ||combine[:, o]||_2``); what changes is the ADC: one conversion of the sum
-instead of one per slice column, so per-slice clipping and rounding are not modelled. Used for
-the lowest Monte-Carlo fidelities (``CrossbarConfig.column_sum_below``).
+instead of one per slice column, so per-slice clipping and rounding are not modelled. The
+summed current is signed (differential pairs, reference columns), so its ADC grid has zero
+current on a code (:func:`zero_code_grid`, as aihwkit's symmetric ``out_res``/``out_bound``
+quantizer): with the grid's offset left wherever ``lo`` puts it, every read near zero current
+is rounded to up to half an LSB off zero, a bias that the shift-and-add multiplies by
+``Σ_p 2**(dac_bits·p)`` and the row tiles (up to a full output standard deviation, measured on
+a 1152-input layer at 64x64). Used for the lowest Monte-Carlo fidelities
+(``CrossbarConfig.column_sum_below``).
+
+The noise-free nominal chip on ideal wires (calibration, deterministic errors) is read from
+exact integer products in :mod:`simulator.nominal`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Generator, Tensor
 
 __all__ = [
     "BLOCK_ELEMENTS",
-    "NominalArrays",
     "ReadPlan",
     "column_sum_conductance",
     "current_range",
     "input_digits",
-    "nominal_current_range",
-    "nominal_read",
     "read_layer",
+    "zero_code_grid",
 ]
 
 BLOCK_ELEMENTS = 1 << 18
@@ -246,6 +250,25 @@ def current_range(q: Tensor, g: Tensor, plan: ReadPlan) -> tuple[float, float]:
     return (lo, hi) if math.isfinite(lo) else (0.0, 0.0)
 
 
+def zero_code_grid(lo: float, hi: float, top: int) -> tuple[float, float, int]:
+    r"""``(offset [µA], step [µA], top)`` of the finest ADC grid with zero current on a code
+    that covers ``[min(lo, 0), max(hi, 0)]`` [µA] with codes ``0..top``: the zero code
+    ``k`` next to where the plain grid ``lo + code·(hi - lo)/top`` puts zero, and the smallest
+    step for which codes ``-k..top-k`` (times the step) reach both ends (the column-sum tier's
+    signed summed current, module docstring)."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi <= lo:
+        return 0.0, 1.0, top
+    plain = -lo / ((hi - lo) / top)  # where zero falls on the plain grid [codes]
+    best = math.inf, 0
+    for k in {min(top, max(0, math.floor(plain))), min(top, max(0, math.ceil(plain)))}:
+        below = -lo / k if k else (0.0 if lo == 0.0 else math.inf)
+        above = hi / (top - k) if k < top else (0.0 if hi == 0.0 else math.inf)
+        best = min(best, (max(below, above), k))
+    step, k = best
+    return -k * step, step, top
+
+
 def column_sum_conductance(g: Tensor, combine: Tensor) -> tuple[Tensor, Tensor]:
     r"""Conductances of the column-sum tier: slice columns summed with their digital weights.
 
@@ -260,155 +283,3 @@ def column_sum_conductance(g: Tensor, combine: Tensor) -> tuple[Tensor, Tensor]:
     """
     combine = combine.to(g)
     return g @ combine, torch.linalg.vector_norm(combine, dim=0)
-
-
-# -- nominal arrays: exact integer products ---------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class NominalArrays:
-    r"""Noise-free arrays at their programmed levels, read through ideal wires: the current
-    of column ``j`` is ``V_unit · (g_off Σ_i v_i + Δg Σ_i v_i L_ij)`` with integer digits
-    ``v`` and levels ``L``, so both sums are exact integer products (int8 operands, int32
-    accumulation: :func:`torch._int_mm`), 4x the float32 product's rate on AVX-512 VNNI."""
-
-    levels: Tensor
-    r"""A `row_tiles x rows_used x n`-dim int8 Tensor of cell levels (read columns)."""
-    g_off_us: float
-    """Conductance of level 0 [µS]."""
-    dg_us: float
-    """Conductance of one level step [µS]."""
-
-    @staticmethod
-    def supported(plan: ReadPlan, max_level: int) -> bool:
-        """Whether digits and levels fit int8 (``dac_bits <= 7``, levels <= 127)."""
-        return 2**plan.dac_bits - 1 <= 127 and max_level <= 127
-
-    def tile_currents(self, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
-        r"""``(Σ_i v_i L_ij, Σ_i v_i)`` of row tile ``t`` for `B x rows_used` int8 digits:
-        a `B x n` Tensor (int32 from :func:`torch._int_mm` where it is fast, else float32
-        holding the same integers: every partial sum is below 2**24, so the float product is
-        exact) and a `B x 1` int32 Tensor."""
-        vsum = v.sum(-1, keepdim=True, dtype=torch.int32)
-        if _int8_is_fast(v.device.type):
-            return torch._int_mm(v, self.levels[t]), vsum
-        return torch.mm(v.float(), self.levels[t].float()), vsum
-
-
-@functools.cache
-def _int8_is_fast(device_type: str) -> bool:
-    """Whether :func:`torch._int_mm` outruns a float32 product on this machine: measured once
-    per process on a 512 x 128 x 512 product (CPU: 4x faster with AVX-512 VNNI, 40-60x
-    slower on AVX2 alone, where it falls back to a reference loop; CUDA: always used)."""
-    if device_type != "cpu":
-        return True
-    a = torch.randint(0, 16, (512, 128), dtype=torch.int8)
-    b = torch.randint(0, 4, (128, 512), dtype=torch.int8)
-    af, bf = a.float(), b.float()
-    times = {}
-    for name, fn in (("int8", lambda: torch._int_mm(a, b)), ("float", lambda: af @ bf)):
-        fn()
-        t0 = time.process_time()
-        for _ in range(3):
-            fn()
-        times[name] = time.process_time() - t0
-    return times["int8"] < times["float"]
-
-
-def _int_digits(q: Tensor, plan: ReadPlan, rows_used: int) -> Tensor:
-    """`row_tiles x B·P·C x rows_used` int8 digits of `B x K` integer inputs, tile-major (each
-    tile's operand contiguous), row ``b·P·C + p`` as in :func:`input_digits`."""
-    b, k = q.shape
-    t_r = plan.row_tiles
-    out = torch.zeros(t_r, b, plan.passes, rows_used, dtype=torch.int8, device=q.device)
-    qi = q.to(torch.int32)
-    parts = [qi.clamp_min(0), (-qi).clamp_min(0)] if plan.signed else [qi]
-    mask, i = 2**plan.dac_bits - 1, 0
-    for part in parts:
-        part = F.pad(part, (0, t_r * rows_used - k)).view(b, t_r, rows_used).transpose(0, 1)
-        for c in range(plan.cycles):
-            out[:, :, i] = (part >> (c * plan.dac_bits)) & mask
-            i += 1
-    return out.view(t_r, b * plan.passes, rows_used)
-
-
-def _int_block(n: int, plan: ReadPlan) -> int:
-    return max(1, (BLOCK_ELEMENTS << 2) // max(1, plan.passes * n))
-
-
-def nominal_current_range(q: Tensor, arrays: NominalArrays, plan: ReadPlan) -> tuple[float, float]:
-    r""":func:`current_range` on nominal arrays from exact integer products [µA]: per read,
-    the extreme columns of ``Σ v L`` give the extreme currents (a current grows with it).
-
-    Args:
-        q: A `1 x M x K`-dim Tensor of signed integer inputs.
-        arrays: The nominal arrays.
-        plan: The read plan (digits and tiles).
-    """
-    lo, hi = math.inf, -math.inf
-    t_r, rows_used, n = arrays.levels.shape
-    mb = _int_block(n, plan)
-    for m0 in range(0, q.shape[1], mb):
-        v = _int_digits(q[0, m0 : m0 + mb], plan, rows_used)
-        for t in range(t_r):
-            prod, vsum = arrays.tile_currents(v[t], t)
-            p_lo, p_hi = prod.amin(-1, keepdim=True), prod.amax(-1, keepdim=True)  # aminmax: 25x
-            base = vsum.double() * arrays.g_off_us
-            ends = (
-                torch.cat(
-                    [base + arrays.dg_us * p_lo.double(), base + arrays.dg_us * p_hi.double()],
-                    dim=-1,
-                )
-                * plan.v_unit
-            )
-            lo, hi = min(lo, float(ends.min())), max(hi, float(ends.max()))
-    return (lo, hi) if math.isfinite(lo) else (0.0, 0.0)
-
-
-def nominal_read(
-    q: Tensor, arrays: NominalArrays, plan: ReadPlan, combine: Tensor | None, dtype: torch.dtype
-) -> Tensor:
-    r""":func:`read_layer` of one noise-free draw on nominal arrays (``plan.sigma_us`` and
-    ``plan.effects`` are not applied): the currents from exact integer products, then the
-    same ADC codes and shift-and-add.
-
-    Args:
-        q: A `1 x M x K`-dim Tensor of signed integer inputs.
-        arrays: The nominal arrays.
-        plan: The read plan.
-        combine: An optional `n x out`-dim Tensor applied per block.
-        dtype: Floating dtype of the codes and of the result.
-
-    Returns:
-        A `1 x M x out`-dim Tensor, as :func:`read_layer`.
-    """
-    m_total = q.shape[1]
-    t_r, rows_used, n = arrays.levels.shape
-    pc = plan.passes
-    weights = plan.cycle_weights(dtype, q.device)
-    if plan.adc is not None:
-        lo, step, top = plan.adc
-        scale, start = plan.v_unit / step, -lo / step
-    else:
-        scale, start, top = plan.v_unit, 0.0, 0
-    a_l, a_s = scale * arrays.dg_us, scale * arrays.g_off_us  # per unit of Σ v L, of Σ v
-    combine = None if combine is None else combine.to(dtype)
-    out = torch.empty(1, m_total, n if combine is None else combine.shape[1], dtype=dtype)
-    mb = _int_block(n, plan)
-    for m0 in range(0, m_total, mb):
-        m1 = min(m_total, m0 + mb)
-        v = _int_digits(q[0, m0:m1], plan, rows_used)
-        acc = torch.zeros(m1 - m0, n, dtype=dtype)
-        cur = torch.empty((m1 - m0) * pc, n, dtype=dtype)
-        for t in range(t_r):
-            prod, vsum = arrays.tile_currents(v[t], t)
-            if dtype == torch.float32:  # int32 -> float32 in the same pass as the scaling
-                torch.mul(prod, a_l, out=cur)
-            else:  # a float64 result (reference checks) computes in float64
-                cur.copy_(prod).mul_(a_l)
-            cur.add_(vsum.to(dtype).mul_(a_s).add_(start))
-            if plan.adc is not None:
-                cur.round_().clamp_(0, top)
-            acc.add_(torch.matmul(weights, cur.view(m1 - m0, pc, n)))
-        out[0, m0:m1] = acc if combine is None else acc @ combine
-    return out

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, null, select
@@ -23,6 +26,10 @@ from app.services.workloads import study_files
 from optimizer.space import SearchSpace
 
 MAX_PAGE = 500
+FRONT_BODIES_MAX = 64
+"""Studies whose evaluated-front JSON body a process keeps (the most recently asked)."""
+FRONT_READ_TRIES = 3
+"""Reads of a front racing a concurrent update before its body is served uncached."""
 
 
 def _definition(body: StudyCreate, resolved: ResolvedStudy) -> dict[str, Any]:
@@ -283,3 +290,76 @@ def pareto_front(session: Session, study: Study) -> ParetoPublic:
             for t in rows
         ],
     )
+
+
+class FrontBodies:
+    """The serialized ``GET /pareto`` body of each study's current front version, so an
+    unchanged front is served without reading or validating its points again.
+
+    The body is a function of ``(study, pareto_version)``: a front's membership, reference
+    point and hypervolume change only with a version bump (:mod:`app.services.pareto`) and a
+    member's params and values never change. The study's ``created_at`` is part of the key,
+    since SQLite may give a deleted study's id to a new one. One entry per study (the latest
+    version asked), at most :data:`FRONT_BODIES_MAX` studies, least recently used dropped.
+    Thread-safe: routes call it from the thread pool.
+    """
+
+    def __init__(self, max_studies: int = FRONT_BODIES_MAX) -> None:
+        self.max_studies = max_studies
+        self._bodies: OrderedDict[int, tuple[datetime, int, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, study_id: int, created_at: datetime, version: int) -> bytes | None:
+        with self._lock:
+            entry = self._bodies.get(study_id)
+            if entry is None or entry[:2] != (created_at, version):
+                return None
+            self._bodies.move_to_end(study_id)
+            return entry[2]
+
+    def put(self, study_id: int, created_at: datetime, version: int, body: bytes) -> None:
+        with self._lock:
+            entry = self._bodies.get(study_id)
+            if entry is not None and entry[0] == created_at and entry[1] > version:
+                return  # a slower request read an older version: keep the newer
+            self._bodies[study_id] = (created_at, version, body)
+            self._bodies.move_to_end(study_id)
+            while len(self._bodies) > self.max_studies:
+                self._bodies.popitem(last=False)
+
+
+def front_head(session: Session, study_id: int) -> Any:
+    """``(owner_key_id, created_at, pareto_version)`` of a study: what a cached front needs,
+    without loading the study's definition.
+
+    Raises:
+        NotFoundError: no study with that id.
+    """
+    head = session.execute(
+        select(Study.owner_key_id, Study.created_at, Study.pareto_version)
+        .where(Study.id == study_id)
+    ).first()
+    if head is None:
+        raise NotFoundError(f"No study with id {study_id}.")
+    return head
+
+
+def front_json(session: Session, study_id: int, bodies: FrontBodies) -> tuple[int, bytes]:
+    """The study's evaluated front (:func:`pareto_front`) as the JSON body of ``GET
+    /pareto``, and its version; stored in ``bodies`` when the version did not move while the
+    points were read (re-read up to :data:`FRONT_READ_TRIES` times), so a cached body never
+    mixes two versions.
+
+    Raises:
+        NotFoundError: no study with that id.
+    """
+    for _ in range(FRONT_READ_TRIES):
+        study = session.get(Study, study_id, populate_existing=True)
+        if study is None:
+            raise NotFoundError(f"No study with id {study_id}.")
+        body = pareto_front(session, study).model_dump_json().encode()
+        now = session.scalar(select(Study.pareto_version).where(Study.id == study_id))
+        if now == study.pareto_version:
+            bodies.put(study_id, study.created_at, study.pareto_version, body)
+            break
+    return study.pareto_version, body

@@ -107,7 +107,8 @@ def retime(out_dir: Path | str, name: str = "optimizer",
     say = progress or (lambda msg: logger.info("%s", msg))
     timing, errors = time_methods(settings, say)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    notes = [*old.get("notes", []), f"suggest() timing re-measured on {stamp}; runs unchanged"]
+    notes = [*old.get("notes", []), f"suggest() timing re-measured on {stamp} (process CPU "
+             "seconds, one thread, known noise on f0); runs unchanged"]
     return finalize(old["runs"], timing, settings, out_dir, name=name, wall_s=old.get("wall_s"),
                     timing_errors=errors, notes=notes)
 

@@ -82,6 +82,10 @@ from optimizer.space import UNIT_TARGET
 
 Approx = Literal["tg", "gibbon"]
 
+INFO_NOISE_FLOOR = 0.0
+"""Default least observation noise variance in the ``"gibbon"`` term [share of each objective's
+variance] (module docstring, "Noise floor"); 0: the model's own noise."""
+
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _MIN_STD = 1e-9
 _GAMMA_CLIP = 40.0
@@ -129,6 +133,7 @@ class CFMESMO(AcquisitionFunction):
         target_fidelity: float = UNIT_TARGET,
         fidelity_filter: Callable[[Tensor], Tensor] | None = None,
         front_boxes: Tensor | None = None,
+        info_noise_floor: float = INFO_NOISE_FLOOR,
     ) -> None:
         r"""Build the acquisition function.
 
@@ -147,6 +152,9 @@ class CFMESMO(AcquisitionFunction):
                 (``optimizer.acquisition.front_truncation.front_boxes``) for ``"gibbon"``;
                 ``None`` takes ``max_values.front_boxes`` when ``sample_max_values`` attached
                 them, else truncates at the max values alone (MESMO's box).
+            info_noise_floor: Least observation noise variance of the ``"gibbon"`` term, as
+                a share of each objective's variance (``INFO_NOISE_FLOOR``; module
+                docstring), ``>= 0``.
 
         Raises:
             OptimizerError: for a bad ``approx`` or ``max_values`` shape.
@@ -168,6 +176,20 @@ class CFMESMO(AcquisitionFunction):
         self.target_fidelity = float(target_fidelity)
         self.fidelity_filter = fidelity_filter
         self._pairs = PairMoments.from_model(model)  # None: use model.posterior
+        self.info_noise_floor = float(info_noise_floor)
+        self._floor = self._noise_floor(model)
+
+    def _noise_floor(self, model: Model) -> Tensor:
+        """``m`` least noise variances [raw units]: ``info_noise_floor`` times the squared
+        ``Standardize`` scale of each output (1 without one)."""
+        if self._pairs is not None:
+            scale = self._pairs.scale.reshape(-1)
+        else:
+            tf = getattr(model, "outcome_transform", None)
+            stdvs = getattr(tf, "stdvs", None)
+            scale = (stdvs.reshape(-1) if stdvs is not None
+                     else torch.ones(model.num_outputs, dtype=torch.double))
+        return (self.info_noise_floor * scale.pow(2)).detach().double()
 
     def project(self, X: Tensor) -> Tensor:
         """``X`` with the fidelity column set to the target fidelity (same shape)."""
@@ -199,7 +221,7 @@ class CFMESMO(AcquisitionFunction):
         elif self._pairs is not None:
             mo = self._pairs(X[..., 0, :], self.project(X)[..., 0, :])
             var_t = mo.var_b.clamp_min(_MIN_STD**2)  # b x m
-            var_y = (mo.var_a + mo.noise).clamp_min(_MIN_STD**2)
+            var_y = (mo.var_a + torch.maximum(mo.noise, self._floor)).clamp_min(_MIN_STD**2)
             if self.front_boxes is not None:
                 rho = mo.cov_ab / (var_y * var_t).sqrt()
                 cov = truncated_covariance(mo.mean_b, var_t.sqrt(), self.front_boxes)
@@ -219,6 +241,7 @@ class CFMESMO(AcquisitionFunction):
             var_t = cov[..., idx_t, idx_t].clamp_min(_MIN_STD**2)  # b x m
             cov_zt = cov[..., idx_z, idx_t]
             var_y = self.model.posterior(X, observation_noise=True).variance[..., 0, :]
+            var_y = torch.maximum(var_y, post.variance[..., 0, :] + self._floor)
             mu_t = post.mean[..., 1, :]
             if self.front_boxes is not None:
                 rho = cov_zt / (var_y.clamp_min(_MIN_STD**2) * var_t).sqrt()
@@ -248,4 +271,4 @@ class CFMESMO(AcquisitionFunction):
         return ig
 
 
-__all__ = ["CFMESMO", "gibbon_information_gain", "mesmo_information_gain"]
+__all__ = ["CFMESMO", "INFO_NOISE_FLOOR", "gibbon_information_gain", "mesmo_information_gain"]

@@ -49,9 +49,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from botorch.models.model import Model
-from botorch.sampling.pathwise import get_matheron_path_model
+from botorch.models.deterministic import MatheronPathModel
+from botorch.models.model import Model, ModelList
+from botorch.models.transforms.input import InputTransform
+from botorch.models.transforms.outcome import OutcomeTransform
+from botorch.sampling.pathwise import GeneralizedLinearPath, MatheronPath, get_matheron_path_model
 from botorch.utils.multi_objective.pareto import is_non_dominated
+from linear_operator.operators import LinearOperator
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
@@ -155,7 +159,7 @@ def sample_max_values(
                            "ignored for this draw", cand.shape[0])
             feasible_fn = None
     with torch.no_grad():
-        F = paths(_with_fidelity(cand, fidelity_dim))  # S x N x m
+        F = path_values(paths, _with_fidelity(cand, fidelity_dim))  # S x N x m
     S, _, m = F.shape
     best_idx = F.argmax(dim=1)  # S x m
     X0 = cand[best_idx]  # S x m x d
@@ -174,11 +178,11 @@ def sample_max_values(
         floor = Y_best.double() + margin * std.double()
         y_star = torch.maximum(y_star, floor.expand_as(y_star))
     fronts, sets = [], []
+    F_all = torch.cat([F, F_ref], dim=1)  # S x (N + m) x m
+    masks = non_dominated(F_all)
     for s in range(S):
-        Fs = torch.cat([F[s], F_ref[s]])
         Xs = torch.cat([cand, X_ref[s]])
-        mask = is_non_dominated(Fs)
-        Fs, Xs = Fs[mask], Xs[mask]
+        Fs, Xs = F_all[s][masks[s]], Xs[masks[s]]
         # the clamp raises a maximum: lift that objective's extreme point of the front to it
         top = Fs.argmax(dim=0)  # m
         Fs = Fs.clone()
@@ -191,14 +195,93 @@ def sample_max_values(
     return MaxValueSamples(max_values=max_values, pareto_fronts=fronts, pareto_sets=sets)
 
 
+def non_dominated(Y: Tensor) -> Tensor:
+    """``is_non_dominated(Y)`` (maximization, duplicates after their first occurrence dropped)
+    for finite ``... x N x m`` values, with the pairwise comparisons accumulated one objective
+    at a time on ``... x N x N`` masks instead of reduced over an ``... x N x N x m`` one
+    (8 fronts of 716 points, 4 objectives: 0.23 -> 0.03 s). Non-finite values go to BoTorch's
+    ``is_non_dominated``.
+
+    Returns:
+        ``... x N`` boolean mask of the non-dominated points.
+    """
+    if not bool(torch.isfinite(Y).all()) or Y.shape[-2] == 0:
+        return is_non_dominated(Y)
+    N = Y.shape[-2]
+    ge = torch.ones((*Y.shape[:-2], N, N), dtype=torch.bool)  # [i, k]: Y_k >= Y_i everywhere
+    gt = torch.zeros_like(ge)  # [i, k]: Y_k > Y_i somewhere
+    for j in range(Y.shape[-1]):
+        col = Y[..., j]
+        ge &= col.unsqueeze(-2) >= col.unsqueeze(-1)
+        gt |= col.unsqueeze(-2) > col.unsqueeze(-1)
+    dominated = (ge & gt).any(dim=-1)
+    earlier = torch.ones(N, N, dtype=torch.bool).tril(diagonal=-1)  # k < i
+    repeat = (ge & ~gt & earlier).any(dim=-1)  # equal to an earlier point
+    return ~dominated & ~repeat
+
+
+def _transformed(module: object, x: Tensor, which: str) -> Tensor:
+    """``x`` through ``module``'s ``input_transform`` (``which = "input"``) or the untransform of
+    its ``output_transform`` (``"output"``), as BoTorch's ``TransformedModuleMixin`` applies
+    them around a path's ``forward``."""
+    tf = getattr(module, f"{which}_transform", None)
+    if tf is None:
+        return x
+    if which == "input":
+        return tf.forward(x) if isinstance(tf, InputTransform) else tf(x)
+    return tf.untransform(x)[0] if isinstance(tf, OutcomeTransform) else tf(x)
+
+
+def path_values(paths: Model, X: Tensor) -> Tensor:
+    r"""``paths(X)`` for ``N x D`` points ``X``: ``S x N x m`` values of ``S`` sample paths.
+
+    For the Matheron paths of a batched multi-output GP (``get_matheron_path_model``),
+    ``paths(X)`` multiplies the ``m x N x F`` features of ``X`` with the ``S x m x F`` path
+    weights by a broadcast ``matmul``, which copies the features ``S`` times (1 GB of writes
+    for 712 points, 8 samples, 4 outputs, 1024 + 200 features: 0.22 s); here each linear path
+    is one ``m x N x F`` by ``m x F x S`` product instead (the same numbers, to rounding).
+    Any other model is evaluated as ``paths(X)``.
+    """
+    path = getattr(paths, "_path", None)
+    if (not isinstance(paths, MatheronPathModel) or not isinstance(path, MatheronPath)
+            or isinstance(paths.model, ModelList) or paths.model.num_outputs < 2
+            or X.dim() != 2 or len(paths.sample_shape) != 1):
+        return paths(X)
+    x = _transformed(path, X.unsqueeze(-3), "input")  # 1 x N x D
+    outs = []
+    for sub in path.paths.values():
+        if not isinstance(sub, GeneralizedLinearPath) or sub.is_ensemble:
+            outs.append(sub(x))
+            continue
+        xs = _transformed(sub, x, "input")
+        feat = sub.feature_map(xs)  # m x N x F (batch over outputs)
+        feat = feat.to_dense() if isinstance(feat, LinearOperator) else feat
+        out = feat.matmul(sub.weight.movedim(0, -1)).movedim(-1, 0)  # S x m x N
+        if sub.bias_module is not None:
+            out = out + sub.bias_module(xs)
+        outs.append(_transformed(sub, out, "output"))
+    return _transformed(path, path.join(outs), "output").transpose(-1, -2)
+
+
+def _diagonal_values(paths: Model, X: Tensor) -> Tensor:
+    r"""``S x m`` values :math:`f^s_j(X_{s j})` of the ``S`` paths at ``S x m x D`` points:
+    the diagonal of ``paths(X)`` (``S x m x m``), for Matheron paths of a batched multi-output
+    GP evaluated without the off-diagonal outputs (each point against its own output's
+    kernel batch; the gradient steps of ``_refine`` cost a third less)."""
+    if (isinstance(paths, MatheronPathModel) and isinstance(paths._path, MatheronPath)
+            and not isinstance(paths.model, ModelList) and paths.model.num_outputs > 1
+            and X.dim() == 3 and X.shape[-2] == paths.model.num_outputs):
+        return paths._path(X.unsqueeze(-2)).squeeze(-1)
+    return torch.diagonal(paths(X), dim1=-2, dim2=-1)
+
+
 def _refine(paths: Model, X0: Tensor, fidelity_dim: int | None, steps: int) -> Tensor:
     r"""Projected Adam ascent of :math:`f^s_j` from ``X0[s, j]`` (``S x m x d``), all at once."""
     X = X0.clone().requires_grad_(True)
     opt = torch.optim.Adam([X], lr=0.02)
     for _ in range(steps):
         opt.zero_grad()
-        out = paths(_with_fidelity(X, fidelity_dim))  # S x m x m
-        loss = -torch.diagonal(out, dim1=-2, dim2=-1).sum()
+        loss = -_diagonal_values(paths, _with_fidelity(X, fidelity_dim)).sum()
         loss.backward()
         opt.step()
         with torch.no_grad():
@@ -206,4 +289,5 @@ def _refine(paths: Model, X0: Tensor, fidelity_dim: int | None, steps: int) -> T
     return X.detach()
 
 
-__all__ = ["CLAMP_MARGIN", "IMOCA_BETA", "MaxValueSamples", "sample_max_values"]
+__all__ = ["CLAMP_MARGIN", "IMOCA_BETA", "MaxValueSamples", "non_dominated", "path_values",
+           "sample_max_values"]

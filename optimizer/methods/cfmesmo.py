@@ -29,22 +29,28 @@ Sobol designs below 50 % accuracy at the analytic tier). So:
   a model fitted to what is observed by then (the Sobol designs with fewer than
   ``FRONT_MIN_OBSERVATIONS`` observations).
 - After the initial design, while no full-fidelity result meets every threshold, the
-  suggestions are ``front_picks`` (``extras.phase = "cf-mesmo-front"``) as long as a member is
-  predicted to meet them; then CF-MESMO resumes (step 3).
+  suggestions are ``front_picks`` (``extras.phase = "cf-mesmo-front"``): members predicted to
+  meet them, or, when none is (a full-fidelity pick came out below a threshold and pulled the
+  target-fidelity means down), the one design most likely to meet them, as long as that
+  probability is at least ``FRONT_MIN_PROBABILITY``; the rest of a batch is CF-MESMO's
+  (step 3), as is every suggestion once a full-fidelity result meets the thresholds.
 
 ``front_picks`` takes the members of the model's predicted front
 (``optimizer.posterior_front.posterior_pareto_set``: the Pareto set of the posterior mean,
 searched by NSGA-II, evaluated designs added) whose means meet the thresholds and that are
 neither evaluated nor pending at the target fidelity, greedily by the hypervolume their means
 add (``confirmation_picks``, as the study's confirmation trials do), after the pending
-target-fidelity points predicted to meet them; in the initial design, fewer such members are
-filled up by the probability of meeting the thresholds. The means are taken at the target
-fidelity once a target-fidelity result exists and at the highest fidelity observed before:
-with observations at one fidelity only the fidelity lengthscale is unidentified (its prior
-makes the posterior at the target nearly the prior), and the lower fidelity stands in for the
-target, the premise of multi-fidelity optimization. Each pick carries ``extras.predicted``
-(``{objective: {"mean", "sd"}}``) and ``predicted_at_fidelity``; its
-``info_gain_per_cost`` is ``None``. Without thresholds the method is unchanged.
+target-fidelity points predicted to meet them; fewer such members than wanted (all of the
+initial design's slots, one after it) are filled up by the designs of highest probability of
+meeting the thresholds under the posterior (among the front's members, Sobol designs and the
+evaluated designs, the model conditioned on the pending full-fidelity points;
+``optimizer.methods.front_first``). The means are taken at the target fidelity once a
+target-fidelity result exists and at the highest fidelity observed before: with observations at
+one fidelity only the fidelity lengthscale is unidentified (its prior makes the posterior at
+the target nearly the prior), and the lower fidelity stands in for the target, the premise of
+multi-fidelity optimization. Each pick carries ``extras.predicted`` (``{objective: {"mean",
+"sd"}}``) and ``predicted_at_fidelity``; its ``info_gain_per_cost`` is ``None``. Without
+thresholds the method is unchanged.
 
 Each suggestion carries its fidelity and ``info_gain_per_cost`` [nats per normalized cost unit;
 one unit ~ one full evaluation], and ``extras`` with the predicted information gain [nats] and
@@ -60,27 +66,31 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from botorch.models.model import Model
-from gpytorch.utils.warnings import NumericalWarning
 from torch import Tensor
 
 from optimizer.acquisition.cf_mesmo import CFMESMO as CFMESMOAcquisition
+from optimizer.acquisition.cf_mesmo import INFO_NOISE_FLOOR
 from optimizer.acquisition.fidelity_filter import BOCAFilter
 from optimizer.acquisition.max_values import CLAMP_MARGIN, sample_max_values
 from optimizer.context import SuggestContext
-from optimizer.known_noise import prospective_fixed_noise
+from optimizer.methods.believer import kriging_believer
+from optimizer.methods.front_first import (
+    FRONT_MIN_OBSERVATIONS,
+    FRONT_MIN_PROBABILITY,
+    front_picks,
+    has_feasible_full,
+)
 from optimizer.methods.mf_common import (
     MFData,
     initial_design,
     initial_design_size,
     initial_full_numbers,
     mf_data,
-    near_any,
     needs_initial_design,
     optimize_over_space,
     pending_unit,
@@ -95,15 +105,7 @@ from optimizer.methods.options import (
     IntRange,
     OptionSpec,
 )
-from optimizer.posterior_front import (
-    PredictedFront,
-    confirmation_picks,
-    feasibility_probability,
-    meets_thresholds,
-    posterior_pareto_set,
-    thresholds_max,
-    within_thresholds,
-)
+from optimizer.posterior_front import thresholds_max
 from optimizer.space import UNIT_TARGET, unit_at_target
 from optimizer.surrogates import CostModel, fit_objective_model
 from optimizer.types import Suggestion
@@ -120,21 +122,6 @@ def initial_full_count(size: int, min_full_share: float) -> int:
     """Target-fidelity points of an initial design of ``size``:
     ``min(size, max(2, ceil(max(min_full_share, INIT_FULL_SHARE) * size)))``."""
     return min(size, max(2, math.ceil(max(min_full_share, INIT_FULL_SHARE) * size)))
-
-
-def kriging_believer(model: Model, X: Tensor) -> Model:
-    """``model`` conditioned on its own posterior mean at ``X`` (``p x D``); ``p = 0`` returns
-    ``model`` unchanged."""
-    if X.shape[0] == 0:
-        return model
-    with torch.no_grad():
-        mean = model.posterior(X).mean
-    noise = prospective_fixed_noise(model, X)  # known noise: the fantasy's own, else None
-    if noise is None:
-        return model.condition_on_observations(X, mean)
-    with warnings.catch_warnings():  # MIN_FIXED_NOISE, round-tripped through the scale
-        warnings.simplefilter("ignore", category=NumericalWarning)
-        return model.condition_on_observations(X, mean, noise=noise)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,6 +157,9 @@ class CFMESMO(DeclaredOptions):
             the ``"gibbon"`` information gain truncates at the whole sampled Pareto front
             (``optimizer.acquisition.front_truncation``), which values designs inside the
             front; measured no better on Branin-Currin seed 0 (docs/decisions.md).
+        info_noise_floor: Least observation noise variance of the ``"gibbon"`` information
+            gain [share of each objective's variance], ``>= 0``
+            (``optimizer.acquisition.cf_mesmo.INFO_NOISE_FLOOR``, the default).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -184,6 +174,7 @@ class CFMESMO(DeclaredOptions):
         "clamp_margin": FloatRange(0.0),
         "seek_feasible": Flag(),
         "truncation": Choice(("max-values", "front")),
+        "info_noise_floor": FloatRange(0.0),
         **CONFIRM_OPTIONS,
     }
 
@@ -199,6 +190,7 @@ class CFMESMO(DeclaredOptions):
     clamp_margin: float = CLAMP_MARGIN
     seek_feasible: bool = True
     truncation: str = "max-values"
+    info_noise_floor: float = INFO_NOISE_FLOOR
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -213,8 +205,9 @@ class CFMESMO(DeclaredOptions):
         model = fit_objective_model(X, Y, mf.data.Yvar, mf.fidelity_dim)
         pending = pending_unit(ctx, mf)
         picks: list[tuple[Tensor, dict[str, Any]]] = []
-        if thresholded and not _has_feasible_full(ctx, mf):
-            picks = front_picks(model, ctx, mf, ctx.n, pending)
+        if thresholded and not has_feasible_full(ctx, mf):
+            picks = front_picks(model, ctx, mf, ctx.n, pending, fallback=1,
+                                min_probability=FRONT_MIN_PROBABILITY)
         cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim)
         full = mf.full_fidelity_mask()
         samples = None if len(picks) == ctx.n else sample_max_values(
@@ -260,7 +253,7 @@ class CFMESMO(DeclaredOptions):
             filt = BOCAFilter.from_model(model, cost=cost, fidelity_dim=mf.fidelity_dim, dim=mf.d)
         acq = CFMESMOAcquisition(model, max_values, cost=cost, fidelity_dim=mf.fidelity_dim,
                                  approx=self.approx,  # type: ignore[arg-type]
-                                 fidelity_filter=filt)
+                                 fidelity_filter=filt, info_noise_floor=self.info_noise_floor)
         x, value = optimize_over_space(acq, ctx, mf, raw_samples=self.raw_samples,
                                        num_restarts=self.num_restarts, salt=i,
                                        fidelity=UNIT_TARGET if at_target else None, avoid=avoid)
@@ -291,86 +284,12 @@ class CFMESMO(DeclaredOptions):
         if not slots or mf.data.n < FRONT_MIN_OBSERVATIONS:
             return out
         model = fit_objective_model(mf.data.X, mf.data.Y, mf.data.Yvar, mf.fidelity_dim)
-        picks = front_picks(model, ctx, mf, len(slots), pending_unit(ctx, mf), fallback=True)
+        picks = front_picks(model, ctx, mf, len(slots), pending_unit(ctx, mf),
+                            fallback=len(slots))
         for k, (x, extras) in zip(slots, picks, strict=False):
             out[k] = suggestion_from_unit(ctx, mf, x, extras={**extras,
                                                               "phase": "initial-front"})
         return out
-
-
-FRONT_MIN_OBSERVATIONS = 2
-"""Fewest observations the full-fidelity designs of the cheap-first initial design are chosen
-from (``front_picks``); with fewer they are the design's own Sobol points."""
-
-
-def _has_feasible_full(ctx: SuggestContext, mf: MFData) -> bool:
-    """Whether a full-fidelity observation meets every objective threshold."""
-    full = mf.full_fidelity_mask()
-    return bool(meets_thresholds(mf.data.Y[full], thresholds_max(ctx.objectives)).any())
-
-
-def _predicted(ctx: SuggestContext, front: PredictedFront, i: int) -> dict[str, Any]:
-    """Member ``i``'s posterior in the objectives' units: ``{name: {"mean", "sd"}}``."""
-    return {o.name: {"mean": float(front.mean[i, j]) * o.sign, "sd": float(front.std[i, j])}
-            for j, o in enumerate(ctx.objectives)}
-
-
-def front_picks(model: Model, ctx: SuggestContext, mf: MFData, n: int, pending: Tensor, *,
-                fallback: bool = False) -> list[tuple[Tensor, dict[str, Any]]]:
-    """Up to ``n`` full-fidelity designs most likely to enter the study's front (module
-    docstring): members of ``model``'s predicted front at the target fidelity
-    (``optimizer.posterior_front.posterior_pareto_set``, the evaluated designs added) whose
-    posterior means meet every threshold and that are neither evaluated nor pending at the
-    target fidelity, picked greedily by the hypervolume their means add to the means of the
-    pending target-fidelity points that meet the thresholds
-    (``optimizer.posterior_front.confirmation_picks``).
-
-    Args:
-        model: The objective model over ``(x, z)`` (maximization form).
-        ctx: The call's context (objectives and their thresholds, space, seed).
-        mf: Its training tensors.
-        n: Picks wanted.
-        pending: ``p x D`` pending points (fidelity last).
-        fallback: With fewer members predicted to meet the thresholds than ``n``, fill up with
-            the other members by their probability of meeting them (highest first).
-
-    Returns:
-        ``(x, extras)`` per pick: ``x`` the ``D``-dim unit point at the target fidelity,
-        ``extras`` with ``phase = "cf-mesmo-front"`` and the posterior ``predicted``
-        ``{objective: {"mean", "sd"}}`` at it; at most ``n``, possibly none.
-    """
-    assert mf.fidelity_dim is not None
-    d = mf.d
-    full = mf.full_fidelity_mask()
-    z = UNIT_TARGET if full.any() else float(mf.data.X[:, mf.fidelity_dim].max())
-    front = posterior_pareto_set(model, ctx.space, fidelity_dim=mf.fidelity_dim,
-                                 X_extra=mf.data.X[:, :d], seed=ctx.rng_seed(0xF7), fidelity=z)
-    t = thresholds_max(ctx.objectives)
-    pend_full = pending[unit_at_target(pending[:, mf.fidelity_dim])] if pending.numel() \
-        else pending.reshape(0, mf.D)
-    taken = torch.cat([mf.data.X[full, :d], pend_full[:, :d]])
-    with torch.no_grad():
-        base = model.posterior(_target_points(pend_full[:, :d], z)).mean \
-            if pend_full.shape[0] else torch.zeros(0, len(ctx.objectives), dtype=torch.double)
-    base = base[meets_thresholds(base, t)]
-    feasible = within_thresholds(front, t)
-    chosen = confirmation_picks(feasible, n, objectives=ctx.objectives, Y_full=base,
-                                skip=near_any(feasible.X, taken)) if feasible.X.shape[0] else []
-    picks = [(feasible, i) for i in chosen]
-    if fallback and len(picks) < n:
-        pf = feasibility_probability(front, t)
-        skip = near_any(front.X, torch.cat([taken, feasible.X[chosen]]))
-        order = [int(i) for i in torch.argsort(pf, descending=True) if not bool(skip[i])]
-        picks += [(front, i) for i in order[:n - len(picks)]]
-    return [(_target_points(f.X[i:i + 1], UNIT_TARGET)[0],
-             {"phase": "cf-mesmo-front", "predicted": _predicted(ctx, f, i),
-              "predicted_at_fidelity": float(ctx.space.fidelity_from_unit(torch.tensor(z)))})
-            for f, i in picks]
-
-
-def _target_points(Xd: Tensor, z: float) -> Tensor:
-    """``k x d`` designs as ``k x D`` unit points at the unit fidelity ``z``."""
-    return torch.cat([Xd, torch.full((Xd.shape[0], 1), z, dtype=Xd.dtype)], dim=-1)
 
 
 __all__ = ["CFMESMO", "FRONT_MIN_OBSERVATIONS", "INIT_FULL_SHARE", "front_picks",

@@ -147,8 +147,8 @@ def clear_capture_cache() -> None:
 
 def code_counts(x: Tensor, input_bits: int, capture: LayerCapture | None = None) -> Tensor:
     r"""Histogram of the input codes ``round(|x| / (peak / qmax))``, ``qmax = 2**input_bits -
-    1``, ``peak = max |x|``: a `qmax + 1`-dim float64 Tensor of counts (exact: chunks below
-    2**24 elements are counted in ``x``'s dtype), quantized like
+    1``, ``peak = max |x|``: a `qmax + 1`-dim float64 Tensor of counts (exact integer counts
+    of the codes, computed in ``x``'s dtype), quantized like
     :meth:`simulator.analog.AnalogLayer._quantize`. With ``capture`` (whose ``x`` is ``x``)
     the result is memoized in it."""
     if capture is not None and ("codes", input_bits) in capture.derived:
@@ -159,7 +159,7 @@ def code_counts(x: Tensor, input_bits: int, capture: LayerCapture | None = None)
     flat = x.reshape(-1)
     for i in range(0, flat.numel() if peak > 0 else 0, _CHUNK):
         q = flat[i : i + _CHUNK].abs().div_(peak / qmax).round_().clamp_(0, qmax)
-        counts += torch.histc(q, bins=qmax + 1, min=-0.5, max=qmax + 0.5).double()
+        counts += torch.bincount(q.to(torch.int32), minlength=qmax + 1).double()  # 2x histc
     if capture is not None:
         with _LOCK:
             capture.derived[("codes", input_bits)] = counts

@@ -43,6 +43,9 @@ __all__ = [
     "SOLVED_MAX_ITER",
     "SOLVED_TOL",
     "adjoint_cell_voltage",
+    "largest_drop",
+    "probe_block_arrays",
+    "resolve_adjoint",
     "solved_conductance",
     "solved_response",
     "wire_operator",
@@ -261,17 +264,51 @@ def solved_response(
     Raises:
         ValueError: As :func:`solved_conductance`, or if ``adjoint`` is unknown.
     """
-    if adjoint not in ADJOINT_FIELDS:
-        raise ValueError(f"adjoint must be one of {ADJOINT_FIELDS}, got {adjoint!r}.")
+    adjoint = resolve_adjoint(g_us, r_wire_ohm, adjoint)
     g_eff, v_row = _solve_arrays(g_us, r_wire_ohm, active_rows, tol, max_iter)
-    if adjoint == "auto":
-        rho = float(wire_operator(g_us * 1e-6, r_wire_ohm).amax()) if g_us.numel() else 0.0
-        adjoint = "resummed" if rho <= AUTO_ADJOINT_RHO else "solved"
     if adjoint == "resummed":
         return g_eff, v_row * adjoint_cell_voltage(g_us, r_wire_ohm)
     rotated = g_us.flip(-2, -1).transpose(-2, -1)
     _, v_col = _solve_arrays(rotated, r_wire_ohm, None, tol, max_iter)
     return g_eff, v_row * v_col.flip(-2, -1).transpose(-2, -1)
+
+
+def resolve_adjoint(g_us: Tensor, r_wire_ohm: float, adjoint: str) -> str:
+    """The adjoint field (``"resummed"`` or ``"solved"``) that ``adjoint`` stands for on the
+    arrays ``g_us`` [µS]: ``"auto"`` by :func:`largest_drop` over every array against
+    :data:`AUTO_ADJOINT_RHO` (a caller that solves the arrays in pieces resolves it once for
+    all of them).
+
+    Raises:
+        ValueError: If ``adjoint`` is not one of :data:`ADJOINT_FIELDS`.
+    """
+    if adjoint not in ADJOINT_FIELDS:
+        raise ValueError(f"adjoint must be one of {ADJOINT_FIELDS}, got {adjoint!r}.")
+    if adjoint != "auto":
+        return adjoint
+    return "resummed" if largest_drop(g_us, r_wire_ohm) <= AUTO_ADJOINT_RHO else "solved"
+
+
+def largest_drop(g_us: Tensor, r_wire_ohm: float) -> float:
+    """``ρ = max r (A_U + A_W)(g)`` (dimensionless; 0 for no cells) over every array of
+    ``g_us`` [µS], formed :data:`PROBE_ELEMENTS` cells at a time (the maximum is exact in
+    any order; the prefix sums are per array)."""
+    rows, cols = g_us.shape[-2:]
+    flat = g_us.reshape(-1, rows, cols)
+    step = max(1, PROBE_ELEMENTS // max(1, rows * cols))
+    rho = 0.0
+    for a0 in range(0, flat.shape[0], step):
+        block = wire_operator(flat[a0 : a0 + step] * 1e-6, r_wire_ohm)
+        rho = max(rho, float(block.amax())) if block.numel() else rho
+    return rho
+
+
+def probe_block_arrays(rows: int, cols: int, active_rows: int | None = None) -> int:
+    """Arrays of `rows x cols` that one block of the solve holds (with ``active_rows``
+    probes each; 1 unless the arrays are small). The blocks stop together, so pieces of a
+    multiple of this many arrays solve to the same values bit for bit as the whole."""
+    active = rows if active_rows is None else max(1, min(rows, active_rows))
+    return max(1, PROBE_ELEMENTS // (active * rows * cols))
 
 
 def adjoint_cell_voltage(g_us: Tensor, r_wire_ohm: float) -> Tensor:
@@ -313,8 +350,7 @@ def _solve_arrays(
     flat = (g_us.reshape(-1, 1, rows, cols) * 1e-6).clamp_min(0.0)
     out = torch.zeros(flat.shape[0], rows, cols, dtype=g_us.dtype, device=g_us.device)
     volts = torch.zeros_like(out)
-    per_array = active * rows * cols
-    arrays = max(1, PROBE_ELEMENTS // per_array)
+    arrays = probe_block_arrays(rows, cols, active)
     probes = active if arrays > 1 else max(1, PROBE_ELEMENTS // (rows * cols))
     for a0 in range(0, flat.shape[0], arrays):
         block = flat[a0 : a0 + arrays]

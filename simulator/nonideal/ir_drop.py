@@ -57,8 +57,9 @@ In inference the simulator reads arrays through :func:`effective_conductance` (i
 own-cell derivative times each cell's programming deviation (:func:`drop_correction`,
 :mod:`simulator.nonideal.ir_transfer`), computed once per layer (and cached by nominal array
 content) by probing the driven word lines with conjugate gradients (the derivative's adjoint
-field in closed form). The draws' matrices are formed a chunk of arrays at a time
-(:data:`_APPLY_ELEMENTS`), so the temporaries stay small beside the programmed conductances.
+field in closed form). The correction is solved and the draws' matrices are formed a chunk
+of arrays at a time (:data:`_SOLVE_ELEMENTS`, :data:`_APPLY_ELEMENTS`; in the draws' own
+buffer with ``inplace``), so the temporaries stay small beside the programmed conductances.
 
 References:
     .. [Rasch2023] M. J. Rasch et al., "Hardware-aware training for large-scale and diverse
@@ -81,6 +82,8 @@ from torch import Tensor
 from simulator.nonideal.ir_cg import (
     ADJOINT_FIELDS,
     SOLVED_TOL,
+    probe_block_arrays,
+    resolve_adjoint,
     solved_conductance,
     solved_response,
     wire_operator,
@@ -129,6 +132,13 @@ _APPLY_ELEMENTS = 1 << 20
 """Cells whose effective conductance :func:`effective_conductance` forms at once (the
 first-order matrix and the correction take several temporaries of that size, not of every
 programmed draw's: 0.5 GB per temporary for two draws of VGG8's first linear layer)."""
+
+_SOLVE_ELEMENTS = 1 << 20
+"""Cells whose correction :func:`drop_correction` solves at once (rounded to whole blocks of
+the solve, :func:`~simulator.nonideal.ir_cg.probe_block_arrays`, so the pieces give the
+one-piece values bit for bit): the solve's fields, the adjoint field and the first-order
+terms are temporaries of a piece's size, not of the layer's (VGG8's first linear layer has
+67 M cells, 268 MB per float32 temporary)."""
 
 
 def column_currents(
@@ -244,7 +254,12 @@ def _relaxation(v: Tensor, g: Tensor, r: float, *, tol: float, max_iter: int) ->
 
 
 def effective_conductance(
-    g_us: Tensor, r_wire_ohm: float, mode: str, correction: DropCorrection | None = None
+    g_us: Tensor,
+    r_wire_ohm: float,
+    mode: str,
+    correction: DropCorrection | None = None,
+    *,
+    inplace: bool = False,
 ) -> Tensor:
     r"""The conductance matrix an input sees through the wires: ``I = v @ G_eff``.
 
@@ -256,9 +271,13 @@ def effective_conductance(
             (from :func:`drop_correction`, broadcast against ``g_us``), applied to the
             first-order matrix of each draw (:class:`~simulator.nonideal.ir_transfer.
             DropCorrection`); ``None`` solves ``g_us`` itself (costly: every draw is solved).
+        inplace: Write the result into ``g_us`` where the draws are formed a chunk at a time
+            (a caller whose draws are a scratch buffer saves a buffer of their size: 0.5 GB
+            for two draws of VGG8's first linear layer).
 
     Returns:
-        A Tensor shaped like ``g_us`` [µS].
+        A Tensor shaped like ``g_us`` [µS] (``g_us`` itself with ``inplace`` when it is
+        contiguous and the draws match the correction's shape).
 
     Raises:
         ValueError: If ``mode`` is not one of :data:`IR_DROP_MODES`.
@@ -271,15 +290,16 @@ def effective_conductance(
         return _model_conductance(g_us, r_wire_ohm, mode)
     fix = None if mode == "first_order" else correction
     rows, cols = g_us.shape[-2:]
-    nominal = g_us.shape[:-2] if fix is None else fix.offset_us.shape[:-2]
+    nominal = g_us.shape[:-2] if fix is None else fix.slope.shape[:-2]
     if fix is not None and tuple(g_us.shape[g_us.dim() - len(nominal) - 2 :]) != tuple(
-        fix.offset_us.shape
+        fix.slope.shape
     ):  # another broadcast: in one piece
         return fix.apply(first_order_conductance(g_us * 1e-6, r_wire_ohm) * 1e6, g_us)
     # Draw by draw, a chunk of arrays at a time: the temporaries are a chunk's size.
     arrays = math.prod(nominal)
     g3 = g_us.reshape(-1, arrays, rows, cols)
-    out = torch.empty_like(g3)
+    # In place: a chunk is read before it is written (never into a view that aliases itself).
+    out = g3 if inplace and g_us.is_contiguous() else torch.empty_like(g3)
     parts = None if fix is None else fix.flat(arrays)
     step = max(1, _APPLY_ELEMENTS // max(1, rows * cols))
     for s in range(g3.shape[0]):
@@ -320,8 +340,10 @@ def drop_correction(
     against 1.2 % for the additive correction alone and 3.6 % for a ratio
     (``bench/simulator_ir.py``). Both modes solve by conjugate gradients (to
     :data:`~simulator.nonideal.ir_cg.SOLVED_TOL` or :data:`RELAXATION_TOL`), which give the
-    model and the slope's forward field; the adjoint field per ``adjoint``. Results are cached
-    by nominal array content (a hit returns the same object).
+    model and the slope's forward field; the adjoint field per ``adjoint``. The arrays are
+    solved :data:`_SOLVE_ELEMENTS` cells at a time (the temporaries are a piece's size); the
+    result holds two values per cell (:class:`~simulator.nonideal.ir_transfer.
+    DropCorrection`) and is cached by nominal array content (a hit returns the same object).
 
     Args:
         g_nominal_us: A `... x rows x cols`-dim Tensor of nominal conductances [µS].
@@ -348,18 +370,26 @@ def drop_correction(
     def solve() -> DropCorrection:
         if r_wire_ohm == 0.0:
             zero = torch.zeros_like(g_nominal_us)
-            return DropCorrection(offset_us=zero, slope=zero, nominal_us=g_nominal_us)
+            return DropCorrection(intercept_us=zero, slope=zero)
         tol = RELAXATION_TOL if mode == "relaxation" else SOLVED_TOL
-        model, slope = solved_response(
-            g_nominal_us, r_wire_ohm, active_rows, tol=tol, adjoint=adjoint
-        )
-        g_s = g_nominal_us * 1e-6
-        offset = model - first_order_conductance(g_s, r_wire_ohm) * 1e6
-        slope = slope - first_order_slope(g_nominal_us, r_wire_ohm)
-        if active_rows is not None and active_rows < offset.shape[-2]:
-            offset[..., active_rows:, :] = 0.0
-            slope[..., active_rows:, :] = 0.0
-        return DropCorrection(offset_us=offset, slope=slope, nominal_us=g_nominal_us.clone())
+        field = resolve_adjoint(g_nominal_us, r_wire_ohm, adjoint)  # once for every piece
+        rows, cols = g_nominal_us.shape[-2:]
+        flat = g_nominal_us.reshape(-1, rows, cols)
+        intercept, slope = torch.empty_like(flat), torch.empty_like(flat)
+        block = probe_block_arrays(rows, cols, active_rows)
+        step = block * max(1, _SOLVE_ELEMENTS // max(1, block * rows * cols))
+        for a0 in range(0, flat.shape[0], step):
+            g = flat[a0 : a0 + step]
+            model, own = solved_response(g, r_wire_ohm, active_rows, tol=tol, adjoint=field)
+            offset = model - first_order_conductance(g * 1e-6, r_wire_ohm) * 1e6
+            own -= first_order_slope(g, r_wire_ohm)
+            if active_rows is not None and active_rows < rows:
+                offset[..., active_rows:, :] = 0.0
+                own[..., active_rows:, :] = 0.0
+            intercept[a0 : a0 + step] = offset - own * g
+            slope[a0 : a0 + step] = own
+        shape = g_nominal_us.shape
+        return DropCorrection(intercept_us=intercept.reshape(shape), slope=slope.reshape(shape))
 
     parts = (mode, float(r_wire_ohm), active_rows, adjoint)
     return cached_correction(g_nominal_us, parts, solve)

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import app.cli.bench as bench_cli
 import bench.harness
 import bench.harness.runner as runner
+import bench.harness.suggest_timing as suggest_timing
 from app.cli.bench import REPO_ROOT, app, load_harness, parse_option
 from bench.harness import (
     BenchSettings,
@@ -31,9 +32,14 @@ from bench.harness import (
 )
 from bench.harness.report import _cost_to_reach, _step_values
 from bench.harness.staged import jobs_for
+from bench.harness.suggest_timing import NOISE_SD, _dtlz2_timing_case
+from optimizer.context import SuggestContext
+from optimizer.known_noise import KnownNoiseLikelihood
+from optimizer.methods.mf_common import mf_data
 from optimizer.posterior_front import all_designs
 from optimizer.problems import get_problem
 from optimizer.problems.crossbar_table import TABLE_FIDELITIES, TABLE_PARAMS, table_designs
+from optimizer.surrogates import fit_objective_model
 from optimizer.types import Observation
 
 
@@ -186,6 +192,30 @@ def test_time_suggest_reads_the_clock_around_the_call() -> None:
     """The timing of one call is the difference of the two clock readings around it."""
     readings = iter([100.0, 102.5])
     assert time_suggest("random", 5, clock=lambda: next(readings)) == 2.5
+
+
+def test_timing_case_carries_known_noise_on_the_first_objective() -> None:
+    """The timing case reports the first objective's noise variance, ``(NOISE_SD (1 + 3 (1 -
+    z)))^2``, and only its; a third of the observations are at full fidelity; the objective
+    model fitted to it fixes that output's noise and learns the others'."""
+    space, objectives, obs = _dtlz2_timing_case(30, 0)
+    assert sum(o.fidelity == 1.0 for o in obs) == 10
+    for o in obs:
+        assert set(o.variances or {}) == {"f0"}
+        assert o.variances["f0"] == pytest.approx((NOISE_SD * (1 + 3 * (1 - o.fidelity))) ** 2)
+    mf = mf_data(SuggestContext(space=space, objectives=objectives, observations=obs,
+                                pending=[], n=1, seed=0))
+    model = fit_objective_model(mf.data.X, mf.data.Y, mf.data.Yvar, mf.fidelity_dim)
+    assert isinstance(model.likelihood, KnownNoiseLikelihood)
+    assert model.likelihood.known.tolist() == [True, False, False, False]
+
+
+def test_time_job_reads_cpu_and_wall_time() -> None:
+    """A timing job returns the call's CPU seconds and its wall time, both >= 0, no error."""
+    res = suggest_timing._time_job({"method": "random", "n_obs": 5, "options": None,
+                                    "seed": 0})
+    assert res["error"] is None
+    assert res["seconds"] >= 0.0 and res["wall_s"] >= 0.0
 
 
 def test_time_methods_reports_the_median_after_a_warm_up() -> None:

@@ -38,9 +38,20 @@ def test_load_writes_measured_json(tmp_path: Path) -> None:
             phases["pareto"]["requests_per_s"] / phases["healthz"]["requests_per_s"],
             abs=1e-3)
         assert run["server_log_locked_lines"] >= 0 and run["n_locked_responses"] >= 0
+        assert len(run["server_log_errors"]) == min(5, run["server_log_error_lines"])
     # the split topology's driver (another process) kept the study going
     assert max(p["study_n_completed"] for p in split["phases"]) >= \
         max(p["study_n_completed"] for p in combined["phases"])
+
+
+def test_error_samples_quote_each_error_with_what_follows() -> None:
+    log = ["a INFO x", "b ERROR boom in GET /x", "Traceback", "  line", "KeyError: 'k'", "c",
+           *[f"{i} ERROR again" for i in range(6)]]
+    samples = load.error_samples(log)
+    assert samples[0] == "b ERROR boom in GET /x\nTraceback\n  line\nKeyError: 'k'"
+    assert len(samples) == 5 and samples[1] == "0 ERROR again\n1 ERROR again\n2 ERROR again\n" \
+        "3 ERROR again"
+    assert load.error_samples(["ok"]) == []
 
 
 @pytest.mark.parametrize("args", [["--clients", "0"], ["--seconds", "0"], ["--trials", "0"]])

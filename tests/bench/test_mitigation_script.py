@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench import mitigation
 
@@ -114,3 +115,44 @@ def test_rejects_a_non_positive_size(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert e.value.code == 2
     assert "must be positive" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_compensation_section_at_every_size_and_wire(tmp_path: Path) -> None:
+    """Compensators trained once, read at every size x resistance, on the noiseless chip and
+    on programmed chips (one accuracy per chip, their mean reported)."""
+    out = tmp_path / "comp.json"
+    assert mitigation.main([
+        "--workload", "digits-cnn", "--sections", "compensation", "--sizes", "32", "64",
+        "--wires", "30", "--test-limit", "20", "--comp-train", "64", "--seeds", "2",
+        "--out", str(out),
+    ]) == 0
+    comp = json.loads(out.read_text())["compensation"]
+    assert "partial" not in comp and comp["programmed_chips"] == 2
+    assert [(r["rows"], r["wire_r_ohm"]) for r in comp["rows"]] == [(32, 30.0), (64, 30.0)]
+    sw = comp["software_accuracy"]
+    for row in comp["rows"]:
+        for label in ("off", "compensation_all"):
+            for chip, n_chips in (("noiseless", 1), ("programmed", 2)):
+                cell = row[f"{label}_{chip}"]
+                assert len(cell["per_chip"]) == n_chips
+                assert math.isclose(cell["accuracy"], sum(cell["per_chip"]) / n_chips)
+                assert math.isclose(cell["fraction_of_software"], cell["accuracy"] / sw)
+                # accuracies on 20 images are multiples of 1/20
+                assert all(math.isclose(a * 20, round(a * 20)) for a in cell["per_chip"])
+    assert comp["overhead"]
+
+
+def test_programmed_chips_differ_by_seed_and_refuse_read_noise() -> None:
+    from simulator.config import CrossbarConfig
+    from simulator.workloads import get_workload
+
+    w = get_workload("digits-cnn")
+    cfg = CrossbarConfig(rows=32, cols=32, prog_sigma=0.2, read_sigma=0.0, wire_r_ohm=30.0)
+    x = w.x_test[:8]
+    runs = [mitigation.wires.wires_logits(w.model, cfg, x, w.x_calib[:16],
+                                          ir_drop="first_order", check_images=0,
+                                          programmed=True, seed=s)["logits"] for s in (0, 0, 1)]
+    assert torch.equal(runs[0], runs[1]) and not torch.allclose(runs[0], runs[2])
+    with pytest.raises(ValueError, match="read_sigma"):
+        mitigation.wires.wires_logits(w.model, cfg.replace(read_sigma=0.01), x, w.x_calib[:16],
+                                      ir_drop="first_order", programmed=True)

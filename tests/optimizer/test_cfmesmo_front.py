@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 
+from optimizer.methods.front_first import FRONT_MIN_PROBABILITY
 from optimizer.methods.mf_common import initial_full_numbers
 from optimizer.posterior_front import (
     PredictedFront,
@@ -153,3 +154,38 @@ def test_threshold_helpers() -> None:
     assert pf[0].item() == pytest.approx(0.25)
     assert pf[1].item() == pytest.approx(float(torch.special.ndtr(z).prod()))
     assert feasibility_probability(front, torch.full((3,), -math.inf)).tolist() == [1.0, 1.0]
+
+
+def masked(x0: float, x1: float, z: float) -> dict[str, float]:
+    """The trade-off of ``values`` with a full-fidelity loss the cheap fidelity does not show:
+    ``acc = x0 - 0.5 z x1`` (feasible at the target only where ``x0 - 0.5 x1 >= 0.6``)."""
+    return {"acc": x0 - 0.5 * z * x1, "e": 0.5 * x0 ** 2 + 0.2 * x1}
+
+
+def test_after_failed_full_picks_none_predicted_feasible_the_most_likely_design() -> None:
+    """The cheap fidelity says ``x0 >= 0.6`` is feasible, both full-fidelity picks miss (one
+    at ``x0 = 0.95``, where the cheap result was 0.95 and the full one 0.55): no member of the
+    predicted front is predicted to meet the threshold at the target, and the next suggestion
+    is still a full-fidelity front pick, the design most likely to meet it (its reported
+    probability is at least ``FRONT_MIN_PROBABILITY``, below its predicted mean's one-sided
+    0.5) and truly feasible; the second slot of a batch is CF-MESMO's; without the rule the
+    suggestion is CF-MESMO's; with a threshold no design can meet, CF-MESMO's too."""
+    pts = CHEAP + [(0.95, 0.8, 1.0), (0.2, 0.3, 1.0)]
+    obs = [Observation(params={"x0": a, "x1": b}, fidelity=z, values=masked(a, b, z),
+                       cost_s=math.exp(3.0 * z)) for a, b, z in pts]
+    opts = {**FAST, "n_init": 8}
+    (s,) = suggest(SPACE, OBJ, obs, [], 1, "cf-mesmo", seed=2, options=opts)
+    assert s.fidelity == 1.0 and s.extras["phase"] == "cf-mesmo-front"
+    pred = s.extras["predicted"]["acc"]
+    assert pred["mean"] < THRESHOLD  # not predicted feasible: the fallback chose it
+    assert FRONT_MIN_PROBABILITY <= s.extras["feasibility_probability"] < 0.5
+    assert masked(s.params["x0"], s.params["x1"], 1.0)["acc"] >= THRESHOLD
+    assert all(abs(s.params["x0"] - a) + abs(s.params["x1"] - b) > 1e-3 for a, b, _ in pts)
+    batch = suggest(SPACE, OBJ, obs, [], 2, "cf-mesmo", seed=2, options=opts)
+    assert [b.extras["phase"] for b in batch] == ["cf-mesmo-front", "cf-mesmo"]
+    (off,) = suggest(SPACE, OBJ, obs, [], 1, "cf-mesmo", seed=2,
+                     options={**opts, "seek_feasible": False})
+    assert off.extras["phase"] == "cf-mesmo"
+    never = [Objective(name="acc", direction="maximize", threshold=3.0), OBJ[1]]
+    (cf,) = suggest(SPACE, never, obs, [], 1, "cf-mesmo", seed=2, options=opts)
+    assert cf.extras["phase"] == "cf-mesmo"

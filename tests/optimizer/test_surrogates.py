@@ -6,9 +6,15 @@ import math
 
 import pytest
 import torch
+from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from optimizer.errors import OptimizerError
-from optimizer.surrogates import CostModel, fit_maxiter, fit_objective_model
+from optimizer.surrogates import (
+    CholeskyMarginalLogLikelihood,
+    CostModel,
+    fit_maxiter,
+    fit_objective_model,
+)
 
 
 def _data(n: int, seed: int, noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,3 +121,77 @@ def test_capped_fit_still_predicts_well_above_the_limit() -> None:
         mean = model.posterior(Xt).mean
     rmse = (mean - Yt).pow(2).mean(0).sqrt()
     assert (rmse < 0.05 * Yt.std(0)).all()
+
+
+def _loss_and_grads(mll_cls: type, model: torch.nn.Module) -> tuple[torch.Tensor, list]:
+    mll = mll_cls(model.likelihood, model)
+    mll.train()
+    params = [p for p in mll.parameters() if p.requires_grad]
+    for p in params:
+        p.grad = None
+    X = model.transform_inputs(model.train_inputs[0])
+    loss = -mll(model(*model.train_inputs), model.train_targets, X)
+    loss.sum().backward()
+    grads = [p.grad.clone() for p in params]
+    mll.eval()
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_cholesky_mll_equals_gpytorch_value_and_gradient(known: bool) -> None:
+    """``CholeskyMarginalLogLikelihood`` gives GPyTorch's exact MLL per output and its gradient
+    in every hyperparameter to 1e-10 relative, with learned noise and with known noise on one
+    output (``KnownNoiseLikelihood``), at hyperparameters away from their initial values."""
+    X, Y = _data(40, 5, noise=0.05)
+    Yvar = None
+    if known:
+        Yvar = torch.full_like(Y, math.nan)
+        Yvar[:, 0] = 0.05**2 * (1.0 + X[:, 2])
+    model = fit_objective_model(X, Y, Yvar, fidelity_dim=2)
+    with torch.no_grad():  # off the optimum, where the gradient is not ~0
+        model.covar_module.lengthscale = model.covar_module.lengthscale * 1.7
+        model.mean_module.constant.add_(0.3)
+    ref_loss, ref_grads = _loss_and_grads(ExactMarginalLogLikelihood, model)
+    loss, grads = _loss_and_grads(CholeskyMarginalLogLikelihood, model)
+    assert loss.shape == (2,)
+    assert torch.allclose(loss, ref_loss, rtol=1e-10, atol=0)
+    assert len(grads) == len(ref_grads) >= 3
+    assert max(float(r.abs().max()) for r in ref_grads) > 1e-2
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(g, r, rtol=1e-8, atol=1e-12)
+
+
+def test_cholesky_mll_defers_to_gpytorch_when_the_factorization_fails() -> None:
+    """A covariance that is not positive definite in double precision (duplicated inputs,
+    noise forced to 1e-30) takes GPyTorch's own path with its jitter: the same value."""
+    X, Y = _data(20, 6)
+    X = torch.cat([X, X])
+    Y = torch.cat([Y, Y])
+    model = fit_objective_model(X, Y)
+    model.likelihood.noise_covar.raw_noise_constraint.lower_bound.fill_(0.0)
+    model.likelihood.noise = torch.full((2, 1), 1e-30, dtype=torch.double)
+    K = model.likelihood(model(*model.train_inputs)).lazy_covariance_matrix.to_dense()
+    assert bool((torch.linalg.cholesky_ex(K.detach())[1] != 0).any())
+    ref_loss, _ = _loss_and_grads(ExactMarginalLogLikelihood, model)
+    loss, _ = _loss_and_grads(CholeskyMarginalLogLikelihood, model)
+    assert torch.isfinite(loss).all()
+    assert torch.allclose(loss, ref_loss, rtol=1e-10, atol=0)
+
+
+def test_cost_model_mean_equals_the_gp_posterior_mean() -> None:
+    """The cost model's direct mean ``m(x) + k(x, X) alpha`` equals the fitted GP's posterior
+    mean to 1e-10 for ``n x D``, ``b x 1 x D`` and ``b x q x D`` inputs, and is differentiable."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(60, 4, generator=g, dtype=torch.double)
+    c = torch.exp(4.8 * X[:, 3] + 0.3 * torch.sin(5 * X[:, 0]))
+    cost = CostModel(X, c, 3)
+    assert cost._alpha is not None
+    for shape in [(7, 4), (5, 1, 4), (3, 2, 4)]:
+        Xq = torch.rand(*shape, generator=g, dtype=torch.double)
+        with torch.no_grad():
+            ref = cost._model.posterior(Xq).mean.squeeze(-1)
+        assert cost.log_cost_s(Xq).shape == shape[:-1]
+        assert torch.allclose(cost.log_cost_s(Xq), ref, atol=1e-10, rtol=0)
+    Xq = torch.rand(5, 1, 4, generator=g, dtype=torch.double, requires_grad=True)
+    cost(Xq).sum().backward()
+    assert Xq.grad is not None and float(Xq.grad[..., 3].min()) > 0  # cost grows with z

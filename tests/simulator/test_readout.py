@@ -11,7 +11,8 @@ from torch import nn
 from simulator import CrossbarConfig
 from simulator.analog import AnalogLayer
 from simulator.analog_model import AnalogModel
-from simulator.readout import NominalArrays, _block, current_range, read_layer
+from simulator.nominal import KERNELS, NominalArrays
+from simulator.readout import _block, current_range, read_layer
 
 
 def reference_read(
@@ -244,13 +245,16 @@ def test_nominal_integer_path_equals_the_float_read_of_the_nominal_chip(case: di
     assert not torch.allclose(layer.nominal_forward(x), ref)
 
 
-@pytest.mark.parametrize("int8_fast", [True, False])
-def test_nominal_tile_products_are_the_same_integers_on_either_kernel(
-        int8_fast: bool, monkeypatch) -> None:
-    """``NominalArrays.tile_currents`` uses ``torch._int_mm`` where it is fast and an exact
-    float32 product elsewhere: both give the integer sums ``v @ L`` (every partial sum below
-    2**24), whichever the machine's probe picks."""
-    monkeypatch.setattr("simulator.readout._int8_is_fast", lambda device_type: int8_fast)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_nominal_tile_products_are_the_same_integers_on_every_kernel(
+        kernel: str, monkeypatch) -> None:
+    """``NominalArrays.tile_currents`` runs the fastest exact kernel of the machine
+    (``torch._int_mm``, oneDNN's u8 x s8 quantized linear, or float32): each gives the
+    integer sums ``v @ L`` (every partial sum below 2**24), whichever the probe picks,
+    including the largest digits and levels (int16 pair sums of the u8 x s8 kernel)."""
+    if kernel == "onednn" and not hasattr(torch.ops.onednn, "qlinear_pointwise"):
+        pytest.skip("torch built without oneDNN")
+    monkeypatch.setattr("simulator.nominal._kernel", lambda device_type: kernel)
     gen = torch.Generator().manual_seed(3)
     levels = torch.randint(0, 16, (2, 512, 24), dtype=torch.int8, generator=gen)
     v = torch.randint(0, 128, (32, 512), dtype=torch.int8, generator=gen)
@@ -260,3 +264,7 @@ def test_nominal_tile_products_are_the_same_integers_on_either_kernel(
     assert int(want.max()) > 2**17  # large sums: a lossy product would show
     assert torch.equal(prod.long(), want)
     assert torch.equal(vsum.long(), v.long().sum(-1, keepdim=True))
+    top = torch.full((2, 512, 24), 127, dtype=torch.int8)
+    v = torch.full((20, 512), 127, dtype=torch.int8)
+    prod, _ = NominalArrays(levels=top, g_off_us=1.0, dg_us=2.0).tile_currents(v, 0)
+    assert torch.equal(prod.long(), torch.full((20, 24), 512 * 127 * 127))

@@ -7,7 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import CallerDep, SessionDep, SettingsDep, StudyDep
+from app.api.deps import (
+    CallerDep,
+    DatabaseDep,
+    SessionDep,
+    SettingsDep,
+    StudyDep,
+    StudyId,
+    in_owned_study,
+)
 from app.api.responses import API_ERRORS, BODY_ERRORS, CURSOR_PATTERN, problems
 from app.models import StudyState, state_pattern
 from app.schemas.study import StudiesPublic, StudyActionIn, StudyCreate, StudyPublic
@@ -54,8 +62,8 @@ def get_studies(
 
 
 @router.get("/{study_id:int}", response_model=StudyPublic, responses=problems(404))
-def get_one(study: StudyDep) -> StudyPublic:
-    return study_public(study)
+async def get_one(study_id: StudyId, db: DatabaseDep, caller: CallerDep) -> StudyPublic:
+    return await in_owned_study(db, study_id, caller, lambda _, study: study_public(study))
 
 
 @router.delete("/{study_id:int}", status_code=status.HTTP_204_NO_CONTENT,

@@ -6,15 +6,26 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
-from app.api.deps import MAX_ID, SessionDep, StudyDep
+from app.api.deps import (
+    MAX_ID,
+    Caller,
+    CallerDep,
+    DatabaseDep,
+    StudyId,
+    check_owner,
+    in_owned_study,
+)
 from app.api.responses import API_ERRORS, CURSOR_PATTERN, problems
+from app.core.db import Database
 from app.core.errors import ConflictError
 from app.execution.confirm import has_model
 from app.execution.predicted import predicted_fronts
 from app.models import Study, TrialState, state_pattern
 from app.schemas.trial import ParetoPublic, PredictedParetoPublic, TrialPublic, TrialsPublic
-from app.services.studies import get_trial, list_trials, pareto_front
+from app.services.studies import FrontBodies, front_head, front_json, get_trial, list_trials
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["trials"],
                    responses={**API_ERRORS, **problems(404)})
@@ -30,9 +41,10 @@ ETAG = {"ETag": {"description": "The front's version; send it back in ``If-None-
 
 
 @router.get("/trials", response_model=TrialsPublic)
-def trials(
-    study: StudyDep,
-    session: SessionDep,
+async def trials(
+    study_id: StudyId,
+    db: DatabaseDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
     state: Annotated[str | None, Query(pattern=state_pattern(TrialState))] = None,
@@ -40,13 +52,15 @@ def trials(
     details: bool = False,
 ) -> TrialsPublic:
     """Trials by number, ``limit`` per page; follow ``next_cursor`` for the next page."""
-    return list_trials(session, study.id, limit, cursor, state, min_fidelity, details)
+    return await in_owned_study(db, study_id, caller, lambda session, study: list_trials(
+        session, study.id, limit, cursor, state, min_fidelity, details))
 
 
 @router.get("/trials/{number}", response_model=TrialPublic)
-def trial(study: StudyDep, session: SessionDep,
-          number: Annotated[int, Path(ge=0, le=MAX_ID)]) -> TrialPublic:
-    return get_trial(session, study.id, number)
+async def trial(number: Annotated[int, Path(ge=0, le=MAX_ID)], study_id: StudyId,
+                db: DatabaseDep, caller: CallerDep) -> TrialPublic:
+    return await in_owned_study(db, study_id, caller,
+                                lambda session, study: get_trial(session, study.id, number))
 
 
 PARETO_SOURCE = Literal["evaluated", "predicted"]
@@ -60,10 +74,11 @@ PARETO_SOURCE = Literal["evaluated", "predicted"]
                              "headers": RETRY_AFTER},
                        304: {"description": "Unchanged since the ETag sent.", "headers": ETAG},
                        **problems(409)})
-def pareto(
+async def pareto(
     request: Request,
-    study: StudyDep,
-    session: SessionDep,
+    study_id: StudyId,
+    db: DatabaseDep,
+    caller: CallerDep,
     response: Response,
     source: PARETO_SOURCE = "evaluated",
     if_none_match: Annotated[str | None, Header()] = None,
@@ -75,17 +90,46 @@ def pareto(
     with ``status: "computing"`` until ready, then 200 with ``status: "ready"``. Send the ETag
     back in ``If-None-Match``: an unchanged front answers 304 without a body."""
     if source == "predicted":
-        return _predicted(request, session, study, response, if_none_match)
-    etag = f'W/"study-{study.id}-pareto-{study.pareto_version}"'
-    if _matches(if_none_match, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = "no-cache"
-    return pareto_front(session, study)
+        return await in_owned_study(db, study_id, caller, lambda session, study: _predicted(
+            request, session, study, response, if_none_match))
+    return await run_in_threadpool(_evaluated, request.app.state, db, study_id, caller,
+                                   if_none_match)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
     return bool(if_none_match) and etag in [t.strip() for t in if_none_match.split(",")]
+
+
+def _etag(study_id: int, version: int) -> str:
+    return f'W/"study-{study_id}-pareto-{version}"'
+
+
+def _front_bodies(state: State) -> FrontBodies:
+    """The app's cache of front bodies (made on first use)."""
+    bodies = getattr(state, "front_bodies", None)
+    if bodies is None:
+        bodies = state.front_bodies = FrontBodies()
+    return bodies
+
+
+def _evaluated(state: State, db: Database, study_id: int, caller: Caller,
+               if_none_match: str | None) -> Response:
+    """The evaluated front's response: 304 if ``if_none_match`` names its version, else its
+    body, serialized once per version (:class:`FrontBodies`) and sent as is (identical to
+    what the ``ParetoPublic`` response model gives)."""
+    bodies = _front_bodies(state)
+    with db.session() as session:
+        head = front_head(session, study_id)
+        check_owner(study_id, head.owner_key_id, caller)
+        etag = _etag(study_id, head.pareto_version)
+        if _matches(if_none_match, etag):
+            return Response(status_code=304, headers={"ETag": etag})
+        body = bodies.get(study_id, head.created_at, head.pareto_version)
+        if body is None:
+            version, body = front_json(session, study_id, bodies)
+            etag = _etag(study_id, version)
+    return Response(body, media_type="application/json",
+                    headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
 def _predicted(request: Request, session: Session, study: Study, response: Response,
