@@ -13,7 +13,10 @@ step so the cost of the first and the last 10% of trials of one run can be compa
 (flatness within a study, free of run-to-run load differences), and the process's CPU time
 per trial is reported beside the wall time. An unreported warm-up study (``--warmup``
 trials) runs first, so imports and Dask's start are not charged to the first size. The
-machine's 1-minute load average is recorded before and after each run.
+machine's 1-minute load average is recorded before and after each run. On PostgreSQL the
+server's own CPU time for the run's database is reported too (``server_cpu_per_trial_ms``,
+read from ``/proc`` of its backend processes: the server must run on this machine): SQLite
+does that work inside this process, so only CPU time of both together compares the backends.
 
 Run: ``nice -n 10 .venv/bin/python -m bench.scale --sizes 1000 10000 --backends sqlite pg``
 -> ``bench/results/scale.json`` and ``scale.png``.
@@ -76,6 +79,25 @@ def fresh_database(backend: str) -> Iterator[str]:
         admin.dispose()
 
 
+def server_cpu_s(db: Database) -> dict[int, float]:
+    """CPU time (user + system) [s] so far of each PostgreSQL backend process serving the
+    database of ``db``, by pid, read from ``/proc/<pid>/stat``; empty for SQLite (its work runs
+    in this process) or when the server's processes are not readable here."""
+    if not db.is_postgres:
+        return {}
+    with db.session() as s:
+        pids = s.scalars(text("SELECT pid FROM pg_stat_activity "
+                              "WHERE datname = current_database()")).all()
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime [ticks]
+    return out
+
+
 def study_definition(n_trials: int, seed: int = 1) -> dict[str, Any]:
     """The benchmarked study: ``random`` on branin-currin, parallelism 64, ``n_trials``."""
     return {"name": f"scale-{n_trials}", "problem": {"name": "branin-currin"},
@@ -93,9 +115,11 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
         this process, driver, scheduler and thread workers together, per trial: less
         sensitive than wall time to other load on the machine), ``driver_cpu_per_trial_ms``
         (the part spent in this thread: the driver's steps and the completion count; the rest
-        is Dask's scheduler and the workers: evaluation, suggest calls), ``first_10pct_ms`` and
-        ``last_10pct_ms`` (per-trial cost of the first and last tenth of completions) and
-        ``completed`` (whether the study reached ``completed``).
+        is Dask's scheduler and the workers: evaluation, suggest calls),
+        ``server_cpu_per_trial_ms`` (PostgreSQL only, else ``None``: the server processes of
+        the run's database; a connection closed during the run is not counted),
+        ``first_10pct_ms`` and ``last_10pct_ms`` (per-trial cost of the first and last tenth
+        of completions) and ``completed`` (whether the study reached ``completed``).
     """
     load0 = os.getloadavg()[0]
     with fresh_database(backend) as url:
@@ -104,6 +128,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
         with db.session() as s:
             sid = create_study(s, StudyCreate(**study_definition(n_trials)), None).id
         driver = StudyDriver(db, engine, settings)
+        server0 = server_cpu_s(db)
         samples: list[tuple[float, int]] = []
         cpu0, driver_cpu0 = time.process_time(), time.thread_time()
         t0 = time.perf_counter()
@@ -120,6 +145,8 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         driver_cpu = time.thread_time() - driver_cpu0
+        server1 = server_cpu_s(db)
+        server = sum(v - server0.get(pid, 0.0) for pid, v in server1.items())
         driver.stop(release=True)
         with db.session() as s:
             rows = s.scalar(select(func.count()).where(Trial.study_id == sid,
@@ -139,6 +166,7 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
         "per_trial_ms": round(1e3 * wall / rows, 3) if rows else None,
         "cpu_per_trial_ms": round(1e3 * cpu / rows, 3) if rows else None,
         "driver_cpu_per_trial_ms": round(1e3 * driver_cpu / rows, 3) if rows else None,
+        "server_cpu_per_trial_ms": round(1e3 * server / rows, 3) if rows and server1 else None,
         "first_10pct_ms": round(1e3 * first, 3) if first is not None else None,
         "last_10pct_ms": round(1e3 * last, 3) if last is not None else None,
         "steps": len(samples),

@@ -59,7 +59,7 @@ from app.execution.chunks import MAX_CHUNK, RETRYABLE, InFlight, Suggesting, chu
 from app.execution.content import ContentUnavailable, StudyContent
 from app.execution.engine import DaskEngine
 from app.execution.tasks import evaluate_task, suggest_numbers, suggest_task
-from app.models import STUDY_ACTIVE, Study, StudyState, Trial, utcnow
+from app.models import STUDY_ACTIVE, Study, StudyState, utcnow
 from app.services import leases, lifecycle, trials
 
 log = logging.getLogger(__name__)
@@ -275,8 +275,8 @@ class StudyDriver:
             model_free = trials.is_model_free(study)
             if model_free and not exhausted:  # fill the free slots from what was asked ahead
                 free -= self._ahead.take(s, study, free)
-            waiting = [t for t in trials.queued(s, study_id) if t.id not in self._trials]
-            won = leases.claim_trials(s, waiting, self.driver_id, self.settings.lease_s)
+            mine = [tid for tid, f in self._trials.items() if f.study_id == study_id]
+            won = leases.claim_queued(s, study_id, self.driver_id, self.settings.lease_s, mine)
             self._submit_evaluations(study_id, evaluator, content, won)
             if exhausted or study_id in self._suggest:
                 return
@@ -290,7 +290,7 @@ class StudyDriver:
                 self._submit_suggest(s, study, n)
 
     def _submit_evaluations(self, study_id: int, evaluator: dict[str, Any],
-                            content: tuple[Any, ...], won: list[tuple[Trial, str]]) -> None:
+                            content: tuple[Any, ...], won: list[tuple[Any, str]]) -> None:
         """Send the claimed trials ``won`` to Dask in one message (``chunks.submit``)."""
         sent = chunks.submit(self.engine, evaluate_task, evaluator, content, won,
                              self._pace.get(study_id))

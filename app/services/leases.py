@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
@@ -88,20 +89,21 @@ def claim_trial(session: Session, trial: Trial, worker: str, lease_s: float) -> 
     return token if won else None
 
 
-def claim_trials(
-    session: Session, queued: list[Trial], worker: str, lease_s: float
-) -> list[tuple[Trial, str]]:
-    """``queued -> running`` for a batch of queued trials in one statement, each under its own
-    fresh lease token valid for ``lease_s`` seconds (``claim_trial`` for many).
+def claim_queued(session: Session, study_id: int, worker: str, lease_s: float,
+                 skip: list[int]) -> list[tuple[Any, str]]:
+    """``queued -> running`` for every queued trial of the study but the ids in ``skip``, in
+    one statement that also reads them (``claim_trial`` for a whole queue), each under its own
+    lease token (a fresh random prefix and the trial id) valid for ``lease_s`` seconds.
 
     Returns:
-        ``(trial, token)`` of the trials won, in the order given.
+        ``(row, token)`` of the trials won, by number; a row has the trial's ``id``,
+        ``number``, ``params``, ``fidelity`` and ``seed``.
     """
-    tokens = {t.id: uuid.uuid4().hex for t in queued}
     now = utcnow()
-    won = lifecycle.start_trials(session, tokens, worker=worker, now=now,
-                                 expires=now + timedelta(seconds=lease_s))
-    return [(t, tokens[t.id]) for t in queued if t.id in won]
+    rows = lifecycle.start_queued(session, study_id, prefix=f"{uuid.uuid4().hex}-",
+                                  worker=worker, now=now,
+                                  expires=now + timedelta(seconds=lease_s), skip=skip)
+    return [(r, r.lease_token) for r in rows]
 
 
 def renew_leases(session: Session, tokens: dict[int, str], lease_s: float) -> int:

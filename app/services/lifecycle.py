@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, func, insert, select, update
+from sqlalchemy import String, bindparam, delete, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -204,36 +204,37 @@ def start_trial(
     return res.rowcount == 1
 
 
-def start_trials(
-    session: Session, tokens: dict[int, str], *, worker: str, now: datetime, expires: datetime
-) -> set[int]:
-    """``queued -> running`` for many trials in one statement: trial id -> its lease
-    ``token``, all held by ``worker`` until ``expires`` (naive UTC). A trial is won if it is
-    still queued (at whatever attempt: the claim reads nothing else of it).
+def start_queued(session: Session, study_id: int, *, prefix: str, worker: str, now: datetime,
+                 expires: datetime, skip: list[int]) -> list[Any]:
+    """``queued -> running`` for every queued trial of the study but the ids in ``skip``, in
+    one statement, each under the lease token ``prefix`` + its id, held by ``worker`` until
+    ``expires`` (naive UTC). A trial is won if it is still queued when its row is written (at
+    whatever attempt); one another actor moved first is not.
 
     Returns:
-        The ids won; the others were moved by someone else first. Call it through
-        ``leases.claim_trials``.
+        ``(id, number, params, fidelity, seed, lease_token)`` rows of the trials won, by
+        number. Call it through ``leases.claim_queued``, which makes the prefix and expiry.
     """
-    if not tokens:
-        return set()
-    res = session.execute(_START, [
-        {"b_id": tid, "b_token": token, "b_worker": worker, "b_now": now, "b_expires": expires}
-        for tid, token in tokens.items()])
-    return set(tokens) if res.rowcount == len(tokens) else set(session.scalars(  # lost some
-        select(Trial.id).where(Trial.id.in_(list(tokens)), Trial.state == TrialState.RUNNING,
-                               Trial.lease_token.in_(list(tokens.values())))))
+    return sorted(session.execute(_START, {
+        "b_study": study_id, "b_skip": skip, "b_prefix": prefix, "b_worker": worker,
+        "b_now": now, "b_expires": expires}).all(), key=lambda r: r.number)
 
 
 _TRIALS = Trial.__table__
 _START = (
     _TRIALS.update()
-    .where(_TRIALS.c.id == bindparam("b_id"), _TRIALS.c.state == TrialState.QUEUED)
-    .values(state=TrialState.RUNNING, lease_token=bindparam("b_token"),
+    .where(_TRIALS.c.state == TrialState.QUEUED, _TRIALS.c.id.in_(
+        select(_TRIALS.c.id).where(_TRIALS.c.study_id == bindparam("b_study"),
+                                   _TRIALS.c.state == TrialState.QUEUED,
+                                   _TRIALS.c.id.not_in(bindparam("b_skip", expanding=True)))))
+    .values(state=TrialState.RUNNING,
+            lease_token=bindparam("b_prefix", type_=String) + _TRIALS.c.id.cast(String),
             worker=bindparam("b_worker"), started_at=bindparam("b_now"),
             heartbeat_at=bindparam("b_now"), lease_expires_at=bindparam("b_expires"))
+    .returning(_TRIALS.c.id, _TRIALS.c.number, _TRIALS.c.params, _TRIALS.c.fidelity,
+               _TRIALS.c.seed, _TRIALS.c.lease_token)
 )
-"""``queued -> running`` of one trial; one executemany per batch (compiled once)."""
+"""A study's queue claimed in one statement: the rows won come back (compiled once)."""
 _COMPLETE = (
     _TRIALS.update()
     .where(_TRIALS.c.id == bindparam("b_id"), _TRIALS.c.state == TrialState.RUNNING,
@@ -360,7 +361,7 @@ def _record_study_batch(session: Session, study_id: int, batch: list[Outcome],
     assert study is not None
     fronts = pareto.add_to_front(session, study, [
         (o.trial_id, won[o.trial_id].fidelity, o.values) for o in batch])
-    session.execute(insert(TrialResult), [
+    session.execute(TrialResult.__table__.insert(), [
         {"trial_id": o.trial_id, "attempt": won[o.trial_id].attempt, "lease_token": o.token,
          "values": o.values, "cost_s": o.cost_s, "details": o.details} for o in batch])
     n0 = study.n_completed - len(batch)
@@ -375,7 +376,7 @@ def _record_study_batch(session: Session, study_id: int, batch: list[Outcome],
             "total_cost_s": cost, "n_completed": n0 + k + 1,
         }})
         out[o.trial_id] = Recorded(o.trial_id, False, on_front)
-    session.execute(insert(Event), events)  # one statement, ids in batch order (not a flush)
+    session.execute(Event.__table__.insert(), events)  # Core: ids in batch order
     return out
 
 

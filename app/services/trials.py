@@ -1,5 +1,6 @@
-"""Trial rows as the driver needs them: open-trial counts, the queue, the history an optimizer
-suggests from, and suggestions added as queued trials with their seeds.
+"""Trial rows as the driver needs them: open-trial counts, the history an optimizer suggests
+from, and suggestions added as queued trials with their seeds (the queue is claimed, and read,
+in one statement by ``leases.claim_queued``).
 
 Reproducibility: the same definition and seed give the same trials.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -63,15 +64,6 @@ def count_open(session: Session, study_id: int) -> int:
     return session.scalar(
         select(func.count()).where(Trial.study_id == study_id, Trial.state.in_(TRIAL_OPEN))
     ) or 0
-
-
-def queued(session: Session, study_id: int) -> list[Trial]:
-    """The study's queued trials, by number."""
-    return list(session.scalars(
-        select(Trial)
-        .where(Trial.study_id == study_id, Trial.state == TrialState.QUEUED)
-        .order_by(Trial.number)
-    ))
 
 
 def history(
@@ -132,12 +124,13 @@ def model_free_handed_out(session: Session, study: Study) -> list[dict[str, Any]
 
 def add_suggestions(
     session: Session, study: Study, suggestions: list[dict[str, Any]]
-) -> list[Trial]:
+) -> list[int]:
     """Add suggestions (``{"params", "fidelity", "info_gain_per_cost"?, "extras"?}``) as
     queued trials numbered from ``study.next_number``, never beyond ``study.max_trials``.
 
     Returns:
-        The trials added (fewer than suggested when the trial budget runs out).
+        The numbers of the trials added (fewer than suggested when the trial budget runs
+        out); the rows are not read back (the driver claims them with ``leases.claim_queued``).
     """
     if study.max_trials is not None:
         suggestions = suggestions[: max(0, study.max_trials - study.next_number)]
@@ -156,9 +149,9 @@ def add_suggestions(
         return []
     set_committed_value(study, "next_number", reserved)
     first = reserved - len(suggestions)
-    # One multi-row INSERT (an ORM flush of new objects sends one statement per row on SQLite,
-    # to read each id back), then the rows read back by their numbers.
-    session.execute(insert(Trial), [
+    # One Core executemany (an ORM flush of new objects sends one statement per row on SQLite
+    # to read each id back; the ORM's bulk path costs more Python per row than Core).
+    session.execute(_INSERT, [
         {"study_id": study.id, "number": number, "state": TrialState.QUEUED,
          "params": sg["params"], "fidelity": float(sg["fidelity"]),
          "seed": trial_seed(study, number), "attempt": 0,
@@ -166,8 +159,8 @@ def add_suggestions(
          "suggestion": {"extras": sg.get("extras", {}), "method": study.method},
          "is_pareto": False}
         for number, sg in enumerate(suggestions, start=first)])
-    return list(session.scalars(
-        select(Trial)
-        .where(Trial.study_id == study.id, Trial.number >= first, Trial.number < reserved)
-        .order_by(Trial.number)
-    ))
+    return list(range(first, reserved))
+
+
+_INSERT = Trial.__table__.insert()
+"""New queued trials, one executemany per batch."""

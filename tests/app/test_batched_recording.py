@@ -1,7 +1,8 @@
 """Batched recording (``lifecycle.record_results``, as the driver records one step's results)
 ends exactly where recording the same results one by one ends: counters, front flags, the
-reference point, the hypervolume, ``pareto_version`` and every event payload; batched claims
-(``leases.claim_trials``) give each trial its own token and skip trials already taken."""
+reference point, the hypervolume, ``pareto_version`` and every event payload; a study's queue
+claimed in one statement (``leases.claim_queued``) gives each trial its own token and skips
+trials already taken or held in flight."""
 
 from __future__ import annotations
 
@@ -78,20 +79,25 @@ def test_a_batch_records_what_one_by_one_records(database) -> None:
     assert _state(database, batch_sid) == batch
 
 
-def test_claim_trials_gives_each_its_own_token_and_skips_taken_ones(database) -> None:
+def test_claim_queued_gives_each_its_own_token_and_skips_taken_ones(database) -> None:
+    """Of four trials, one is taken by another worker and one is skipped (held in flight by
+    the caller): the other two are won, by number, with their params and distinct tokens."""
     sid = new_study(database)
-    ids = [add_trial(database, sid) for _ in range(3)]
+    ids = [add_trial(database, sid, params={"x0": i / 10, "x1": 0.5}) for i in range(4)]
     taken = claim(database, ids[1])
     with database.session() as s:
-        queued = [s.get(Trial, i) for i in ids]
-        won = leases.claim_trials(s, queued, "d1", 30.0)
+        won = leases.claim_queued(s, sid, "d1", 30.0, [ids[3]])
     assert [t.id for t, _ in won] == [ids[0], ids[2]]
+    assert [t.params["x0"] for t, _ in won] == [0.0, 0.2]
     assert len({tok for _, tok in won} | {taken}) == 3
     with database.session() as s:
         rows = {t.id: (t.state, t.lease_token, t.worker) for t in
                 s.scalars(select(Trial).where(Trial.study_id == sid))}
     assert rows[ids[1]] == (TrialState.RUNNING, taken, "w")
+    assert rows[ids[3]] == (TrialState.QUEUED, None, None)
     for t, tok in won:
         assert rows[t.id] == (TrialState.RUNNING, tok, "d1")
+    with database.session() as s:  # nothing left to claim but the skipped one
+        assert leases.claim_queued(s, sid, "d2", 30.0, [ids[3]]) == []
     with database.session() as s:  # heartbeat: only matching tokens renew
         assert leases.renew_leases(s, {ids[0]: won[0][1], ids[1]: "wrong"}, 30.0) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.models import Study, StudyState, Trial, TrialState
-from app.services import lifecycle, trials
+from app.services import leases, lifecycle, trials
 from tests.app.helpers import add_trial, claim, complete, new_study
 
 
@@ -26,10 +26,11 @@ def test_add_suggestions_numbers_seeds_and_caps(database) -> None:
                                                   _suggestion(0.3)])
         assert study.next_number == 8
         assert trials.add_suggestions(s, study, [_suggestion(0.4)]) == []
-    assert [t.number for t in added] == [6, 7]
-    assert [t.seed for t in added] == [3 * 7919 + 6, 3 * 7919 + 7]
+    assert added == [6, 7]
     with database.session() as s:
-        rows = [s.get(Trial, t.id) for t in added]
+        rows = list(s.scalars(select(Trial).where(Trial.study_id == sid).order_by(Trial.number)))
+        assert [t.number for t in rows] == [6, 7]
+        assert [t.seed for t in rows] == [3 * 7919 + 6, 3 * 7919 + 7]
         assert [(t.state, t.fidelity, t.info_gain_per_cost) for t in rows] == [
             (TrialState.QUEUED, 1.0, 0.1), (TrialState.QUEUED, 0.3, 0.2)]
         assert rows[0].suggestion == {"extras": {"k": 0.1}, "method": "sobol"}
@@ -72,8 +73,8 @@ def test_seeds_stay_below_the_modulus(database) -> None:
 
 
 def test_open_queue_and_history(database) -> None:
-    """Open = queued + running; the queue is by number; history has the completed results as
-    observations and the open trials as pending."""
+    """Open = queued + running; the queue is claimed by number; history has the completed
+    results as observations and the open trials as pending."""
     sid = new_study(database)
     done = complete(database, sid, {"f0": 1.0, "f1": 2.0}, fidelity=0.5, cost_s=3.0)
     running = add_trial(database, sid, params={"x0": 0.2, "x1": 0.2})
@@ -82,7 +83,8 @@ def test_open_queue_and_history(database) -> None:
     add_trial(database, sid, state=TrialState.FAILED)
     with database.session() as s:
         assert trials.count_open(s, sid) == 2
-        assert [t.number for t in trials.queued(s, sid)] == [2]
+        assert [t.number for t, _ in leases.claim_queued(s, sid, "d", 30.0, [])] == [2]
+        s.rollback()  # the claim was only a way to read the queue
         observations, pending = trials.history(s, sid)
         done_params = s.get(Trial, done.trial_id).params
     assert observations == [{"params": done_params, "fidelity": 0.5,

@@ -6,17 +6,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench import scale
+from tests.conftest import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES
 
 
-def test_scale_writes_measured_json_and_png(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("pg", marks=pytest.mark.postgres)])
+def test_scale_writes_measured_json_and_png(tmp_path: Path, backend: str) -> None:
+    if backend == "pg" and not POSTGRES_ADMIN_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("XBAR_REQUIRE_POSTGRES=1 but XBAR_TEST_POSTGRES_URL is not set")
+        pytest.skip("set XBAR_TEST_POSTGRES_URL to run the PostgreSQL backend")
     out = tmp_path / "scale.json"
-    assert scale.main(["--sizes", "20", "--backends", "sqlite", "--workers", "2",
+    assert scale.main(["--sizes", "20", "--backends", backend, "--workers", "2",
                        "--timeout-s", "60", "--warmup", "0", "--out", str(out)]) == 0
     body = json.loads(out.read_text())
     assert body["method"] == "random" and body["parallelism"] == scale.PARALLELISM
     (run,) = body["runs"]
-    assert run["backend"] == "sqlite" and run["n_trials"] == 20
+    assert run["backend"] == backend and run["n_trials"] == 20
     assert run["completed"] is True and run["n_completed"] == 20
     assert run["wall_s"] > 0 and run["steps"] >= 1
     assert abs(run["trials_per_s"] - 20 / run["wall_s"]) < 0.1 + 0.01 * run["trials_per_s"]
@@ -25,6 +33,11 @@ def test_scale_writes_measured_json_and_png(tmp_path: Path) -> None:
     assert run["first_10pct_ms"] > 0 and run["last_10pct_ms"] >= 0
     assert 0 < run["cpu_per_trial_ms"] and body["warmup_trials"] == 0
     assert 0 < run["driver_cpu_per_trial_ms"] <= run["cpu_per_trial_ms"]
+    if backend == "sqlite":  # its work runs in this process: no server to measure
+        assert run["server_cpu_per_trial_ms"] is None
+    else:  # read from /proc (10 ms ticks: 20 trials may round to none)
+        assert run["server_cpu_per_trial_ms"] is not None
+        assert run["server_cpu_per_trial_ms"] >= 0
     assert len(run["load_avg_1min"]) == 2 and min(run["load_avg_1min"]) >= 0
     assert out.with_suffix(".png").stat().st_size > 1000
 

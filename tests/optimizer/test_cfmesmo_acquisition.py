@@ -45,6 +45,27 @@ def _direct_mesmo(model, X: torch.Tensor, y_star: torch.Tensor) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.double)
 
 
+def _gibbon_by_hand(model, Xq: torch.Tensor, y_star: torch.Tensor, noisy_var) -> torch.Tensor:
+    """GIBBON's value written out for each query ``x`` (``Xq``: ``n x 1 x 3``, fidelity last):
+    the joint posterior of ``x`` and ``x`` at fidelity 1, the observation variance at ``x``
+    from ``noisy_var(x, cov) -> (2,)``; returns ``n`` values."""
+    from optimizer.acquisition.cf_mesmo import gibbon_information_gain
+
+    expected = []
+    for x in Xq:
+        xt = x.clone()
+        xt[0, 2] = 1.0
+        post = model.posterior(torch.cat([x, xt]).unsqueeze(0))
+        assert post.distribution._interleaved is False  # index: task * 2 + point
+        cov = post.distribution.covariance_matrix[0]
+        var_y = noisy_var(x, cov)
+        var_t = torch.stack([cov[1, 1], cov[3, 3]])
+        rho2 = torch.stack([cov[0, 1], cov[2, 3]]).pow(2) / (var_y * var_t)
+        gamma = (y_star - post.mean[0, 1]) / var_t.sqrt()
+        expected.append(gibbon_information_gain(gamma, rho2.expand_as(gamma)).mean(0).sum())
+    return torch.stack(expected)
+
+
 def test_max_values_shape_and_clamp(mf_model) -> None:
     """Max values are S x m, at least the best observed value (plus the margin when one is
     given: iMOCA's puts every sample at its floor here), and by default close to (within 15%
@@ -168,8 +189,6 @@ def test_gibbon_matches_its_formula_with_noise_from_a_second_posterior(mf_model)
     averaged over samples, with rho^2 = cov(f(x,z), f(x,1))^2 / (var y(x,z) var f(x,1)) and
     var y taken from a separate ``observation_noise=True`` posterior (the acquisition reads the
     homoskedastic noise once instead)."""
-    from optimizer.acquisition.cf_mesmo import gibbon_information_gain
-
     X, Y, model = mf_model
     y_star = Y.max(0).values.unsqueeze(0) + torch.tensor([[0.01, 0.02], [0.03, 0.005]],
                                                           dtype=torch.double)
@@ -177,21 +196,9 @@ def test_gibbon_matches_its_formula_with_noise_from_a_second_posterior(mf_model)
     acq = CFMESMO(model, y_star, fidelity_dim=2, approx="gibbon")
     with torch.no_grad():
         got = acq(Xq)
-        expected = []
-        for x in Xq:
-            xt = x.clone()
-            xt[0, 2] = 1.0
-            post = model.posterior(torch.cat([x, xt]).unsqueeze(0))
-            assert post.distribution._interleaved is False  # index: task * 2 + point
-            cov = post.distribution.covariance_matrix[0]
-            var_y = model.posterior(x.unsqueeze(0), observation_noise=True).variance[0, 0]
-            mu_t = post.mean[0, 1]
-            var_t = torch.stack([cov[1, 1], cov[3, 3]])
-            rho2 = torch.stack([cov[0, 1], cov[2, 3]]).pow(2) / (var_y * var_t)
-            gamma = (y_star - mu_t) / var_t.sqrt()
-            expected.append(gibbon_information_gain(gamma, rho2.expand_as(gamma))
-                            .mean(0).sum())
-    assert torch.allclose(got, torch.stack(expected), rtol=1e-6, atol=1e-10)
+        expected = _gibbon_by_hand(model, Xq, y_star, lambda x, cov: model.posterior(
+            x.unsqueeze(0), observation_noise=True).variance[0, 0])
+    assert torch.allclose(got, expected, rtol=1e-6, atol=1e-10)
     assert (got >= 0).all() and float(got.max()) > 1e-2
 
 
@@ -220,8 +227,6 @@ def test_info_noise_floor_raises_the_noise_of_the_gibbon_term(mf_model) -> None:
     learned noise here sits at 1e-4-2e-4), which lowers it (or leaves a zero at zero), and at the
     evaluated designs (posterior variance near the noise) to below 5% of its value without
     the floor on average."""
-    from optimizer.acquisition.cf_mesmo import gibbon_information_gain
-
     X, Y, model = mf_model
     y_star = Y.max(0).values.unsqueeze(0) + torch.tensor([[0.0, 0.0], [0.02, 0.01]],
                                                           dtype=torch.double)
@@ -235,19 +240,9 @@ def test_info_noise_floor_raises_the_noise_of_the_gibbon_term(mf_model) -> None:
     with torch.no_grad():
         assert torch.equal(base(Xq), zero(Xq))
         got = floored(Xq)
-        expected = []
-        for x in Xq:
-            xt = x.clone()
-            xt[0, 2] = 1.0
-            post = model.posterior(torch.cat([x, xt]).unsqueeze(0))
-            cov = post.distribution.covariance_matrix[0]  # index: task * 2 + point
-            var_y = torch.stack([cov[0, 0], cov[2, 2]]) + floor
-            var_t = torch.stack([cov[1, 1], cov[3, 3]])
-            rho2 = torch.stack([cov[0, 1], cov[2, 3]]).pow(2) / (var_y * var_t)
-            gamma = (y_star - post.mean[0, 1]) / var_t.sqrt()
-            expected.append(gibbon_information_gain(gamma, rho2.expand_as(gamma))
-                            .mean(0).sum())
-        assert torch.allclose(got, torch.stack(expected), rtol=1e-6, atol=1e-10)
+        expected = _gibbon_by_hand(model, Xq, y_star,
+                                   lambda x, cov: torch.stack([cov[0, 0], cov[2, 2]]) + floor)
+        assert torch.allclose(got, expected, rtol=1e-6, atol=1e-10)
         assert (got <= base(Xq)).all() and float(got.sum()) < float(base(Xq).sum())
         at_obs, at_obs0 = floored(X.unsqueeze(1)), base(X.unsqueeze(1))
     assert float(at_obs.mean()) < 0.05 * float(at_obs0.mean())
