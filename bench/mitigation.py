@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         suffix = "" if name == "digits-cnn" else f"-{name}"
         path = Path(args.out) if args.out and name == args.workload else (
             RESULTS / f"mitigation{suffix}.json")
-        results: dict[str, Any] = (
+        results: dict[str, Any] = cli.keep_provenance(
             json.loads(path.read_text()) if args.only and path.exists() else {})
         results.update(workload=name, workload_options=opts, seeds=args.seeds,
                        machine=platform.platform(), torch=torch.__version__,
@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = args.only or args.sections or list(default)
         for section in (s for s in SECTIONS if s in chosen):
             save = functools.partial(cli.save_partial, path, results, section)
-            results[section] = SECTIONS[section](w, args, save)
+            results[section] = cli.timed(SECTIONS[section], w, args, save,
+                                         results["code_state"])
             cli.write_json(path, results)
         results["wall_time_s"] = time.perf_counter() - start
         results["cpu_time_s"] = time.process_time() - cpu

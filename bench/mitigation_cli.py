@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.mitigation_wires import WIRES_R_OHM, WIRES_SIZES
-from simulator.mitigation import remap
+from simulator.mitigation import compensation, remap
 
 
 def positive(kind: type) -> Any:
@@ -51,6 +51,33 @@ def code_state() -> dict[str, Any]:
     }
 
 
+def keep_provenance(results: dict[str, Any]) -> dict[str, Any]:
+    """Before ``--only`` recomputes some sections of an earlier JSON: give every kept section
+    that lacks one a ``"run"`` entry with the earlier run's code state and times (the top-level
+    ones then describe the new run)."""
+    if "code_state" not in results:
+        return results
+    earlier = {"code_state": results["code_state"], "whole_run": True}
+    for key in ("wall_time_s", "cpu_time_s"):
+        if key in results:
+            earlier[key] = results[key]
+    for value in results.values():
+        if isinstance(value, dict) and "rows" in value and "run" not in value:
+            value["run"] = earlier
+    return results
+
+
+def timed(section: Any, w: Any, args: argparse.Namespace, save: Any,
+          state: dict[str, Any]) -> dict[str, Any]:
+    """``section(w, args, save)`` with a ``"run"`` entry: ``state`` (the code state) and the
+    section's wall and CPU time [s]."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = section(w, args, save)
+    out["run"] = {"code_state": state, "wall_time_s": time.perf_counter() - start,
+                  "cpu_time_s": time.process_time() - cpu}
+    return out
+
+
 def save_partial(path: Path, results: dict[str, Any], section: str,
                  partial: dict[str, Any]) -> None:
     """Write ``results`` with ``section``'s partial result (marked ``"partial": true``)."""
@@ -78,3 +105,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comp-epochs", type=positive(int), default=1)
     parser.add_argument("--comp-train", type=positive(int), default=512,
                         help="training images of the compensators")
+    parser.add_argument("--comp-lr", type=positive(float), default=compensation.DEFAULT_LR,
+                        help="learning rate of the compensators (relative step)")

@@ -341,12 +341,16 @@ def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str,
     t0 = time.perf_counter()
     comp = correctnet.train_compensators(
         w.model, names, w.x_train[:n_train], w.y_train[:n_train], train_cfg,
-        epochs=args.comp_epochs,
+        epochs=args.comp_epochs, lr=args.comp_lr,
     )
     t_train = time.perf_counter() - t0
+    with torch.no_grad():
+        comp_software = _acc(comp(x), y)
     out: dict[str, Any] = {
         "test_images": int(y.shape[0]), "software_accuracy": software,
-        "train_images": n_train, "epochs": args.comp_epochs, "train_time_s": t_train,
+        "compensated_software_accuracy": comp_software,
+        "train_images": n_train, "epochs": args.comp_epochs, "lr": args.comp_lr,
+        "train_time_s": t_train,
         "trained_at_prog_sigma": sigma, "trained_at_read_sigma": sigma / 3,
         "programmed_prog_sigma": sigma, "programmed_chips": args.seeds, "rows": [],
     }
@@ -382,7 +386,8 @@ def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str,
 def plot_wires(results: dict[str, Any], path: Path) -> None:
     rows = results["wires"]["rows"]
     sizes = sorted({r["rows"] for r in rows})
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    comp = results.get("compensation")
+    fig, axes = plt.subplots(1, 3 if comp else 2, figsize=(18 if comp else 12, 4.5))
     ax = axes[0]
     for size in sizes:
         rr = [r for r in rows if r["rows"] == size]
@@ -406,6 +411,8 @@ def plot_wires(results: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("worst column current loss [%]")
     ax.set_title("IR-drop magnitude (all rows driven, first order)")
     ax.legend(fontsize=8)
+    if comp:
+        _plot_compensation(axes[2], comp)
     for a in axes:
         a.grid(alpha=0.3)
     fig.suptitle(
@@ -414,3 +421,21 @@ def plot_wires(results: dict[str, Any], path: Path) -> None:
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def _plot_compensation(ax: Any, comp: dict[str, Any]) -> None:
+    """Accuracy as a fraction of software, compensators off / on, per size and resistance."""
+    labels = [f"{r['rows']}x{r['rows']}\n{r['wire_r_ohm']:.2f} Ω" for r in comp["rows"]]
+    cells = (("off_noiseless", "off, noiseless"),
+             ("compensation_all_noiseless", "comp., noiseless"),
+             ("off_programmed", "off, programmed"),
+             ("compensation_all_programmed", "comp., programmed"))
+    width = 0.8 / len(cells)
+    for k, (key, label) in enumerate(cells):
+        ax.bar([i + (k - 1.5) * width for i in range(len(labels))],
+               [100 * r[key]["fraction_of_software"] for r in comp["rows"]], width, label=label)
+    ax.axhline(95, color="k", lw=0.8, ls="--", label="95 % of software")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel("accuracy [% of software]")
+    ax.set_title("CorrectNet+ compensation (all layers) under first-order wires")
+    ax.legend(fontsize=7)

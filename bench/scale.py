@@ -18,8 +18,9 @@ server's own CPU time for the run's database is reported too (``server_cpu_per_t
 read from ``/proc`` of its backend processes: the server must run on this machine): SQLite
 does that work inside this process, so only CPU time of both together compares the backends.
 
-Run: ``nice -n 10 .venv/bin/python -m bench.scale --sizes 1000 10000 --backends sqlite pg``
--> ``bench/results/scale.json`` and ``scale.png``.
+Run: ``nice -n 10 .venv/bin/python -m bench.scale --sizes 1000 10000 --repeats 3 --backends
+sqlite pg`` -> ``bench/results/scale.json`` (every run, and per backend and size the median,
+min and max over the repeats) and ``scale.png``.
 """
 
 from __future__ import annotations
@@ -174,25 +175,30 @@ def run_once(backend: str, n_trials: int, engine: DaskEngine,
     }
 
 
-def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    """Per-trial wall time and CPU time [ms] against study size, per backend (log x): the
-    wall time follows the machine's other load, the CPU time much less."""
+def plot(summary: list[dict[str, Any]], path: Path) -> None:
+    """Per-trial wall time (median, bars from min to max over the repeats) and CPU time [ms]
+    (this process's, plus the PostgreSQL server's where measured) against study size, per
+    backend (log x): the wall time follows the machine's other load, the CPU time less."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for k, backend in enumerate(sorted({r["backend"] for r in runs})):
-        mine = sorted((r for r in runs if r["backend"] == backend and r["per_trial_ms"]),
+    for k, backend in enumerate(sorted({r["backend"] for r in summary})):
+        mine = sorted((r for r in summary if r["backend"] == backend and r["per_trial_ms"]),
                       key=lambda r: r["n_trials"])
         if not mine:
             continue
         n = [r["n_trials"] for r in mine]
-        ax.plot(n, [r["per_trial_ms"] for r in mine], marker="o", color=f"C{k}",
-                label=f"{backend}: wall")
-        ax.plot(n, [r["cpu_per_trial_ms"] for r in mine], marker="s", linestyle="--",
-                color=f"C{k}", label=f"{backend}: CPU (all threads)")
+        wall = [r["per_trial_ms"] for r in mine]
+        below = [r["per_trial_ms"] - r["per_trial_ms_min"] for r in mine]
+        above = [r["per_trial_ms_max"] - r["per_trial_ms"] for r in mine]
+        ax.errorbar(n, wall, yerr=[below, above],
+                    marker="o", color=f"C{k}", capsize=3, label=f"{backend}: wall")
+        ax.plot(n, [r["cpu_per_trial_ms"] + (r["server_cpu_per_trial_ms"] or 0.0)
+                    for r in mine], marker="s", linestyle="--", color=f"C{k}",
+                label=f"{backend}: CPU (process" + (" + server)" if backend == "pg" else ")"))
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)
     ax.set_xlabel("trials in the study")
@@ -214,12 +220,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="trials of an unreported SQLite study run first (imports, Dask "
                         "warm-up); 0: none")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.json")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs per backend and size, interleaved (sqlite, pg, sqlite, pg ...) "
+                        "so the machine's load falls on both alike; the summary gives the "
+                        "median with min and max")
     p.add_argument("--keep", action="store_true",
                    help="keep the runs already in --out that this call does not measure again "
                         "(same backend and size), e.g. to add 100k runs to 1k/10k ones")
     a = p.parse_args(argv)
     if any(n < 1 for n in a.sizes):
         p.error("--sizes must be positive")
+    if a.repeats < 1:
+        p.error("--repeats must be positive")
     kept = json.loads(a.out.read_text())["runs"] if a.keep and a.out.exists() else []
     redo = {(b, n) for b in a.backends for n in a.sizes}
     runs = [r for r in kept if (r["backend"], r["n_trials"]) not in redo]
@@ -227,9 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.warmup > 0:
             run_once("sqlite", a.warmup, engine, a.timeout_s)
-        for n in sorted(a.sizes):  # size by size: the small runs of every backend come first
-            for backend in a.backends:
+        for n, rep, backend in ((n, rep, b) for n in sorted(a.sizes)  # small sizes first
+                                for rep in range(a.repeats) for b in a.backends):
                 r = run_once(backend, n, engine, a.timeout_s)
+                r["repeat"] = rep
                 r["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 print(json.dumps(r), flush=True)
                 runs.append(r)
@@ -241,16 +254,47 @@ def main(argv: list[str] | None = None) -> int:
 
 def write(runs: list[dict[str, Any]], a: argparse.Namespace) -> None:
     """``runs`` (sorted by backend and size) to ``a.out`` and its PNG."""
-    runs = sorted(runs, key=lambda r: (r["backend"], r["n_trials"]))
+    runs = sorted(runs, key=lambda r: (r["backend"], r["n_trials"], r["measured_at"]))
     a.out.parent.mkdir(parents=True, exist_ok=True)
     out = {"method": "random", "parallelism": PARALLELISM, "problem": "branin-currin",
            "engine": f"LocalCluster, {a.workers} thread workers",
            "driver": "the service's loop: a step once a submission finished, 0.2 s at most",
            "warmup_trials": a.warmup,
            "load": "2 cores shared with other work: load_avg_1min per run (before, after)",
-           "runs": runs}
+           "summary": summarize(runs), "runs": runs}
     a.out.write_text(json.dumps(out, indent=2) + "\n")
-    plot(runs, a.out.with_suffix(".png"))
+    plot(out["summary"], a.out.with_suffix(".png"))
+
+
+SUMMARIZED = ("trials_per_s", "per_trial_ms", "cpu_per_trial_ms", "driver_cpu_per_trial_ms",
+              "server_cpu_per_trial_ms", "first_10pct_ms", "last_10pct_ms")
+"""Run figures the summary gives as median, min and max over the repeats."""
+
+
+def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per backend and size: ``n_runs``, whether all ``completed``, and for each figure of
+    ``SUMMARIZED`` its median over the runs (the middle one's, or the mean of the two middle
+    ones) under the figure's own key, with ``<key>_min`` and ``<key>_max``; the 1-minute load
+    averages seen (``load_avg_1min_range``: lowest, highest)."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault((r["backend"], r["n_trials"]), []).append(r)
+    out = []
+    for (backend, n), rs in sorted(groups.items()):
+        row: dict[str, Any] = {"backend": backend, "n_trials": n, "n_runs": len(rs),
+                               "completed": all(r["completed"] for r in rs)}
+        for key in SUMMARIZED:
+            vals = sorted(r[key] for r in rs if r.get(key) is not None)
+            if not vals:
+                row[key] = row[f"{key}_min"] = row[f"{key}_max"] = None
+                continue
+            mid = len(vals) // 2
+            med = vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
+            row[key], row[f"{key}_min"], row[f"{key}_max"] = round(med, 3), vals[0], vals[-1]
+        loads = [x for r in rs for x in r["load_avg_1min"]]
+        row["load_avg_1min_range"] = [min(loads), max(loads)]
+        out.append(row)
+    return out
 
 
 if __name__ == "__main__":

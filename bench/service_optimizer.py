@@ -21,7 +21,7 @@ first time a run's curve reaches 90% of the best final hypervolume over all meth
 (``null``: never within its budget); per method the median over seeds counts a miss as
 infinitely late (``null`` when the median seed missed).
 
-Run: ``nice -n 10 .venv/bin/python -m bench.service_optimizer --max-trials 20 --max-wall-s 200``
+Run: ``nice -n 0 .venv/bin/python -m bench.service_optimizer --max-trials 20 --max-wall-s 200``
 -> ``bench/results/service_optimizer.json`` and ``.png``. ``--quick``: 3 trials per study on a
 fidelity range of ``[0, 0.04]`` (the analytic tier only), cf-mesmo and sobol, seed 0.
 ``--fidelity-high F`` searches fidelities ``[0, F]`` (target ``F``) for a machine on which
@@ -31,8 +31,10 @@ full-fidelity evaluations do not fit the wall budget.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import torch
 
 from app.migrate import upgrade
@@ -184,14 +187,26 @@ def run_study(client: httpx.Client, body: dict[str, Any], timeout_s: float) -> d
     return {"study": study, "trials": trials}
 
 
-def hv_curve(study: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def stored_suggestions(db: Path, study_id: int) -> dict[int, dict[str, Any]]:
+    """Trial number -> the method's stored suggestion extras (``phase``, ``suggest_s`` [s]),
+    read from the service's SQLite file (the API does not publish them)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        rows = con.execute("SELECT number, suggestion FROM trials WHERE study_id = ?",
+                           (study_id,)).fetchall()
+    return {n: (json.loads(s or "{}").get("extras") or {}) for n, s in rows}
+
+
+def hv_curve(study: dict[str, Any], trials: list[dict[str, Any]],
+             extras: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Evaluated-front hypervolume after each completed trial, in completion order.
 
     Returns:
-        One ``{"t_s", "trial", "fidelity", "full", "values", "hv"}`` per completed trial:
-        ``t_s`` [s] since the study started, ``full`` whether it is a full-fidelity result that
-        meets every threshold (only those enter the front), ``values`` its objectives, ``hv``
-        (accuracy x µJ) of the front so far.
+        One ``{"t_s", "trial", "fidelity", "full", "values", "hv", "created_s", "started_s",
+        "cost_s", "origin", "params", "phase", "suggest_s"}`` per completed trial: ``t_s`` [s]
+        since the study started (``created_s``, ``started_s``: its insertion and start),
+        ``full`` whether it is a full-fidelity result meeting every threshold (the front's),
+        ``values`` its objectives, ``hv`` (accuracy x µJ) of the front so far, ``cost_s`` its
+        evaluation time, ``phase`` and ``suggest_s`` [s] from ``extras`` (``None`` without).
     """
     names = [o["name"] for o in study["objectives"]]
     dirs = [o["direction"] for o in study["objectives"]]
@@ -216,16 +231,18 @@ def hv_curve(study: dict[str, Any], trials: list[dict[str, Any]]) -> list[dict[s
         if full:
             front.append([float(t["values"][n]) for n in names])
         hv = hypervolume(torch.tensor(front, dtype=torch.double), dirs, ref) if front else 0.0
-        out.append(
-            {
-                "t_s": round((_time(t["completed_at"]) - t0).total_seconds(), 3),
-                "trial": t["number"],
-                "fidelity": round(float(t["fidelity"]), 4),
-                "full": full,
-                "values": {n: float(t["values"][n]) for n in names},
-                "hv": hv,
-            }
-        )
+        ex = (extras or {}).get(t["number"], {})
+        since = {k: round((_time(t[f"{k}_at"]) - t0).total_seconds(), 3)
+                 for k in ("completed", "created", "started")}
+        out.append({
+            "t_s": since["completed"], "trial": t["number"],
+            "fidelity": round(float(t["fidelity"]), 4), "full": full,
+            "values": {n: float(t["values"][n]) for n in names}, "hv": hv,
+            "created_s": since["created"], "started_s": since["started"],
+            "cost_s": round(float(t["cost_s"]), 3), "origin": t.get("origin"),
+            "params": t["params"], "phase": ex.get("phase"),
+            "suggest_s": round(ex["suggest_s"], 3) if "suggest_s" in ex else None,
+        })
     return out
 
 
@@ -274,18 +291,33 @@ def summarize(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
     }
 
 
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its live descendants (the service,
+    its Dask workers)."""
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            c = proc.cpu_times()
+            total += c.user + c.system
+    return total
+
+
 def one_run(
     client: httpx.Client,
     method: str,
     seed: int,
     a: argparse.Namespace,
     fidelity_range: list[float] | None,
+    db: Path,
 ) -> dict[str, Any]:
+    """One study of ``method`` and ``seed`` on the service whose SQLite file is ``db``."""
     body = study_definition(method, seed, a.max_trials, a.max_wall_s, fidelity_range)
-    t0 = time.perf_counter()
+    load0, cpu0, t0 = os.getloadavg()[0], tree_cpu_s(), time.perf_counter()
     got = run_study(client, body, a.max_wall_s + 60)
-    wall = time.perf_counter() - t0
-    study, curve = got["study"], hv_curve(got["study"], got["trials"])
+    wall, cpu = time.perf_counter() - t0, tree_cpu_s() - cpu0
+    study = got["study"]
+    curve = hv_curve(study, got["trials"], stored_suggestions(db, study["id"]))
     first = next((p for p in curve if p["hv"] > 0), None)
     return {
         "method": method,
@@ -295,6 +327,9 @@ def one_run(
         "n_failed": study["n_failed"],
         "n_full_fidelity": sum(p["fidelity"] >= study["target_fidelity"] - 1e-9 for p in curve),
         "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 1),
+        "load_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        "suggest_s": round(sum({p["suggest_s"] or 0.0 for p in curve}), 2),  # one per call
         "total_cost_s": round(study["total_cost_s"], 3),
         "final_hv": curve[-1]["hv"] if curve else 0.0,
         "service_hypervolume": study["hypervolume"],
@@ -318,21 +353,15 @@ def plot(
     for r in runs:
         xs = [0.0] + [p["t_s"] for p in r["curve"]]
         ys = [0.0] + [p["hv"] for p in r["curve"]]
-        label = (
-            r["method"]
-            if r["seed"] == min(x["seed"] for x in runs if x["method"] == r["method"])
-            else None
-        )
+        first = r["seed"] == min(x["seed"] for x in runs if x["method"] == r["method"])
+        label = r["method"] if first else None
         ax.step(xs, ys, where="post", color=colours.get(r["method"], "k"), alpha=0.8, label=label)
     if summary["best_final_hv"] > 0:
         ax.axhline(summary["target_hv"], color="k", ls=":", lw=1, label="90% of best final")
     ax.set_xlabel("wall time since study start [s]")
     ax.set_ylabel("evaluated HV (accuracy x µJ)")
-    ax.set_title(
-        f"digits-cnn crossbar studies via the REST API, target fidelity {target_fidelity:g}\n"
-        "(shared 2-core machine)",
-        fontsize=10,
-    )
+    ax.set_title(f"digits-cnn crossbar studies via the REST API, target fidelity "
+                 f"{target_fidelity:g}\n(shared 2-core machine)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -343,25 +372,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2")
-    p.add_argument(
-        "--max-trials", type=int, default=None, help="per study (default 20; --quick: 3)"
-    )
+    p.add_argument("--max-trials", type=int, default=None,
+                   help="per study (default 20; --quick: 3)")
     p.add_argument("--max-wall-s", type=float, default=200.0, help="per study [s]")
-    p.add_argument(
-        "--fidelity-high",
-        type=float,
-        default=None,
-        help="top of the studies' fidelity range, the target fidelity (default 1; --quick: "
-        "0.04, the analytic tier)",
-    )
+    p.add_argument("--fidelity-high", type=float, default=None,
+                   help="top of the studies' fidelity range, the target fidelity (default 1; "
+                   "--quick: 0.04, the analytic tier)")
     p.add_argument("--server", choices=["subprocess", "inprocess"], default="subprocess")
     p.add_argument("--workers", type=int, default=2, help="Dask workers of the service")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="3 trials, analytic-tier fidelities, cf-mesmo and sobol, seed 0, "
-        "in-process server, no warm-up",
-    )
+    p.add_argument("--quick", action="store_true",
+                   help="3 trials, analytic-tier fidelities, cf-mesmo and sobol, seed 0, "
+                   "in-process server, no warm-up")
     p.add_argument("--out", type=Path, default=RESULTS / "service_optimizer.json")
     a = p.parse_args(argv)
     if a.fidelity_high is not None and not 0 < a.fidelity_high <= 1:
@@ -387,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, seed in enumerate(a.seeds):
             k = i % len(a.methods)
             for method in a.methods[k:] + a.methods[:k]:
-                r = one_run(client, method, seed, a, fidelity_range)
+                r = one_run(client, method, seed, a, fidelity_range, Path(d) / "service.db")
                 print(json.dumps({x: r[x] for x in r if x != "curve"}), flush=True)
                 runs.append(r)
                 write(a, runs, fidelity_range, time.perf_counter() - t_all)  # so far
@@ -395,13 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write(
-    a: argparse.Namespace,
-    runs: list[dict[str, Any]],
-    fidelity_range: list[float] | None,
-    wall_s: float,
-    png: bool = False,
-) -> None:
+def write(a: argparse.Namespace, runs: list[dict[str, Any]],
+          fidelity_range: list[float] | None, wall_s: float, png: bool = False) -> None:
     """Writes the JSON of ``runs`` (and the PNG when ``png``) to ``a.out``."""
     summary = summarize(runs, a.methods)
     out = {
@@ -411,11 +427,8 @@ def write(
         "fidelity_range": fidelity_range or [0.0, 1.0],
         "budget": {"max_trials": a.max_trials, "max_wall_s": a.max_wall_s},
         "warmup": None if a.quick else "sobol, 2 trials, analytic tier (unreported)",
-        "server": (
-            "xbar serve subprocess, LocalCluster of worker processes"
-            if a.server == "subprocess"
-            else "in-process uvicorn, Dask thread workers"
-        ),
+        "server": "xbar serve subprocess, LocalCluster of worker processes"
+        if a.server == "subprocess" else "in-process uvicorn, Dask thread workers",
         "workers": a.workers,
         "database": "SQLite",
         "quick": a.quick,

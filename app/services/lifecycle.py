@@ -8,34 +8,37 @@ Every trial transition is a conditional UPDATE on the expected current state (an
 so two actors racing on one trial cannot both win; the loser gets ``None`` back (see
 ``services.leases`` for the convention). Final states never change. Leases (who may move a
 trial, until when) live in ``services.leases``, which calls in here for the state changes.
+Recording a result (``running -> completed`` with its counters, front and events) lives in
+``services.recording`` and is re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, func, select, update
+from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from app.core.errors import ConflictError, NotFoundError
 from app.models import (
     STUDY_ACTIVE,
     STUDY_FINAL,
     TRIAL_OPEN,
-    Event,
     Study,
     StudyState,
     Trial,
-    TrialResult,
     TrialState,
     utcnow,
 )
-from app.services import pareto
 from app.services.events import emit
+from app.services.recording import Outcome, Recorded, record_result, record_results
+
+__all__ = ["ACTIONS", "DELETE_ATTEMPTS", "STUDY_TRANSITIONS", "Outcome", "Recorded", "apply_action",
+           "delete_study", "fail_attempt", "finish_study", "first_error", "record_result",
+           "record_results", "requeue_unspent", "start_queued", "start_trial",
+           "transition_study"]
 
 STUDY_TRANSITIONS: dict[StudyState, set[StudyState]] = {
     StudyState.CREATED: {StudyState.RUNNING, StudyState.CANCELLED, StudyState.FAILED},
@@ -235,149 +238,6 @@ _START = (
                _TRIALS.c.seed, _TRIALS.c.lease_token)
 )
 """A study's queue claimed in one statement: the rows won come back (compiled once)."""
-_COMPLETE = (
-    _TRIALS.update()
-    .where(_TRIALS.c.id == bindparam("b_id"), _TRIALS.c.state == TrialState.RUNNING,
-           _TRIALS.c.lease_token == bindparam("b_token"))
-    .values(state=TrialState.COMPLETED, completed_at=bindparam("b_now"),
-            lease_expires_at=None, error=None,
-            worker=func.coalesce(bindparam("b_worker", type_=String), _TRIALS.c.worker))
-)
-"""``running -> completed`` under the lease token; ``b_worker`` None keeps the worker."""
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """Outcome of :func:`record_result`: ``duplicate`` when the same token had already recorded."""
-
-    trial_id: int
-    duplicate: bool
-    on_front: bool
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A finished evaluation to record: its trial, lease token, objective values, cost [s],
-    details and the worker that ran it (``None``: leave the trial's ``worker`` as it is)."""
-
-    trial_id: int
-    token: str
-    values: dict[str, float]
-    cost_s: float
-    details: dict[str, Any]
-    worker: str | None = None
-
-
-def record_result(
-    session: Session,
-    trial_id: int,
-    token: str,
-    values: dict[str, float],
-    cost_s: float,
-    details: dict[str, Any],
-    *,
-    worker: str | None = None,
-) -> Recorded | None:
-    """Record a trial's result (``cost_s`` in seconds) exactly once; ``worker`` names who ran it.
-
-    The same token sent again returns the stored outcome without counting twice. The result
-    joins the Pareto front when the trial ran at the study's target fidelity.
-
-    Returns:
-        None when the token is stale (the trial was re-queued, re-run or closed since, or
-        another attempt already recorded): the race is lost and nothing is written.
-    """
-    (out,) = record_results(session, [Outcome(trial_id, token, values, cost_s, details, worker)])
-    return out
-
-
-def record_results(session: Session, outcomes: list[Outcome]) -> list[Recorded | None]:
-    """:func:`record_result` for many trials (distinct ids) in a fixed number of statements
-    per study, whatever the batch size: the same outcome as recording them one by one, in
-    order (counters, front, hypervolume and events as each result arrived).
-
-    Returns:
-        Per outcome, ``Recorded`` or ``None`` (stale token), as :func:`record_result`.
-    """
-    ids = [o.trial_id for o in outcomes]
-    rows = {r.id: r for r in session.execute(
-        select(Trial.id, Trial.study_id, Trial.number, Trial.fidelity, Trial.attempt,
-               Trial.state, Trial.lease_token, Trial.is_pareto,
-               TrialResult.lease_token.label("stored_token"))
-        .outerjoin(TrialResult, TrialResult.trial_id == Trial.id)
-        .where(Trial.id.in_(ids)))} if ids else {}
-    done: dict[int, Recorded | None] = {}
-    fresh = []
-    for o in outcomes:
-        r = rows.get(o.trial_id)
-        if r is not None and r.stored_token is not None:  # recorded before
-            done[o.trial_id] = (Recorded(o.trial_id, True, bool(r.is_pareto))
-                                if r.stored_token == o.token else None)
-        elif r is not None and r.state == TrialState.RUNNING and r.lease_token == o.token:
-            fresh.append(o)
-        else:  # gone, or moved on under another token: the race is lost, nothing written
-            done[o.trial_id] = None
-    won = _complete_trials(session, fresh, rows) if fresh else {}
-    by_study: dict[int, list[Outcome]] = {}
-    for o in fresh:
-        if o.trial_id in won:
-            by_study.setdefault(won[o.trial_id].study_id, []).append(o)
-        else:
-            done[o.trial_id] = None
-    for study_id, batch in by_study.items():
-        done.update(_record_study_batch(session, study_id, batch, won))
-    return [done[i] for i in ids]
-
-
-def _complete_trials(session: Session, outcomes: list[Outcome],
-                     rows: dict[int, Any]) -> dict[int, Any]:
-    """``running -> completed`` for every outcome whose lease token still matches (``rows``:
-    as read before), in one executemany. Returns trial id -> row of the trials won."""
-    now = utcnow()
-    res = session.execute(_COMPLETE, [
-        {"b_id": o.trial_id, "b_token": o.token, "b_now": now, "b_worker": o.worker or None}
-        for o in outcomes])
-    won = {o.trial_id for o in outcomes}
-    if res.rowcount != len(outcomes):  # lost a race since the read: which ones were won
-        won = set(session.scalars(select(Trial.id).where(Trial.id.in_(list(won)), Trial.state
-                  == TrialState.COMPLETED, Trial.lease_token.in_([o.token for o in outcomes]))))
-    for tid in won:  # a trial loaded in this session reloads its new state on next access
-        if (loaded := session.identity_map.get(identity_key(Trial, tid))) is not None:
-            session.expire(loaded)
-    return {tid: rows[tid] for tid in won}
-
-
-def _record_study_batch(session: Session, study_id: int, batch: list[Outcome],
-                        won: dict[int, Any]) -> dict[int, Recorded]:
-    """The results, counters, front and events of one study's completed ``batch``."""
-    session.execute(
-        update(Study)
-        .where(Study.id == study_id)
-        .values(n_completed=Study.n_completed + len(batch),
-                total_cost_s=Study.total_cost_s + sum(o.cost_s for o in batch))
-        .execution_options(synchronize_session=False)
-    )
-    study = session.get(Study, study_id, populate_existing=True)  # the counters just set
-    assert study is not None
-    fronts = pareto.add_to_front(session, study, [
-        (o.trial_id, won[o.trial_id].fidelity, o.values) for o in batch])
-    session.execute(TrialResult.__table__.insert(), [
-        {"trial_id": o.trial_id, "attempt": won[o.trial_id].attempt, "lease_token": o.token,
-         "values": o.values, "cost_s": o.cost_s, "details": o.details} for o in batch])
-    n0 = study.n_completed - len(batch)
-    cost = study.total_cost_s - sum(o.cost_s for o in batch)
-    out, events = {}, []
-    for k, (o, (on_front, hv)) in enumerate(zip(batch, fronts, strict=True)):
-        row = won[o.trial_id]
-        cost += o.cost_s
-        events.append({"study_id": study_id, "type": "trial.completed", "payload": {
-            "trial_id": o.trial_id, "number": row.number, "fidelity": row.fidelity,
-            "values": o.values, "cost_s": o.cost_s, "on_front": on_front, "hypervolume": hv,
-            "total_cost_s": cost, "n_completed": n0 + k + 1,
-        }})
-        out[o.trial_id] = Recorded(o.trial_id, False, on_front)
-    session.execute(Event.__table__.insert(), events)  # Core: ids in batch order
-    return out
 
 
 def fail_attempt(

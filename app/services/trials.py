@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import STUDY_ACTIVE, TRIAL_OPEN, Study, Trial, TrialResult, TrialState
+from app.services import bulk
 from optimizer.space import SearchSpace
 
 SEED_MODULUS = 2**31 - 1
@@ -149,9 +150,9 @@ def add_suggestions(
         return []
     set_committed_value(study, "next_number", reserved)
     first = reserved - len(suggestions)
-    # One Core executemany (an ORM flush of new objects sends one statement per row on SQLite
-    # to read each id back; the ORM's bulk path costs more Python per row than Core).
-    session.execute(_INSERT, [
+    # One statement (``bulk``; an ORM flush of new objects sends one statement per row on
+    # SQLite to read each id back; the ORM's bulk path costs more Python per row than Core).
+    bulk.insert_rows(session, Trial.__table__, [
         {"study_id": study.id, "number": number, "state": TrialState.QUEUED,
          "params": sg["params"], "fidelity": float(sg["fidelity"]),
          "seed": trial_seed(study, number), "attempt": 0,
@@ -160,7 +161,3 @@ def add_suggestions(
          "is_pareto": False}
         for number, sg in enumerate(suggestions, start=first)])
     return list(range(first, reserved))
-
-
-_INSERT = Trial.__table__.insert()
-"""New queued trials, one executemany per batch."""

@@ -25,6 +25,11 @@ from bench.harness.settings import NSGA2_PAPER_FRACTION, TARGET_FRACTION, BenchS
 from optimizer.problems import get_problem
 from optimizer.space import FIDELITY_TOL
 
+MIN_COMPARED_UNITS = 1.0
+"""Shortest cost window [full-evaluation units] over which two evaluated-HV curves are compared
+after the initial design: a shorter window (one method's runs all stopped by their evaluation cap
+soon after it) gives ``met: False`` with ``comparable: False``, never a vacuous pass."""
+
 
 def _step_values(xs: Sequence[float], ys: Sequence[float], grid: np.ndarray,
                  before: float) -> np.ndarray:
@@ -238,11 +243,14 @@ def goals(records: Sequence[dict[str, Any]], summary: dict[str, Any],
         for base in ("momf", "qnehvi"):
             if base in meth and ours in meth:
                 keep = _common(grid, meth, (ours, base), start)
+                up_to = grid[keep[-1]] if keep else None
+                check = _curve_goal([meth[ours]["hv_evaluated_median"][i] for i in keep],
+                                    [meth[base]["hv_evaluated_median"][i] for i in keep],
+                                    lower_is_better=False, every=True)
+                comparable = up_to is not None and up_to - start >= MIN_COMPARED_UNITS
                 g[f"hv_evaluated_vs_{base}"] = {
-                    "after_cost": start, "up_to_cost": grid[keep[-1]] if keep else None,
-                    **_curve_goal([meth[ours]["hv_evaluated_median"][i] for i in keep],
-                                  [meth[base]["hv_evaluated_median"][i] for i in keep],
-                                  lower_is_better=False, every=True),
+                    "after_cost": start, "up_to_cost": up_to, **check,
+                    "comparable": comparable, "met": bool(check["met"] and comparable),
                 }
         out[prob] = g
     t_ours = timing.get(ours, {}).get("200") or timing.get(ours, {}).get("50")

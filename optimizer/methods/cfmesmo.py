@@ -85,6 +85,7 @@ from optimizer.methods.front_first import (
     front_picks,
     has_feasible_full,
 )
+from optimizer.methods.front_gain import front_gain_pick
 from optimizer.methods.mf_common import (
     MFData,
     initial_design,
@@ -160,6 +161,10 @@ class CFMESMO(DeclaredOptions):
         info_noise_floor: Least observation noise variance of the ``"gibbon"`` information
             gain [share of each objective's variance], ``>= 0``
             (``optimizer.acquisition.cf_mesmo.INFO_NOISE_FLOOR``, the default).
+        full_pick: What a ``min_full_share`` slot evaluates: ``"front-gain"`` (default) the
+            predicted-front member adding the most to the evaluated front
+            (``optimizer.methods.front_gain``), the information-gain search at the target
+            fidelity where none adds any; ``"info-gain"``: always that search.
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -175,6 +180,7 @@ class CFMESMO(DeclaredOptions):
         "seek_feasible": Flag(),
         "truncation": Choice(("max-values", "front")),
         "info_noise_floor": FloatRange(0.0),
+        "full_pick": Choice(("front-gain", "info-gain")),
         **CONFIRM_OPTIONS,
     }
 
@@ -191,6 +197,7 @@ class CFMESMO(DeclaredOptions):
     seek_feasible: bool = True
     truncation: str = "max-values"
     info_noise_floor: float = INFO_NOISE_FLOOR
+    full_pick: str = "front-gain"
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -234,9 +241,15 @@ class CFMESMO(DeclaredOptions):
                 assert samples is not None
                 at_target = (mf.fidelity_dim is not None
                              and n_full < self.min_full_share * (n_all + 1))
-                x, s = self._acquire(model, samples.max_values, cost, ctx, mf, i, at_target,
-                                     torch.cat([X, pending, *chosen]))
-                out.append(s)
+                gain = front_gain_pick(model, ctx, mf, torch.cat([pending, *chosen])) \
+                    if at_target and self.full_pick == "front-gain" else None
+                if gain is not None:
+                    x = gain[0]
+                    out.append(suggestion_from_unit(ctx, mf, x, extras=gain[1]))
+                else:
+                    x, s = self._acquire(model, samples.max_values, cost, ctx, mf, i,
+                                         at_target, torch.cat([X, pending, *chosen]))
+                    out.append(s)
             chosen.append(x.unsqueeze(0))
             n_all += 1
             n_full += int(mf.fidelity_dim is not None and bool(unit_at_target(x[mf.fidelity_dim])))

@@ -40,6 +40,7 @@ from optimizer.encoding import (
     encode_pending,
     ref_point_max,
 )
+from optimizer.methods.common import INIT_BUDGET_SHARE, budget_capped_init
 from optimizer.methods.sobol import feasible_sobol
 from optimizer.space import UNIT_TARGET, unit_at_target
 from optimizer.types import Suggestion
@@ -95,21 +96,13 @@ def reference_point(ctx: SuggestContext, mf: MFData) -> Tensor:
     return ref_point_max(ctx.objectives, Y[full] if full.any() else Y)
 
 
-INIT_BUDGET_SHARE = 1.0 / 3.0
-"""Largest share of the study's evaluation budget the default initial design takes, so that a
-short study (e.g. 12 trials) keeps most of its trials for model-based suggestions."""
-
-
 def initial_design_size(ctx: SuggestContext, mf: MFData, n_init: int | None) -> int:
     """Observations the initial design holds: ``n_init`` when given, else ``2 (D + 1)`` (``D``
     the modelled dimensions) capped at ``max(2, floor(INIT_BUDGET_SHARE * budget))`` when the
     study has an evaluation budget (``ctx.max_evaluations``)."""
     if n_init is not None:
         return n_init
-    size = 2 * (mf.D + 1)
-    if ctx.max_evaluations is not None:
-        size = min(size, max(2, math.floor(INIT_BUDGET_SHARE * ctx.max_evaluations)))
-    return size
+    return budget_capped_init(2 * (mf.D + 1), ctx.max_evaluations)
 
 
 def needs_initial_design(ctx: SuggestContext, mf: MFData, n_init: int | None) -> bool:

@@ -12,8 +12,9 @@ the pending points as ``X_pending``, and maximizes it for a batch of ``n`` (sequ
   continuous relaxation is optimized without constraints and snapped to representable points,
   then ``optimize_acqf_discrete`` picks the batch from those points plus ``discrete_pool``
   feasible uniform draws, never repeating an observed or pending point.
-- Fewer than ``n_init`` (default ``2 (d + 1)``) full-fidelity observations: the study's Sobol
-  points (as the ``sobol`` method), with the reason logged and stored in ``extras``.
+- Fewer than ``n_init`` (default ``2 (d + 1)``, at most a third of the study's evaluation
+  budget) full-fidelity observations: the study's Sobol points (as the ``sobol`` method), with
+  the reason logged and stored in ``extras``.
 
 From 4 objectives on, the hypervolume box decompositions are approximate (``alpha``, see
 ``AUTO_ALPHA_MANY``). The reference point is each objective's ``ref_point`` when given, else
@@ -47,6 +48,7 @@ from torch import Tensor
 
 from optimizer.context import SuggestContext
 from optimizer.encoding import encode_observations, encode_pending, ref_point_max
+from optimizer.methods.common import budget_capped_init
 from optimizer.methods.options import (
     CONFIRM_OPTIONS,
     DeclaredOptions,
@@ -122,7 +124,8 @@ class QNEHVI(DeclaredOptions):
 
     Attributes:
         n_init: Full-fidelity observations needed before modelling; ``None`` means
-            ``2 (d + 1)``.
+            ``2 (d + 1)``, capped at a third of the study's evaluation budget
+            (``optimizer.methods.common.budget_capped_init``) like cf-mesmo's.
         num_restarts: Multi-start L-BFGS-B restarts of ``optimize_acqf``.
         raw_samples: Raw samples for the restart heuristic.
         mc_samples: Quasi-MC samples of the acquisition function.
@@ -158,7 +161,8 @@ class QNEHVI(DeclaredOptions):
         space = ctx.space
         data = encode_observations(space, ctx.objectives, ctx.observations,
                                    full_fidelity_only=True)
-        n_init = self.n_init if self.n_init is not None else 2 * (space.dim + 1)
+        n_init = self.n_init if self.n_init is not None \
+            else budget_capped_init(2 * (space.dim + 1), ctx.max_evaluations)
         if data.n < max(n_init, 2) or space.dim == 0:
             reason = (f"{data.n} full-fidelity observations, fewer than n_init={n_init}"
                       if space.dim else "the space has no free parameters")

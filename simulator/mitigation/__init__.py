@@ -7,7 +7,8 @@ r"""Mitigation methods against crossbar non-idealities, each a searchable knob.
 * :mod:`~simulator.mitigation.remap`: SRS/DRS sensitivity re-mapping against IR drop.
 * :mod:`~simulator.mitigation.resna`: stochastic-noise-aware fine-tuning (ReSNA).
 * :mod:`~simulator.mitigation.correctnet`: Lipschitz regularization, per-layer ADC bits and
-  error-compensation modules (CorrectNet+).
+  error-compensation modules (CorrectNet+; the compensators in
+  :mod:`~simulator.mitigation.compensation`).
 * :mod:`~simulator.mitigation.faults`: fault-aware mapping vs read-verify-write.
 * :mod:`~simulator.mitigation.amplification`: KKT amplification/power allocation.
 

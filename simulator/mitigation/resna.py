@@ -27,7 +27,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,6 +49,8 @@ __all__ = [
     "epochs_for_fidelity",
     "mapping_factor",
     "noise_aware_finetune",
+    "noisy_weights",
+    "read_noise_hooks",
 ]
 
 
@@ -125,6 +128,32 @@ class CrossbarNoiseInjector:
         currents = y.new_zeros(*y.shape[:-1], 2 * y.shape[-1])
         noise = self.read.apply_to_currents(currents, v_norm, generator)
         return y + (noise[..., : y.shape[-1]] - noise[..., y.shape[-1] :]) * (w_max / self.window)
+
+
+@contextmanager
+def read_noise_hooks(layers: dict[str, nn.Module], inj: NoiseInjector, gen: Generator
+                     ) -> Iterator[None]:
+    """While active, forward hooks add ``inj``'s read noise to the output of each of
+    ``layers`` (name -> module), drawn from ``gen``."""
+    def hook(name: str) -> Callable[..., Tensor]:
+        def add_read_noise(module: nn.Module, inputs: tuple[Tensor, ...], out: Tensor) -> Tensor:
+            return inj.output(name, out, inputs[0], module, gen)
+
+        return add_read_noise
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in layers.items()]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def noisy_weights(layers: dict[str, nn.Module], inj: NoiseInjector, gen: Generator
+                  ) -> dict[str, Tensor]:
+    """One draw of ``inj``'s programmed weights of ``layers``, keyed for ``functional_call``
+    (``"<name>.weight"``)."""
+    return {f"{n}.weight": inj.weight(n, m.weight, gen) for n, m in layers.items()}
 
 
 @dataclass
@@ -210,22 +239,15 @@ def noise_aware_finetune(
     opt = torch.optim.Adam(params, lr=lr)
     losses: list[float] = []
 
-    def hook(name: str):
-        def add_read_noise(module: nn.Module, inputs: tuple[Tensor, ...], out: Tensor) -> Tensor:
-            return inj.output(name, out, inputs[0], module, gen)
-
-        return add_read_noise
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in layers.items()]
-    try:
+    with read_noise_hooks(layers, inj, gen):
         for _ in range(epochs):
             tuned.train()
             perm = torch.randperm(x.shape[0], generator=gen)
             total, count = 0.0, 0
             for i in range(0, x.shape[0], batch_size):
                 idx = perm[i : i + batch_size]
-                noisy = {f"{n}.weight": inj.weight(n, m.weight, gen) for n, m in layers.items()}
-                out = functional_call(tuned, noisy, (x[idx],), strict=False)
+                out = functional_call(tuned, noisy_weights(layers, inj, gen), (x[idx],),
+                                      strict=False)
                 loss = F.cross_entropy(out, y[idx])
                 if extra_loss is not None:
                     loss = loss + extra_loss(tuned)  # type: ignore[operator]
@@ -235,8 +257,5 @@ def noise_aware_finetune(
                 total += float(loss.detach()) * len(idx)
                 count += len(idx)
             losses.append(total / max(count, 1))
-    finally:
-        for h in handles:
-            h.remove()
     tuned.eval()
     return FinetuneResult(tuned, epochs, time.perf_counter() - start, losses)

@@ -30,7 +30,7 @@ from bench.harness import (
     time_methods,
     time_suggest,
 )
-from bench.harness.report import _cost_to_reach, _step_values
+from bench.harness.report import MIN_COMPARED_UNITS, _cost_to_reach, _step_values
 from bench.harness.staged import jobs_for
 from bench.harness.suggest_timing import NOISE_SD, _dtlz2_timing_case
 from optimizer.context import SuggestContext
@@ -174,6 +174,23 @@ def test_worst_seed_and_curve_goals_from_synthetic_runs() -> None:
     hv = g["hv_evaluated_vs_momf"]
     assert hv["after_cost"] == pytest.approx(0.5) and not hv["met"]
     assert 0.0 < hv["ours_at_least_as_good_share"] < 1.0
+
+
+@pytest.mark.parametrize(("ours_end", "comparable"), [(0.9, False), (2.0, True)])
+def test_evaluated_hv_goal_needs_a_window_of_one_unit(ours_end: float, comparable: bool
+                                                      ) -> None:
+    """cf-mesmo's evaluated HV is at least MOMF's wherever both are known; the goal passes only
+    when the compared window after cf-mesmo's initial design (cost 0.5) spans at least
+    ``MIN_COMPARED_UNITS`` (1.0): ending at 0.9 it is not comparable and not met."""
+    recs = [_record("cf-mesmo", s, [0.5, 0.7, ours_end], [0.3, 0.4, 0.5]) for s in (0, 1)]
+    recs += [_record("momf", s, [0.5, 1.0, 3.0], [0.3, 0.3, 0.3]) for s in (0, 1)]
+    for r in recs[:2]:
+        r["phase"] = ["initial-design", "cf-mesmo", "cf-mesmo"]
+    summary = summarize(recs, {"p": 1.0}, grid_points=12)
+    hv = goals(recs, summary, {})["p"]["hv_evaluated_vs_momf"]
+    assert MIN_COMPARED_UNITS == 1.0
+    assert hv["ours_at_least_as_good_share"] == 1.0
+    assert hv["comparable"] is comparable and hv["met"] is comparable
 
 
 def test_full_fidelity_share_is_counted_against_each_problems_target() -> None:

@@ -88,6 +88,24 @@ def test_qnehvi_falls_back_to_sobol_below_n_init() -> None:
     assert all(s.fidelity == 1.0 for s in out)
 
 
+def test_qnehvi_initial_design_follows_the_budget() -> None:
+    """Three full-fidelity observations: a 9-trial study (initial design capped at a third of
+    it, 3) models them; a 30-trial study (cap 10, so the default 6 stands) still answers with
+    Sobol points, naming n_init=6."""
+    p = get_problem("branin-currin")
+    full = [Observation(params={"x0": 0.3 * i, "x1": 0.2 + 0.3 * i}, fidelity=1.0,
+                        values=p.evaluate({"x0": 0.3 * i, "x1": 0.2 + 0.3 * i}, 1.0)[0])
+            for i in range(3)]
+    opts = {"num_restarts": 1, "raw_samples": 16, "mc_samples": 16}
+    short = suggest(p.space, p.objectives, full, [], 1, "qnehvi", 5, options=opts,
+                    max_evaluations=9)
+    assert short[0].extras["phase"] == "qnehvi"
+    long = suggest(p.space, p.objectives, full, [], 1, "qnehvi", 5, options=opts,
+                   max_evaluations=30)
+    assert long[0].extras["phase"] == "initial-sobol"
+    assert "fewer than n_init=6" in long[0].extras["reason"]
+
+
 def test_linear_unit_constraints_are_exact_for_linear_floats() -> None:
     """x0 + 2 x1 <= 2 on x0 in [0, 2], x1 in [1, 3] becomes -2 u0 - 4 u1 >= -2 + 2 = 0 ...
     checked by evaluating both forms at random points; log/int constraints give None."""

@@ -111,12 +111,14 @@ def test_declared_option_bounds() -> None:
 def test_min_full_share_sends_suggestions_to_the_target_fidelity() -> None:
     """With 2 of 16 observations at full fidelity and ``min_full_share`` 0.2, a batch of 3
     puts its first two points at the target fidelity (2 < 3.4, then 3 < 3.6) and leaves the
-    third free (4 >= 3.8); values outside [0, 1) are rejected naming the option."""
+    third free (4 >= 3.8); values outside [0, 1) are rejected naming the option. With
+    ``full_pick: "info-gain"`` the two are the information-gain search at the target
+    (``test_cfmesmo_front_gain.py``: the default, front-gain picks)."""
     obs = mixed_observations(16)
     assert sum(o.fidelity == 1.0 for o in obs) == 2
     out = suggest(MIXED_FIDELITY, OBJ, obs, [], 3, "cf-mesmo", seed=4,
                   options={"num_samples": 4, "raw_samples": 128, "num_restarts": 1,
-                           "min_full_share": 0.2})
+                           "min_full_share": 0.2, "full_pick": "info-gain"})
     assert [s.extras["phase"] for s in out] == ["cf-mesmo-full", "cf-mesmo-full", "cf-mesmo"]
     assert out[0].fidelity == out[1].fidelity == 1.0
     for s in out:

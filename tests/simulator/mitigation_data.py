@@ -41,6 +41,32 @@ def tiny_mlp(seed: int = 0) -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
 
 
+def wide_mlp(width: int = 256, seed: int = 0) -> nn.Sequential:
+    """Flatten - Linear(64->width) - ReLU - Linear(width->width) - ReLU - Linear(width->10)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(64, width),
+        nn.ReLU(),
+        nn.Linear(width, width),
+        nn.ReLU(),
+        nn.Linear(width, 10),
+    )
+
+
+def bn_cnn(seed: int = 0) -> nn.Sequential:
+    """Conv(1->6) - BatchNorm - ReLU - MaxPool - Flatten - Linear(96->10)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(96, 10),
+    )
+
+
 def train(model: nn.Module, epochs: int = 8, seed: int = 0, lr: float = 3e-3) -> nn.Module:
     """Adam on the digits training split, batch 64; returns the model in eval mode."""
     x, y, _, _ = digits()
@@ -59,10 +85,11 @@ def train(model: nn.Module, epochs: int = 8, seed: int = 0, lr: float = 3e-3) ->
 
 @lru_cache(maxsize=4)
 def trained(kind: str = "cnn") -> nn.Module:
-    """A trained tiny model (``"cnn"`` or ``"mlp"``), cached per process."""
+    """A trained tiny model (``"cnn"``, ``"mlp"``, ``"wide"``: :func:`wide_mlp`, or ``"bn"``:
+    :func:`bn_cnn`), cached per process."""
     torch.set_num_threads(1)
-    model = tiny_cnn() if kind == "cnn" else tiny_mlp()
-    return train(model)
+    build = {"cnn": tiny_cnn, "mlp": tiny_mlp, "wide": wide_mlp, "bn": bn_cnn}[kind]
+    return train(build(), epochs=4 if kind == "wide" else 8)
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
