@@ -13,9 +13,8 @@ the training time it adds and the hardware overhead the cost model charges:
 * faults: none / fault-aware rows / read-verify-write / both under stuck-at faults, plus the
   programming energy and time of read-verify-write.
 
-Usage: ``python -m bench.mitigation [--quick] [--cifar10-dir DIR] [--only SECTION ...]``
--> ``bench/results/mitigation.json`` + ``.png``; ``--workload vgg8``: the sections of
-:mod:`bench.mitigation_wires` -> ``mitigation-vgg8.json`` + ``.png``.
+Usage: ``python -m bench.mitigation [--quick] [--only SECTION ...]`` -> ``mitigation.json``
++ ``.png``; ``--workload vgg8``: :mod:`bench.mitigation_wires` and ``_compensation``.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from bench import mitigation_cli as cli  # noqa: E402
+from bench import mitigation_compensation as compensation  # noqa: E402
 from bench import mitigation_wires as wires  # noqa: E402
 from simulator import cost  # noqa: E402
 from simulator.analog_model import AnalogModel  # noqa: E402
@@ -388,7 +388,7 @@ SECTIONS: dict[str, Any] = {  # (workload, args, save_partial) -> section
     "correctnet": lambda w, a, save: bench_correctnet(w, a.seeds, a.epochs),
     "faults": lambda w, a, save: bench_faults(w, a.seeds),
     "wires": wires.bench_wires,
-    "compensation": wires.bench_compensation,
+    "compensation": compensation.bench_compensation,
 }
 
 DIGITS_SECTIONS = ("moments", "resna", "remap", "correctnet", "faults")  # :func:`plot`'s

@@ -25,7 +25,8 @@ from simulator import params  # noqa: E402
 from simulator.analog_model import AnalogModel  # noqa: E402
 from simulator.config import CrossbarConfig  # noqa: E402
 from simulator.mapping import crossbar_layers, unrolled_weight  # noqa: E402
-from simulator.mitigation import correctnet, remap  # noqa: E402
+from simulator.mitigation import remap  # noqa: E402
+from simulator.mitigation.chip_weights import effective_matrix  # noqa: E402
 from simulator.workloads.base import stratified_order  # noqa: E402
 
 # -- wires: IR drop alone on NeuroSim-sized arrays (vgg8) --------------------------------------
@@ -49,11 +50,7 @@ class _EffectiveLayer(nn.Module):
 
     def __init__(self, layer: Any) -> None:
         super().__init__()
-        g = layer.g_eff[0].double()  # row_tiles x rows_used x n_used [µS]
-        combine = layer.mapped.combine.double()  # n_used x out (one nonzero per column here)
-        flat = g.reshape(-1, g.shape[-1])
-        w = torch.sparse.mm(combine.t().to_sparse(), flat.t()).t() / layer._dg
-        self.register_buffer("weight", w[: layer.layout.in_features].to(layer.dtype))
+        self.register_buffer("weight", effective_matrix(layer).to(layer.dtype))
         self.layer = layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,6 +93,32 @@ def calibrate_inputs(analog: AnalogModel, x: torch.Tensor) -> None:
         layer.positions = layer.row_positions(xin)
 
 
+def programmed_chip(
+    model: torch.nn.Module,
+    config: CrossbarConfig,
+    x_calib: torch.Tensor,
+    *,
+    ir_drop: str,
+    programmed: bool = False,
+    seed: int = 0,
+) -> AnalogModel:
+    """One chip of ``model`` with ideal periphery (no ADC, no read noise), inputs calibrated
+    on ``x_calib`` (:func:`calibrate_inputs`), programmed once through ``ir_drop`` wires;
+    ``programmed``: with ``config``'s programming-time effects (variation, stuck-at faults;
+    drawn from ``seed``), else noiseless.
+
+    Raises:
+        ValueError: If ``programmed`` and ``config.read_sigma`` is not 0.
+    """
+    if programmed and config.read_sigma:
+        raise ValueError("programmed chips are read without read noise: set read_sigma=0.")
+    effects = None if programmed else []
+    analog = AnalogModel(model, config, ir_drop=ir_drop, nonidealities=effects, adc=False)
+    calibrate_inputs(analog, x_calib)
+    analog.program(1, torch.Generator().manual_seed(seed))
+    return analog
+
+
 def wires_logits(
     model: torch.nn.Module,
     config: CrossbarConfig,
@@ -113,13 +136,9 @@ def wires_logits(
     simulator's own per-slice read (:func:`calibrate_inputs` instead of a calibration).
     ``programmed``: the chip carries ``config``'s programming-time effects (variation,
     stuck-at faults; drawn from ``seed``), still no read noise (``read_sigma`` must be 0)."""
-    if programmed and config.read_sigma:
-        raise ValueError("programmed chips are read without read noise: set read_sigma=0.")
     t0 = time.perf_counter()
-    effects = None if programmed else []
-    analog = AnalogModel(model, config, ir_drop=ir_drop, nonidealities=effects, adc=False)
-    calibrate_inputs(analog, x_calib)
-    analog.program(1, torch.Generator().manual_seed(seed))
+    analog = programmed_chip(model, config, x_calib, ir_drop=ir_drop, programmed=programmed,
+                             seed=seed)
     t_setup = time.perf_counter() - t0
     network = analog.float_model
     magnitude = {}
@@ -195,7 +214,8 @@ def remap_limited(
     return new, used, total
 
 
-def _acc(logits: torch.Tensor, y: torch.Tensor) -> float:
+def top1(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 accuracy of `N x classes` logits against `N` labels."""
     return float((logits.argmax(-1) == y).double().mean())
 
 
@@ -210,7 +230,7 @@ def bench_wires(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
     x, y = w.x_test[keep], w.y_test[keep]
     n = int(y.shape[0])
     with torch.no_grad():
-        software = _acc(w.model(x), y)
+        software = top1(w.model(x), y)
     t0 = time.perf_counter()
     schemes = [s for s in remap.SCHEMES if s in args.schemes]
     sens = {} if schemes == ["none"] else remap.weight_sensitivity(w.model, w.x_train, w.y_train)
@@ -237,7 +257,7 @@ def bench_wires(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
         )
         ideal = wires_logits(w.model, cfg0, x, w.x_calib, ir_drop="ideal", check_images=0)
         ideal_logits = ideal["logits"]
-        ideal_acc = _acc(ideal_logits, y)
+        ideal_acc = top1(ideal_logits, y)
         ideal_ok = ideal_logits.argmax(-1) == y
         for r in args.wires:
             cfg = cfg0.replace(wire_r_ohm=r)
@@ -264,7 +284,7 @@ def bench_wires(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
                 )
                 logits = res["logits"]
                 ok = logits.argmax(-1) == y
-                acc = _acc(logits, y)
+                acc = top1(logits, y)
                 cell: dict[str, Any] = {
                     "accuracy": acc,
                     "drop_vs_ideal_wires": ideal_acc - acc,
@@ -323,66 +343,6 @@ def bench_wires(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
     return out
 
 
-def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
-    """CorrectNet+ compensation (all crossbar layers) on the wires protocol: trained once
-    under the crossbar noise of a σ_p = 0.03 config (as the method prescribes, not IR-aware;
-    the injected noise does not depend on the array size or wires), then read through
-    first-order wires at every size and resistance on the noiseless chip and on
-    ``args.seeds`` chips programmed with σ_p = 0.03 variation (no read noise: the one-product
-    read of :class:`_EffectiveLayer`)."""
-    keep = stratified_order(w.y_test)[: args.test_limit].sort().values
-    x, y = w.x_test[keep], w.y_test[keep]
-    with torch.no_grad():
-        software = _acc(w.model(x), y)
-    sigma = 0.03
-    train_cfg = CrossbarConfig(prog_sigma=sigma, read_sigma=sigma / 3)
-    names = [name for name, _ in crossbar_layers(w.model)]
-    n_train = min(args.comp_train, w.x_train.shape[0])
-    t0 = time.perf_counter()
-    comp = correctnet.train_compensators(
-        w.model, names, w.x_train[:n_train], w.y_train[:n_train], train_cfg,
-        epochs=args.comp_epochs, lr=args.comp_lr,
-    )
-    t_train = time.perf_counter() - t0
-    with torch.no_grad():
-        comp_software = _acc(comp(x), y)
-    out: dict[str, Any] = {
-        "test_images": int(y.shape[0]), "software_accuracy": software,
-        "compensated_software_accuracy": comp_software,
-        "train_images": n_train, "epochs": args.comp_epochs, "lr": args.comp_lr,
-        "train_time_s": t_train,
-        "trained_at_prog_sigma": sigma, "trained_at_read_sigma": sigma / 3,
-        "programmed_prog_sigma": sigma, "programmed_chips": args.seeds, "rows": [],
-    }
-    for size in args.sizes:
-        quiet = CrossbarConfig(rows=size, cols=size, prog_sigma=0.0, read_sigma=0.0,
-                               saf_sa0=0.0, saf_sa1=0.0)
-        ideal = _acc(wires_logits(w.model, quiet, x, w.x_calib, ir_drop="ideal",
-                                  check_images=0)["logits"], y)
-        for r in args.wires:
-            row: dict[str, Any] = {"rows": size, "wire_r_ohm": r, "off_ideal_wires": {
-                "accuracy": ideal, "fraction_of_software": ideal / software}}
-            for label, model in (("off", w.model), ("compensation_all", comp)):
-                for chip, cfg, seeds in (("noiseless", quiet, [0]),
-                                         ("programmed", quiet.replace(prog_sigma=sigma),
-                                          list(range(args.seeds)))):
-                    accs = [_acc(wires_logits(model, cfg.replace(wire_r_ohm=r), x, w.x_calib,
-                                              ir_drop="first_order", check_images=0,
-                                              programmed=chip == "programmed",
-                                              seed=seed)["logits"], y) for seed in seeds]
-                    acc = sum(accs) / len(accs)
-                    row[f"{label}_{chip}"] = {"accuracy": acc, "per_chip": accs,
-                                              "fraction_of_software": acc / software}
-                    print(f"compensation {size}x{size} r={r:.2f} {label} {chip}: {acc:.3f} "
-                          f"({acc / software:.1%} of software)", flush=True)
-            out["rows"].append(row)
-            save(out)
-    out["overhead"] = correctnet.compensation_overhead(
-        w.model, names, w.input_shape, train_cfg.tech_node_nm
-    )
-    return out
-
-
 def plot_wires(results: dict[str, Any], path: Path) -> None:
     rows = results["wires"]["rows"]
     sizes = sorted({r["rows"] for r in rows})
@@ -412,7 +372,9 @@ def plot_wires(results: dict[str, Any], path: Path) -> None:
     ax.set_title("IR-drop magnitude (all rows driven, first order)")
     ax.legend(fontsize=8)
     if comp:
-        _plot_compensation(axes[2], comp)
+        from bench.mitigation_compensation import plot_compensation
+
+        plot_compensation(axes[2], comp)
     for a in axes:
         a.grid(alpha=0.3)
     fig.suptitle(
@@ -421,21 +383,3 @@ def plot_wires(results: dict[str, Any], path: Path) -> None:
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-
-
-def _plot_compensation(ax: Any, comp: dict[str, Any]) -> None:
-    """Accuracy as a fraction of software, compensators off / on, per size and resistance."""
-    labels = [f"{r['rows']}x{r['rows']}\n{r['wire_r_ohm']:.2f} Ω" for r in comp["rows"]]
-    cells = (("off_noiseless", "off, noiseless"),
-             ("compensation_all_noiseless", "comp., noiseless"),
-             ("off_programmed", "off, programmed"),
-             ("compensation_all_programmed", "comp., programmed"))
-    width = 0.8 / len(cells)
-    for k, (key, label) in enumerate(cells):
-        ax.bar([i + (k - 1.5) * width for i in range(len(labels))],
-               [100 * r[key]["fraction_of_software"] for r in comp["rows"]], width, label=label)
-    ax.axhline(95, color="k", lw=0.8, ls="--", label="95 % of software")
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_ylabel("accuracy [% of software]")
-    ax.set_title("CorrectNet+ compensation (all layers) under first-order wires")
-    ax.legend(fontsize=7)

@@ -22,6 +22,7 @@ __all__ = [
     "ADC_POLICIES",
     "ADC_TYPES",
     "COMPENSATION_MODES",
+    "COMPENSATION_TARGETS",
     "DEVICES",
     "ENCODINGS",
     "FAULT_SCHEMES",
@@ -48,6 +49,9 @@ successive-approximation ADC (NeuroSim ``SARADC = true``)."""
 
 COMPENSATION_MODES: tuple[str, ...] = ("none", "all", "search")
 """Values of the ``compensation`` knob (CorrectNet+ error compensation)."""
+
+COMPENSATION_TARGETS: tuple[str, ...] = ("noise", "chip")
+"""Values of the ``compensation_target`` knob: what compensators are trained against."""
 
 ADC_POLICIES: tuple[str, ...] = ("uniform", "robust")
 """Values of the ``adc_policy`` knob (per-layer ADC resolution)."""
@@ -134,6 +138,7 @@ FIELD_CONSTRAINTS: dict[str, IntRange | FloatRange | Choice] = {
     "resna_noise_scale": FloatRange(0.0, 10.0),
     "lipschitz_lambda": FloatRange(0.0, 100.0),
     "compensation": Choice(COMPENSATION_MODES),
+    "compensation_target": Choice(COMPENSATION_TARGETS),
     "adc_policy": Choice(ADC_POLICIES),
     "remap": Choice(REMAP_SCHEMES),
     "fault_mitigation": Choice(FAULT_SCHEMES),
@@ -241,6 +246,12 @@ class CrossbarConfig:
     compensation: str = _knob("none")
     """CorrectNet+ error compensation: ``"none"``, ``"all"`` crossbar layers, or ``"search"``
     (layers chosen by a subset search)."""
+    compensation_target: str = _knob("noise")
+    """What the compensators learn (acts only while ``compensation`` is on): ``"noise"``
+    (random device noise of this config, as CorrectNet+ prescribes) or ``"chip"`` (also the
+    weights this config's noiseless chip applies: weight quantization and first-order IR drop
+    of its wires, :mod:`simulator.mitigation.chip_weights`; vgg8 at 512x512, 2.04 Ω:
+    docs/mitigation.md)."""
     adc_policy: str = _knob("uniform")
     """``"uniform"`` (``adc_bits`` everywhere) or ``"robust"`` (per-layer bits <= ``adc_bits``
     chosen for ADC energy at 99 % of the predicted accuracy)."""

@@ -3,20 +3,22 @@ r"""Wiring of the mitigation knobs of :class:`~simulator.config.CrossbarConfig` 
 
 The knobs and what they do at evaluation time:
 
-=====================  ====================================================================
-``resna_epochs``        noise-aware fine-tuning epochs at fidelity 1 (0 = off); fidelity
-                        ``z`` runs ``round(z · resna_epochs)`` epochs (at least 1 when on)
-``resna_noise_scale``   multiplier of the injected noise during that fine-tuning
-``lipschitz_lambda``    CorrectNet+ Lipschitz penalty added to the fine-tuning loss
-``compensation``        ``"none"``, ``"all"`` (a compensator after every crossbar layer) or
-                        ``"search"`` (greedy subset search on held-out accuracy)
-``adc_policy``          ``"uniform"`` or ``"robust"`` (per-layer ADC bits,
-                        :func:`~simulator.mitigation.correctnet.choose_adc_bits`)
-``remap``               ``"none"``, ``"srs"`` or ``"drs"`` (IR-drop re-mapping)
-``fault_mitigation``    ``"none"``, ``"remap"``, ``"rvw"`` or ``"both"``
-``rvw_tolerance``,      read-verify-write acceptance window [σ] and pulse budget
+=======================  ====================================================================
+``resna_epochs``         noise-aware fine-tuning epochs at fidelity 1 (0 = off); fidelity
+                         ``z`` runs ``round(z · resna_epochs)`` epochs (at least 1 when on)
+``resna_noise_scale``    multiplier of the injected noise during that fine-tuning
+``lipschitz_lambda``     CorrectNet+ Lipschitz penalty added to the fine-tuning loss
+``compensation``         ``"none"``, ``"all"`` (a compensator after every crossbar layer) or
+                         ``"search"`` (greedy subset search on held-out accuracy)
+``compensation_target``  ``"noise"`` (device noise) or ``"chip"`` (also the noiseless chip's
+                         weights through first-order wires)
+``adc_policy``           ``"uniform"`` or ``"robust"`` (per-layer ADC bits,
+                         :func:`~simulator.mitigation.correctnet.choose_adc_bits`)
+``remap``                ``"none"``, ``"srs"`` or ``"drs"`` (IR-drop re-mapping)
+``fault_mitigation``     ``"none"``, ``"remap"``, ``"rvw"`` or ``"both"``
+``rvw_tolerance``,       read-verify-write acceptance window [σ] and pulse budget
 ``rvw_max_pulses``
-=====================  ====================================================================
+=======================  ====================================================================
 
 :func:`prepare` runs the training-time knobs once per (workload, knobs, epochs, seed) and
 caches the result in-process; :func:`configure_analog` installs the per-chip ones in an
@@ -37,9 +39,11 @@ import torch
 from torch import nn
 
 from simulator import cost
+from simulator.analog_model import AnalogModel
 from simulator.config import MITIGATION_KNOBS, CrossbarConfig
 from simulator.mapping import crossbar_layers, layer_shapes
 from simulator.mitigation import correctnet, faults, remap, resna
+from simulator.mitigation.chip_weights import chip_weights
 from simulator.tiling import layout_for
 
 logger = logging.getLogger(__name__)
@@ -111,8 +115,10 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
     epochs = 0
     if k["resna_epochs"] > 0:
         epochs = max(1, resna.epochs_for_fidelity(fidelity, k["resna_epochs"]))
-    train_knobs = (epochs, k["resna_noise_scale"], k["lipschitz_lambda"], k["compensation"])
+    train_knobs = (epochs, k["resna_noise_scale"], k["lipschitz_lambda"], k["compensation"],
+                   k["compensation_target"])
     needs = epochs > 0 or k["compensation"] != "none"
+    chip_target = k["compensation"] != "none" and k["compensation_target"] == "chip"
     needs = needs or k["adc_policy"] != "uniform" or k["remap"] != "none"
     if not needs:
         return Prepared(model=workload.model)
@@ -124,7 +130,7 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
         k["adc_policy"],
         k["remap"],
         tuple(sorted(config.to_dict().items()))
-        if k["adc_policy"] != "uniform" or k["remap"] != "none"
+        if k["adc_policy"] != "uniform" or k["remap"] != "none" or chip_target
         else tuple(getattr(config, f) for f in device_fields),
         seed,
     )
@@ -152,14 +158,16 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
     if k["compensation"] != "none":
         x, y = _train_data(workload)
         names = [n for n, _ in crossbar_layers(model)]
+        chip = _chip_weights(model, config) if k["compensation_target"] == "chip" else None
         if k["compensation"] == "all":
             compensated = names
         else:
-            compensated = _search_compensation(model, names, x, y, config, seed)
+            compensated = _search_compensation(model, names, x, y, config, seed, chip)
         model = correctnet.train_compensators(
-            model, compensated, x, y, config, epochs=COMPENSATION_EPOCHS, seed=seed
+            model, compensated, x, y, config, epochs=COMPENSATION_EPOCHS, seed=seed, chip=chip
         )
         details["compensated_layers"] = compensated
+        details["compensation_target"] = k["compensation_target"]
     if k["remap"] != "none":
         x, y = _train_data(workload)
         sens = remap.weight_sensitivity(model, x, y)
@@ -197,6 +205,14 @@ def _mapped_names(model: nn.Module, bits: dict[str, int]) -> dict[str, int]:
     return {m: bits[p] for m, p in zip(mapped, plain, strict=True)}
 
 
+def _chip_weights(model: nn.Module, config: CrossbarConfig) -> dict[str, torch.Tensor]:
+    """The weights ``config``'s noiseless chip applies to ``model`` (weight quantization and
+    first-order IR drop of its wires, ideal periphery): the ``"chip"`` compensation target."""
+    analog = AnalogModel(model, config, ir_drop="first_order", nonidealities=[], adc=False)
+    analog.program(1)
+    return chip_weights(analog)
+
+
 def _search_compensation(
     model: nn.Module,
     names: list[str],
@@ -204,13 +220,16 @@ def _search_compensation(
     y: torch.Tensor,
     config: CrossbarConfig,
     seed: int,
+    chip: dict[str, torch.Tensor] | None = None,
 ) -> list[str]:
     """Greedy subset search; reward = accuracy under injected noise on a held-out slice of
-    the training data minus 0.01 per compensated layer."""
+    the training data minus 0.01 per compensated layer (each candidate trained against
+    ``chip`` as well when given)."""
     n_val = max(64, x.shape[0] // 5)
     x_tr, y_tr, x_val, y_val = x[n_val:], y[n_val:], x[:n_val], y[:n_val]
     single = {
-        n: correctnet.train_compensators(model, [n], x_tr, y_tr, config, epochs=2, seed=seed)
+        n: correctnet.train_compensators(model, [n], x_tr, y_tr, config, epochs=2, seed=seed,
+                                         chip=chip)
         for n in names
     }
 

@@ -38,6 +38,7 @@ from torch.func import functional_call
 
 from simulator.config import CrossbarConfig
 from simulator.mapping import DigitalModule, crossbar_layers, layer_shapes
+from simulator.mitigation.chip_weights import ChipWeightInjector
 from simulator.mitigation.resna import (
     CrossbarNoiseInjector,
     NoiseInjector,
@@ -243,6 +244,7 @@ def train_compensators(
     batch_size: int = 64,
     seed: int = 0,
     injector: NoiseInjector | None = None,
+    chip: dict[str, Tensor] | None = None,
 ) -> nn.Module:
     r"""A copy of ``model`` with trained, frozen compensators after the ``names`` layers.
 
@@ -267,6 +269,11 @@ def train_compensators(
         seed: Seed of shuffling and noise.
         injector: Noise model (default: :class:`~simulator.mitigation.resna.CrossbarNoiseInjector`
             of ``config`` and ``noise_scale``).
+        chip: The weights the target chip applies, by ``model``'s crossbar layer names
+            (:func:`~simulator.mitigation.chip_weights.chip_weights`): the compensators learn
+            them, with the noise model's noise on top
+            (:class:`~simulator.mitigation.chip_weights.ChipWeightInjector`); ``None``: the
+            noise alone.
 
     Returns:
         The compensated model (eval mode).
@@ -282,6 +289,8 @@ def train_compensators(
     comps = [m for m in base.modules() if isinstance(m, Compensator)]
     if comps and epochs > 0:
         inj = injector if injector is not None else CrossbarNoiseInjector(config, noise_scale)
+        if chip is not None:
+            inj = ChipWeightInjector.for_model(chip, base, base=inj)
         _fit(base, comps, x, y, inj, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     for module in comps:
         module.freeze()

@@ -206,3 +206,66 @@ def test_readyz_without_workers_is_503(tmp_path: Path, scheduler_port: int) -> N
     assert r.status_code == 503
     assert r.json()["checks"] == {"database": "ok", "engine": "error: no workers"}
     assert "engine: error: no workers" in r.json()["detail"]
+
+
+CROSSBAR = {"name": "faults-xbar",
+            "problem": {"name": "crossbar", "workload": "digits-mlp",
+                        "search_space": {"params": [{"name": "adc_bits", "type": "int",
+                                                     "low": 4, "high": 8}],
+                                         "fidelity_range": [0.0, 0.3]},
+                        "fixed": {"rows": 64, "cols": 64}},
+            "optimizer": {"method": "sobol"}, "parallelism": 2, "seed": 3}
+
+
+def test_worker_killed_mid_study(tmp_path: Path, scheduler_port: int) -> None:
+    """Two `xbar worker`s; kill -9 one while it holds a running crossbar evaluation: Dask moves
+    the work to the other worker and the study completes with every trial completed once, none
+    failed, no attempt spent, and the survivor named on the trials run after the kill."""
+    addr = f"tcp://127.0.0.1:{scheduler_port}"
+    n = 8
+    sched = _scheduler(scheduler_port)
+    workers = {name: _worker(addr, name) for name in ("w-doomed", "w-survivor")}
+    url = f"sqlite:///{tmp_path / 'xbar.db'}"
+    from app.migrate import upgrade
+
+    upgrade(url)
+    engine = DaskEngine(addr, connect_timeout_s=2.0)
+    try:
+        wait_for(lambda: _workers(addr) == set(workers), 60, 0.3)
+        with TestClient(create_app(make_settings(url, lease_s=30.0), engine=engine)) as client, \
+                Client(addr, timeout=5, set_as_default=False) as probe:
+            body = {**CROSSBAR, "budget": {"max_trials": n}}
+            r = client.post(f"{API}/studies", json=body)
+            assert r.status_code == 201, r.text
+            sid = r.json()["id"]
+            names = {a: w["name"] for a, w in probe.scheduler_info(n_workers=-1)["workers"].items()}
+
+            def doomed_busy() -> bool:
+                return any(names.get(a) == "w-doomed" and tasks
+                           for a, tasks in probe.processing().items())
+
+            wait_for(lambda: client.get(f"{API}/studies/{sid}").json()["n_completed"] >= 1, 240,
+                     0.2)
+            wait_for(doomed_busy, 120, 0.02)
+            killed_at = client.get(f"{API}/studies/{sid}").json()["n_completed"]
+            workers["w-doomed"].kill()
+            workers["w-doomed"].wait(10)
+            wait_for(lambda: client.get(f"{API}/studies/{sid}").json()["state"] == "completed",
+                     300, 0.3)
+            study = client.get(f"{API}/studies/{sid}").json()
+    finally:
+        engine.close()
+        for proc in workers.values():
+            _kill(proc)
+        _kill(sched)
+    db = Database(url)
+    with db.session() as s:
+        trials = list(s.scalars(select(Trial).where(Trial.study_id == sid).order_by(Trial.number)))
+    db.dispose()
+    assert killed_at < n
+    assert [t.number for t in trials] == list(range(n))
+    assert study["n_completed"] == n and study["n_failed"] == 0
+    assert all(t.state == "completed" and t.attempt == 0 for t in trials)
+    late = sorted(trials, key=lambda t: t.completed_at)[killed_at + 1:]
+    assert late and all(t.worker and "w-survivor" in t.worker for t in late), \
+        [t.worker for t in trials]

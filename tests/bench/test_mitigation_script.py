@@ -118,8 +118,9 @@ def test_rejects_a_non_positive_size(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_compensation_section_at_every_size_and_wire(tmp_path: Path) -> None:
-    """Compensators trained once, read at every size x resistance, on the noiseless chip and
-    on programmed chips (one accuracy per chip, their mean reported)."""
+    """Device-noise compensators trained once and chip-aware ones per size x resistance, read
+    at every size x resistance, on the noiseless chip and on programmed chips (one accuracy
+    per chip, their mean reported)."""
     out = tmp_path / "comp.json"
     assert mitigation.main([
         "--workload", "digits-cnn", "--sections", "compensation", "--sizes", "32", "64",
@@ -131,7 +132,8 @@ def test_compensation_section_at_every_size_and_wire(tmp_path: Path) -> None:
     assert [(r["rows"], r["wire_r_ohm"]) for r in comp["rows"]] == [(32, 30.0), (64, 30.0)]
     sw = comp["software_accuracy"]
     for row in comp["rows"]:
-        for label in ("off", "compensation_all"):
+        assert row["chip_train_time_s"] > 0
+        for label in ("off", "compensation_all", "compensation_chip"):
             for chip, n_chips in (("noiseless", 1), ("programmed", 2)):
                 cell = row[f"{label}_{chip}"]
                 assert len(cell["per_chip"]) == n_chips

@@ -1,7 +1,7 @@
 """Tests of ``cf-mesmo``'s front-first rules under objective thresholds (the module docstring
 of ``optimizer.methods.cfmesmo``): the cheap-first initial design, its full-fidelity designs
 and the next full-fidelity suggestions taken from the predicted front while no full-fidelity
-result meets the thresholds, and no change without thresholds."""
+result meets the thresholds, and without thresholds only the cheap-first initial design."""
 
 from __future__ import annotations
 
@@ -60,11 +60,15 @@ def test_initial_full_numbers() -> None:
 def test_cheap_first_initial_design_under_thresholds() -> None:
     """With a threshold, a 6-point design (n_init 6) runs its 4 cheap points first, at the
     lowest fidelity, then 2 at the target (Sobol designs: no observation to choose from);
-    without a threshold the first 2 are at the target and the others spread over fidelities."""
+    without a threshold the same by default, and with ``init_order: "full-first"`` the first 2
+    are at the target and the others spread over fidelities."""
     out = suggest(SPACE, OBJ, [], [], 6, "cf-mesmo", seed=0, options={"n_init": 6})
     assert [s.fidelity for s in out] == [0.0] * 4 + [1.0] * 2
     assert {s.extras["phase"] for s in out} == {"initial-design"}
-    free = suggest(SPACE, OBJ_FREE, [], [], 6, "cf-mesmo", seed=0, options={"n_init": 6})
+    default = suggest(SPACE, OBJ_FREE, [], [], 6, "cf-mesmo", seed=0, options={"n_init": 6})
+    assert [(s.params, s.fidelity) for s in default] == [(s.params, s.fidelity) for s in out]
+    free = suggest(SPACE, OBJ_FREE, [], [], 6, "cf-mesmo", seed=0,
+                   options={"n_init": 6, "init_order": "full-first"})
     assert [s.fidelity for s in free[:2]] == [1.0, 1.0]
     assert all(0.0 < s.fidelity < 1.0 for s in free[2:])
     assert [s.params for s in free] == [s.params for s in out]  # the same Sobol designs
@@ -82,6 +86,22 @@ def test_initial_full_designs_are_predicted_feasible_front_members() -> None:
         assert s.extras["predicted"]["acc"]["mean"] >= THRESHOLD
         assert values(s.params["x0"], s.params["x1"], 1.0)["acc"] >= THRESHOLD
     assert out[0].params != out[1].params
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_without_thresholds_initial_full_designs_are_predicted_front_members(seed: int
+                                                                              ) -> None:
+    """No threshold: after the 4 cheap observations of a 6-point design its 2 full-fidelity
+    designs are still chosen from the predicted front (not the design's Sobol points): distinct,
+    at the target, near the true Pareto set ``x1 = 0`` (``e`` grows with ``x1``, ``acc`` does
+    not depend on it; the Sobol designs they replace have ``x1`` 0.12-0.97)."""
+    obs = observe(CHEAP[:4])
+    out = suggest(SPACE, OBJ_FREE, obs, [], 2, "cf-mesmo", seed=seed,
+                  options={**FAST, "n_init": 6})
+    assert [(s.fidelity, s.extras["phase"]) for s in out] == [(1.0, "initial-front")] * 2
+    assert out[0].params != out[1].params
+    assert all(s.params["x1"] < 0.1 for s in out)
+    assert all("acc" in s.extras["predicted"] for s in out)
 
 
 def test_after_infeasible_full_points_the_next_full_point_is_predicted_feasible() -> None:
@@ -126,7 +146,8 @@ def test_without_thresholds_the_suggestions_are_unchanged(history: list) -> None
                   options={**opts, "seek_feasible": False})
     assert [(s.params, s.fidelity, s.extras["phase"]) for s in on] == \
         [(s.params, s.fidelity, s.extras["phase"]) for s in off]
-    assert all(s.extras["phase"] in ("initial-design", "cf-mesmo") for s in on)
+    assert all(s.extras["phase"] in ("initial-design", "initial-front", "cf-mesmo")
+               for s in on)
     thr_off = suggest(SPACE, OBJ, obs, [], 2, "cf-mesmo", seed=5,
                       options={**opts, "seek_feasible": False})
     assert [(s.params, s.fidelity) for s in thr_off] == [(s.params, s.fidelity) for s in off]

@@ -61,18 +61,20 @@ def test_kriging_believer_shrinks_variance_at_pending() -> None:
 
 
 def test_initial_design_is_cost_aware() -> None:
-    """Before n_init observations the first ``initial_full_count`` designs (13 of 50: a
-    quarter) are at the target fidelity and later ones follow p(z) ~ 1/C(z): with cost
-    exp(4.8 z) measured, most of those fidelities are low."""
+    """In the full-first order, before n_init observations the first ``initial_full_count``
+    designs (13 of 50: a quarter) are at the target fidelity and later ones follow
+    p(z) ~ 1/C(z): with cost exp(4.8 z) measured, most of those fidelities are low."""
     space = SearchSpace.from_spec({"params": [{"name": "x", "type": "float", "low": 0,
                                                "high": 1}], "fidelity_range": [0.0, 1.0]})
     objs = [Objective(name="a", direction="maximize")]
-    first = suggest(space, objs, [], [], 1, "cf-mesmo", seed=0)[0]
+    order = {"init_order": "full-first"}
+    first = suggest(space, objs, [], [], 1, "cf-mesmo", seed=0, options=order)[0]
     assert first.fidelity == 1.0
     obs = [Observation(params={"x": 0.2}, fidelity=1.0, values={"a": 0.0},
                        cost_s=math.exp(4.8)),
            Observation(params={"x": 0.7}, fidelity=0.0, values={"a": 1.0}, cost_s=1.0)]
-    out = suggest(space, objs, obs, [], 48, "cf-mesmo", seed=0, options={"n_init": 50})
+    out = suggest(space, objs, obs, [], 48, "cf-mesmo", seed=0,
+                  options={"n_init": 50, **order})
     assert initial_full_count(50, 0.0) == 13
     assert [s.fidelity for s in out[:11]] == [1.0] * 11
     z = torch.tensor([s.fidelity for s in out[11:]])
@@ -142,15 +144,17 @@ def test_initial_design_size_follows_the_budget(budget: int | None, n_init: int 
 
 
 def test_twelve_trial_study_keeps_most_trials_for_the_model() -> None:
-    """With ``max_evaluations=12`` the initial design is 4 trials, the first 2 at the target
-    fidelity (``min_full_share`` 0.2 asks for ceil(0.8) = 1, the floor of 2 wins), and the 5th
-    suggestion is model-based; a bad budget is refused naming it."""
+    """With ``max_evaluations=12`` the initial design is 4 trials, the last 2 at the target
+    fidelity (``min_full_share`` 0.2 asks for ceil(0.8) = 1, the floor of 2 wins; the first 2
+    at the lowest, the cheap-first order), and the 5th suggestion is model-based; a bad budget
+    is refused naming it."""
     prob = get_problem("branin-currin")
     opts = {"num_samples": 2, "raw_samples": 64, "num_restarts": 1, "min_full_share": 0.2}
     first = suggest(prob.space, prob.objectives, [], [], 4, "cf-mesmo", seed=3, options=opts,
                     max_evaluations=12)
     assert [s.extras["phase"] for s in first] == ["initial-design"] * 4
-    assert [prob.space.is_target(s.fidelity) for s in first[:2]] == [True, True]
+    assert [prob.space.is_target(s.fidelity) for s in first] == [False, False, True, True]
+    assert [s.fidelity for s in first[:2]] == [prob.space.fidelity_range[0]] * 2
     assert initial_full_count(4, 0.2) == 2 and initial_full_count(24, 0.2) == 6
     obs = []
     for s in first:

@@ -28,8 +28,9 @@ from optimizer.types import Observation
 def _seeded_state(seed: int = 0, n: int = 8) -> tuple[SuggestContext, object]:
     p = get_problem("branin-currin")
     obs: list[Observation] = []
-    for _ in range(n):  # the initial design: no model, cheap
-        s = suggest(p.space, p.objectives, obs, [], 1, "cf-mesmo", seed=seed)[0]
+    for _ in range(n):  # the full-first initial design of the case above: no model
+        s = suggest(p.space, p.objectives, obs, [], 1, "cf-mesmo", seed=seed,
+                    options={"init_order": "full-first"})[0]
         values, cost = p.evaluate(s.params, s.fidelity)
         obs.append(Observation(params=s.params, fidelity=s.fidelity, values=values,
                                cost_s=cost))
