@@ -10,6 +10,11 @@ from typing import Any
 MODEL_FREE = frozenset({"random", "sobol", "nsga2", "optuna", "optuna-tpe", "optuna-nsga2"})
 """Methods without a surrogate: their identified Pareto set is their evaluated points."""
 
+MULTI_FIDELITY = frozenset({"momf", "mf-hvkg", "cf-mesmo"})
+"""Methods that choose fidelities; every other method evaluates at the target fidelity only,
+so its evaluation budget is the cost budget in full-evaluation units
+(:func:`bench.harness.runs.evaluation_budget`)."""
+
 ALL_METHODS = ("random", "sobol", "nsga2", "optuna-tpe", "qnehvi", "momf", "mf-hvkg",
                "cf-mesmo")
 ALL_PROBLEMS = ("branin-currin", "momf-park", "crossbar-digits")

@@ -55,6 +55,22 @@ def test_run_study_accounts_cost_and_hypervolume() -> None:
     assert 0.0 < rec.hv_evaluated[-1] < get_problem("branin-currin").max_hv
 
 
+def test_full_fidelity_methods_are_told_the_evaluations_their_budget_buys() -> None:
+    """qNEHVI (target fidelity only) with a 6-unit budget and a 60-evaluation cap is told 6
+    evaluations, so its budget-capped initial design is 2 Sobol points and the other 4
+    suggestions are model-based (told 60 it spent all 6 on Sobol points); multi-fidelity
+    methods are told the cap itself."""
+    from bench.harness.runs import evaluation_budget
+
+    assert evaluation_budget("qnehvi", 6.0, 60) == 6
+    assert evaluation_budget("qnehvi", 0.5, 60) == 1
+    assert evaluation_budget("qnehvi", 100.0, 60) == 60
+    assert evaluation_budget("cf-mesmo", 6.0, 60) == 60
+    rec = run_study("branin-currin", "qnehvi", 0, budget_units=6.0, max_evals=60)
+    assert rec.error is None and rec.stopped_by == "budget" and len(rec.cost) == 6
+    assert rec.phase == ["initial-sobol"] * 2 + ["qnehvi"] * 4, rec.phase
+
+
 @pytest.mark.slow
 def test_inference_hv_uses_the_posterior_front() -> None:
     """With 30 full-fidelity observations of Branin-Currin the front identified under the
