@@ -9,7 +9,7 @@ Two trainings of compensators after every crossbar layer:
   σ_p = 0.03 config (not IR-aware; the injected noise does not depend on the array size or
   wires);
 * ``compensation_chip``: per array size and wire resistance, against the weights that size's
-  noiseless chip applies (:func:`simulator.mitigation.chip_weights.chip_weights`: weight
+  noiseless chip applies (:func:`simulator.mitigation.chip_weights.noiseless_chip_weights`: weight
   quantization and first-order IR drop) with the same device noise on top.
 """
 
@@ -21,11 +21,11 @@ from typing import Any
 
 import torch
 
-from bench.mitigation_wires import programmed_chip, top1, wires_logits
+from bench.mitigation_wires import top1, wires_logits
 from simulator.config import CrossbarConfig
 from simulator.mapping import crossbar_layers
 from simulator.mitigation import correctnet
-from simulator.mitigation.chip_weights import chip_weights
+from simulator.mitigation.chip_weights import noiseless_chip_weights
 from simulator.workloads.base import stratified_order
 
 TRAIN_PROG_SIGMA = 0.03
@@ -76,8 +76,7 @@ def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str,
                                   check_images=0)["logits"], y)
         for r in args.wires:
             wired = quiet.replace(wire_r_ohm=r)
-            aware, t_aware = train(chip_weights(
-                programmed_chip(w.model, wired, w.x_calib, ir_drop="first_order")))
+            aware, t_aware = train(noiseless_chip_weights(w.model, wired))
             row: dict[str, Any] = {"rows": size, "wire_r_ohm": r, "off_ideal_wires": {
                 "accuracy": ideal, "fraction_of_software": ideal / software},
                 "chip_train_time_s": t_aware}

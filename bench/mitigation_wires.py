@@ -93,32 +93,6 @@ def calibrate_inputs(analog: AnalogModel, x: torch.Tensor) -> None:
         layer.positions = layer.row_positions(xin)
 
 
-def programmed_chip(
-    model: torch.nn.Module,
-    config: CrossbarConfig,
-    x_calib: torch.Tensor,
-    *,
-    ir_drop: str,
-    programmed: bool = False,
-    seed: int = 0,
-) -> AnalogModel:
-    """One chip of ``model`` with ideal periphery (no ADC, no read noise), inputs calibrated
-    on ``x_calib`` (:func:`calibrate_inputs`), programmed once through ``ir_drop`` wires;
-    ``programmed``: with ``config``'s programming-time effects (variation, stuck-at faults;
-    drawn from ``seed``), else noiseless.
-
-    Raises:
-        ValueError: If ``programmed`` and ``config.read_sigma`` is not 0.
-    """
-    if programmed and config.read_sigma:
-        raise ValueError("programmed chips are read without read noise: set read_sigma=0.")
-    effects = None if programmed else []
-    analog = AnalogModel(model, config, ir_drop=ir_drop, nonidealities=effects, adc=False)
-    calibrate_inputs(analog, x_calib)
-    analog.program(1, torch.Generator().manual_seed(seed))
-    return analog
-
-
 def wires_logits(
     model: torch.nn.Module,
     config: CrossbarConfig,
@@ -136,9 +110,13 @@ def wires_logits(
     simulator's own per-slice read (:func:`calibrate_inputs` instead of a calibration).
     ``programmed``: the chip carries ``config``'s programming-time effects (variation,
     stuck-at faults; drawn from ``seed``), still no read noise (``read_sigma`` must be 0)."""
+    if programmed and config.read_sigma:
+        raise ValueError("programmed chips are read without read noise: set read_sigma=0.")
     t0 = time.perf_counter()
-    analog = programmed_chip(model, config, x_calib, ir_drop=ir_drop, programmed=programmed,
-                             seed=seed)
+    effects = None if programmed else []
+    analog = AnalogModel(model, config, ir_drop=ir_drop, nonidealities=effects, adc=False)
+    calibrate_inputs(analog, x_calib)
+    analog.program(1, torch.Generator().manual_seed(seed))
     t_setup = time.perf_counter() - t0
     network = analog.float_model
     magnitude = {}

@@ -39,11 +39,10 @@ import torch
 from torch import nn
 
 from simulator import cost
-from simulator.analog_model import AnalogModel
 from simulator.config import MITIGATION_KNOBS, CrossbarConfig
 from simulator.mapping import crossbar_layers, layer_shapes
 from simulator.mitigation import correctnet, faults, remap, resna
-from simulator.mitigation.chip_weights import chip_weights
+from simulator.mitigation.chip_weights import noiseless_chip_weights
 from simulator.tiling import layout_for
 
 logger = logging.getLogger(__name__)
@@ -158,7 +157,7 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
     if k["compensation"] != "none":
         x, y = _train_data(workload)
         names = [n for n, _ in crossbar_layers(model)]
-        chip = _chip_weights(model, config) if k["compensation_target"] == "chip" else None
+        chip = noiseless_chip_weights(model, config) if chip_target else None
         if k["compensation"] == "all":
             compensated = names
         else:
@@ -203,14 +202,6 @@ def _mapped_names(model: nn.Module, bits: dict[str, int]) -> dict[str, int]:
     mapped = [n for n, _ in crossbar_layers(model)]
     plain = list(bits)
     return {m: bits[p] for m, p in zip(mapped, plain, strict=True)}
-
-
-def _chip_weights(model: nn.Module, config: CrossbarConfig) -> dict[str, torch.Tensor]:
-    """The weights ``config``'s noiseless chip applies to ``model`` (weight quantization and
-    first-order IR drop of its wires, ideal periphery): the ``"chip"`` compensation target."""
-    analog = AnalogModel(model, config, ir_drop="first_order", nonidealities=[], adc=False)
-    analog.program(1)
-    return chip_weights(analog)
 
 
 def _search_compensation(

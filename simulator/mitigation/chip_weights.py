@@ -31,10 +31,11 @@ from torch import Generator, Tensor, nn
 
 from simulator.analog import AnalogLayer
 from simulator.analog_model import AnalogModel
+from simulator.config import CrossbarConfig
 from simulator.mapping import crossbar_layers
 from simulator.mitigation.resna import NoiseInjector
 
-__all__ = ["ChipWeightInjector", "chip_weights", "effective_matrix"]
+__all__ = ["ChipWeightInjector", "chip_weights", "effective_matrix", "noiseless_chip_weights"]
 
 
 def effective_matrix(layer: AnalogLayer, draw: int = 0) -> Tensor:
@@ -61,6 +62,15 @@ def chip_weights(analog: AnalogModel, draw: int = 0) -> dict[str, Tensor]:
         w = (effective_matrix(layer, draw) - layer.mapped.offset) * layer.mapped.weight_scale
         out[name] = w.t().reshape(_weight_shape(layer)).to(torch.float32).contiguous()
     return out
+
+
+def noiseless_chip_weights(model: nn.Module, config: CrossbarConfig) -> dict[str, Tensor]:
+    r"""``W_chip`` of ``config``'s noiseless chip for ``model`` (ideal periphery, no device
+    effects, first-order wires): weight quantization and IR drop only, by ``model``'s crossbar
+    layer names. The input steps play no part, so no calibration is needed."""
+    analog = AnalogModel(model, config, ir_drop="first_order", nonidealities=[], adc=False)
+    analog.program(1)
+    return chip_weights(analog)
 
 
 def _weight_shape(layer: AnalogLayer) -> tuple[int, ...]:

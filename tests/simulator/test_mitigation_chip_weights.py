@@ -12,7 +12,11 @@ from torch import nn
 from simulator.analog_model import AnalogModel
 from simulator.config import CrossbarConfig
 from simulator.mitigation.apply import prepare
-from simulator.mitigation.chip_weights import ChipWeightInjector, chip_weights
+from simulator.mitigation.chip_weights import (
+    ChipWeightInjector,
+    chip_weights,
+    noiseless_chip_weights,
+)
 from simulator.mitigation.compensation import insert_compensators, train_compensators
 from simulator.workloads import Workload
 from tests.simulator.mitigation_data import accuracy, digits, trained
@@ -85,12 +89,9 @@ def _on_chip(net: nn.Module, weights: dict[str, torch.Tensor], x: torch.Tensor,
     """Accuracy of ``net`` with the chip's weights in place of its crossbar layers'."""
     inj = ChipWeightInjector.for_model(weights, net)
     with torch.no_grad():
-        out = torch.func.functional_call(net, dict(_keyed(inj)), (x,), strict=False)
+        params = {f"{n}.weight": w for n, w in inj.weights.items()}
+        out = torch.func.functional_call(net, params, (x,), strict=False)
     return float((out.argmax(-1) == y).float().mean())
-
-
-def _keyed(inj: ChipWeightInjector) -> dict[str, torch.Tensor]:
-    return {f"{n}.weight": w for n, w in inj.weights.items()}
 
 
 def test_compensators_trained_on_the_chip_undo_its_ir_drop() -> None:
@@ -132,11 +133,7 @@ def test_chip_target_knob_trains_against_the_configured_chip(digits_cnn: Workloa
     assert noise.details["compensation_target"] == "noise"
     assert prepare(cfg.replace(wire_r_ohm=100.0), digits_cnn, 1.0, 0) is not chip
     assert prepare(cfg, digits_cnn, 1.0, 0) is chip
-    quiet = cfg.replace(prog_sigma=0.0, read_sigma=0.0, saf_sa0=0.0, saf_sa1=0.0)
-    analog = AnalogModel(digits_cnn.model, quiet, ir_drop="first_order", nonidealities=[],
-                         adc=False)
-    analog.program(1)
-    weights = chip_weights(analog)
+    weights = noiseless_chip_weights(digits_cnn.model, cfg)
     x, y = digits_cnn.x_test, digits_cnn.y_test
     got, ref = _on_chip(chip.model, weights, x, y), _on_chip(noise.model, weights, x, y)
     assert got > ref + 0.05, (got, ref)  # 0.906 vs 0.294 when written
