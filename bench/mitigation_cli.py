@@ -103,6 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-images", type=int, default=2,
                         help="images checked against the simulator's per-slice read")
     parser.add_argument("--comp-epochs", type=positive(int), default=1)
+    parser.add_argument("--comp-remap", choices=remap.SCHEMES, default="none",
+                        help="compensation section: also re-map by this scheme, then train "
+                             "chip-aware compensators on the re-mapped network")
     parser.add_argument("--comp-train", type=positive(int), default=512,
                         help="training images of the compensators")
     parser.add_argument("--comp-lr", type=positive(float), default=compensation.DEFAULT_LR,

@@ -11,6 +11,13 @@ Two trainings of compensators after every crossbar layer:
 * ``compensation_chip``: per array size and wire resistance, against the weights that size's
   noiseless chip applies (:func:`simulator.mitigation.chip_weights.noiseless_chip_weights`: weight
   quantization and first-order IR drop) with the same device noise on top.
+
+With ``--comp-remap srs|drs`` the section also reads the network re-mapped by that scheme
+(:func:`bench.mitigation_wires.remap_limited`, per size and resistance) without compensators
+(``remap_off``) and with chip-aware compensators trained on the re-mapped chip
+(``remap_compensation_chip``): the joint method, re-mapping first so that the compensators
+learn the residual error of the placement the chip will hold
+(:func:`simulator.mitigation.apply.prepare` orders the knobs the same way).
 """
 
 from __future__ import annotations
@@ -21,10 +28,10 @@ from typing import Any
 
 import torch
 
-from bench.mitigation_wires import top1, wires_logits
+from bench.mitigation_wires import remap_limited, top1, wires_logits
 from simulator.config import CrossbarConfig
 from simulator.mapping import crossbar_layers
-from simulator.mitigation import correctnet
+from simulator.mitigation import correctnet, remap
 from simulator.mitigation.chip_weights import noiseless_chip_weights
 from simulator.workloads.base import stratified_order
 
@@ -35,6 +42,9 @@ read noise in training is a third of it."""
 LABELS = ("off", "compensation_all", "compensation_chip")
 """Networks read at every size and resistance: no compensators, device-noise compensators,
 chip-aware compensators (module docstring)."""
+
+REMAP_LABELS = ("remap_off", "remap_compensation_chip")
+"""Further networks with ``--comp-remap``: re-mapped, then chip-aware compensators on it."""
 
 
 def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
@@ -51,9 +61,15 @@ def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str,
     n_train = min(args.comp_train, w.x_train.shape[0])
     x_tr, y_tr = w.x_train[:n_train], w.y_train[:n_train]
 
-    def train(chip: dict[str, torch.Tensor] | None = None) -> tuple[torch.nn.Module, float]:
+    scheme = args.comp_remap
+    sens = {} if scheme == "none" else remap.weight_sensitivity(w.model, w.x_train, w.y_train)
+
+    def train(chip: dict[str, torch.Tensor] | None = None, base: torch.nn.Module | None = None
+              ) -> tuple[torch.nn.Module, float]:
         t0 = time.perf_counter()
-        model = correctnet.train_compensators(w.model, names, x_tr, y_tr, train_cfg,
+        net = w.model if base is None else base
+        layers = names if base is None else [name for name, _ in crossbar_layers(base)]
+        model = correctnet.train_compensators(net, layers, x_tr, y_tr, train_cfg,
                                               epochs=args.comp_epochs, lr=args.comp_lr,
                                               chip=chip)
         return model, time.perf_counter() - t0
@@ -67,7 +83,8 @@ def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str,
         "train_images": n_train, "epochs": args.comp_epochs, "lr": args.comp_lr,
         "train_time_s": t_train,
         "trained_at_prog_sigma": sigma, "trained_at_read_sigma": sigma / 3,
-        "programmed_prog_sigma": sigma, "programmed_chips": args.seeds, "rows": [],
+        "programmed_prog_sigma": sigma, "programmed_chips": args.seeds, "remap": scheme,
+        "rows": [],
     }
     for size in args.sizes:
         quiet = CrossbarConfig(rows=size, cols=size, prog_sigma=0.0, read_sigma=0.0,
@@ -80,7 +97,16 @@ def bench_compensation(w: Any, args: argparse.Namespace, save: Any) -> dict[str,
             row: dict[str, Any] = {"rows": size, "wire_r_ohm": r, "off_ideal_wires": {
                 "accuracy": ideal, "fraction_of_software": ideal / software},
                 "chip_train_time_s": t_aware}
-            for label, model in zip(LABELS, (w.model, comp, aware), strict=True):
+            labels, models = list(LABELS), [w.model, comp, aware]
+            if scheme != "none":
+                mapped, used, _ = remap_limited(w.model, wired, sens, scheme,
+                                                drs_rounds=args.drs_rounds,
+                                                drs_max_rows=args.drs_max_rows)
+                both, t_both = train(noiseless_chip_weights(mapped, wired), base=mapped)
+                row.update(remap_layers=used, remap_chip_train_time_s=t_both)
+                labels += REMAP_LABELS
+                models += [mapped, both]
+            for label, model in zip(labels, models, strict=True):
                 for name, cfg, seeds in (("noiseless", wired, [0]),
                                          ("programmed", wired.replace(prog_sigma=sigma),
                                           list(range(args.seeds)))):
@@ -104,7 +130,8 @@ def plot_compensation(ax: Any, comp: dict[str, Any]) -> None:
     """Accuracy as a fraction of software per network and chip, per size and resistance."""
     labels = [f"{r['rows']}x{r['rows']}\n{r['wire_r_ohm']:.2f} Ω" for r in comp["rows"]]
     names = {"off": "off", "compensation_all": "comp. (noise)",
-             "compensation_chip": "comp. (chip)"}
+             "compensation_chip": "comp. (chip)", "remap_off": f"{comp.get('remap')}",
+             "remap_compensation_chip": f"{comp.get('remap')} + comp. (chip)"}
     cells = [(f"{k}_{chip}", f"{v}, {chip}") for k, v in names.items()
              for chip in ("noiseless", "programmed") if f"{k}_{chip}" in comp["rows"][0]]
     width = 0.8 / len(cells)

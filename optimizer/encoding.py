@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,10 @@ from optimizer.space import SearchSpace
 from optimizer.types import Objective, Observation, Suggestion
 
 logger = logging.getLogger(__name__)
+
+OVERHEAD_WINDOW = 8
+"""Observations whose ``overhead_s`` make ``TrainingData.overhead_s`` (the latest ones: the
+time of a ``suggest()`` call grows with the history, its model fits being cubic in it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +44,8 @@ class TrainingData:
         cost_s: ``n`` measured costs [s].
         Yvar: ``n x m`` known noise variances of ``Y`` (``Observation.variances``; NaN where
             not given), or ``None`` when no observation gives one.
+        overhead_s: Per-evaluation overhead [s]: the median ``Observation.overhead_s`` of the
+            last ``OVERHEAD_WINDOW`` observations that give one (0 when none does).
     """
 
     X: Tensor
@@ -46,6 +53,7 @@ class TrainingData:
     fidelity: Tensor
     cost_s: Tensor
     Yvar: Tensor | None = None
+    overhead_s: float = 0.0
 
     @property
     def n(self) -> int:
@@ -97,7 +105,15 @@ def encode_observations(
     Yvar = torch.tensor(rows_var, dtype=torch.double).reshape(-1, m)
     return TrainingData(X=X, Y=Y, fidelity=fidelity,
                         cost_s=torch.tensor(costs, dtype=torch.double),
-                        Yvar=Yvar if bool(torch.isfinite(Yvar).any()) else None)
+                        Yvar=Yvar if bool(torch.isfinite(Yvar).any()) else None,
+                        overhead_s=recent_overhead_s(observations))
+
+
+def recent_overhead_s(observations: Sequence[Observation]) -> float:
+    """Median ``overhead_s`` [s] of the last ``OVERHEAD_WINDOW`` observations that give one
+    (``suggest()`` has checked them: finite, ``>= 0``); 0 when none does."""
+    known = [float(o.overhead_s) for o in observations if o.overhead_s is not None]
+    return statistics.median(known[-OVERHEAD_WINDOW:]) if known else 0.0
 
 
 def encode_pending(space: SearchSpace, pending: Sequence[Suggestion], *,

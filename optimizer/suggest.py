@@ -282,9 +282,17 @@ def _check_observations(space: SearchSpace, objectives: list[Objective],
                 )
         if not isinstance(ob.cost_s, int | float) or not ob.cost_s >= 0:
             raise ObservationError(f"observations[{i}].cost_s must be a number >= 0.")
+        overhead = ob.overhead_s
+        if overhead is not None and (not isinstance(overhead, int | float)
+                                     or isinstance(overhead, bool)
+                                     or not math.isfinite(overhead) or overhead < 0):
+            raise ObservationError(
+                f"observations[{i}].overhead_s must be a finite number >= 0 or null, "
+                f"got {overhead!r}.")
         out.append(Observation(params=params, fidelity=fid, values=dict(ob.values),
                                cost_s=float(ob.cost_s),
-                               variances=_check_variances(objectives, ob.variances, i)))
+                               variances=_check_variances(objectives, ob.variances, i),
+                               overhead_s=None if overhead is None else float(overhead)))
     return out
 
 

@@ -48,6 +48,14 @@ divided by ``scale``: the geometric mean of the predicted full-fidelity cost ove
 designs, so one *normalized cost unit* is roughly one full evaluation (as in iMOCA's
 :math:`C(z)/C(z^*)`).
 
+Every evaluation also costs the time spent proposing it, the same at any fidelity: a fixed
+``overhead_s`` (``TrainingData.overhead_s``: the service's measured ``suggest()`` time per
+trial) is added to the predicted cost and to ``scale``. In README's crossbar study it is
+comparable to an evaluation (cf-mesmo's median suggest call 1.2-2.6 s, its low-fidelity
+evaluations 0.16-0.34 s, full ones 2.4-14.6 s; docs/decisions.md), so a low fidelity is less of
+a bargain than the evaluation times alone say; benchmark problems with synthetic costs report
+none (0).
+
 References:
     .. [Hvarfner2024] C. Hvarfner, E. O. Hellsten, L. Nardi. Vanilla Bayesian optimization
        performs great in high dimensions. ICML 2024.
@@ -254,27 +262,34 @@ class CostModel:
     r"""Predicted evaluation cost :math:`C(x, z)` in normalized units (see the module docstring).
 
     Attributes:
-        scale: Cost [s] of one normalized unit: the geometric mean of the predicted cost at the
-            target fidelity over the training designs.
+        scale: Cost [s] of one normalized unit: the geometric mean of the predicted evaluation
+            cost at the target fidelity over the training designs, plus ``overhead_s``.
+        overhead_s: Fixed cost added to every evaluation [s] (module docstring).
         constant: Whether the model is a constant (fewer than 2 observations or all costs equal).
     """
 
-    def __init__(self, X: Tensor, cost_s: Tensor, fidelity_dim: int | None) -> None:
+    def __init__(self, X: Tensor, cost_s: Tensor, fidelity_dim: int | None,
+                 overhead_s: float = 0.0) -> None:
         r"""Fit the cost model.
 
         Args:
             X: ``n x D`` unit-cube inputs (fidelity in column ``fidelity_dim``).
             cost_s: ``n`` measured costs [s], ``>= 0``.
             fidelity_dim: Column of the unit fidelity in ``X``, or ``None``.
+            overhead_s: Fixed cost of every evaluation beside ``cost_s`` [s], ``>= 0``.
 
         Raises:
-            OptimizerError: for mismatched shapes or negative / non-finite costs.
+            OptimizerError: for mismatched shapes, negative / non-finite costs or overhead.
         """
         cost_s = torch.as_tensor(cost_s, dtype=torch.double).reshape(-1)
         _check_xy(X, cost_s.unsqueeze(-1), "CostModel")
         if (cost_s < 0).any():
             raise OptimizerError("CostModel: cost_s must be >= 0.")
+        if not (math.isfinite(overhead_s) and overhead_s >= 0):
+            raise OptimizerError(f"CostModel: overhead_s must be finite and >= 0, "
+                                 f"got {overhead_s!r}.")
         self.fidelity_dim = fidelity_dim
+        self.overhead_s = float(overhead_s)
         logc = cost_s.clamp_min(MIN_COST).log()
         self._model: SingleTaskGP | None = None
         self._alpha: Tensor | None = None
@@ -297,7 +312,7 @@ class CostModel:
         if fidelity_dim is not None:
             X_full[:, fidelity_dim] = 1.0
         with torch.no_grad():
-            self.scale = math.exp(float(self.log_cost_s(X_full).mean()))
+            self.scale = math.exp(float(self.log_cost_s(X_full).mean())) + self.overhead_s
 
     @staticmethod
     def _mean_weights(model: SingleTaskGP) -> Tensor | None:
@@ -315,7 +330,8 @@ class CostModel:
             return torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
 
     def log_cost_s(self, X: Tensor) -> Tensor:
-        r"""Predicted :math:`\log` cost [log s] (posterior mean), shape ``X.shape[:-1]``.
+        r"""Predicted :math:`\log` evaluation cost [log s] (posterior mean, without
+        ``overhead_s``), shape ``X.shape[:-1]``.
 
         The mean :math:`m(x) + k(x, X)\,\alpha` is computed directly from the cached
         :math:`\alpha` (``model.posterior``'s value to rounding, at a third of its cost per
@@ -337,7 +353,9 @@ class CostModel:
         Args:
             X: ``batch x q x D`` (or ``n x D``) unit-cube inputs.
         """
-        return (self.log_cost_s(X) - math.log(self.scale)).exp()
+        if not self.overhead_s:
+            return (self.log_cost_s(X) - math.log(self.scale)).exp()
+        return (self.log_cost_s(X).exp() + self.overhead_s) / self.scale
 
     def as_deterministic_model(self) -> object:
         """The normalized cost as a BoTorch ``GenericDeterministicModel`` (one output), for

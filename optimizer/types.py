@@ -57,6 +57,10 @@ class Observation:
         variances: Known noise variance of some values, by objective name, in the value's
             units squared (e.g. ``{"accuracy": accuracy_stderr**2}``); ``None`` or a missing
             name: the noise is learned (``optimizer.known_noise``).
+        overhead_s: Time spent proposing this evaluation besides running it [s]: its share
+            of the wall time of the ``suggest()`` call that proposed it (the service fills it
+            in); cost-aware methods add it to every predicted cost
+            (``optimizer.surrogates.CostModel``). ``None``: unknown.
     """
 
     params: dict[str, Any]
@@ -64,6 +68,7 @@ class Observation:
     values: dict[str, float]
     cost_s: float = 1.0
     variances: dict[str, float] | None = None
+    overhead_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,7 +30,7 @@ from typing import Any
 from distributed import Future
 from sqlalchemy.orm import Session
 
-from app.execution.tasks import study_observations, suggest_task
+from app.execution.tasks import OVERHEAD_KEY, study_observations, suggest_task
 from app.models import Study
 from app.services import trials
 from optimizer.encoding import encode_observations
@@ -170,7 +170,8 @@ def confirm_task(space_spec: dict[str, Any], objectives: list[dict[str, Any]],
                         "info_gain_per_cost": None,
                         "extras": {"origin": CONFIRM_ORIGIN, "phase": "confirm",
                                    "predicted": _predicted(objs, front, i),
-                                   "suggest_s": elapsed}})
+                                   "suggest_s": elapsed,
+                                   OVERHEAD_KEY: elapsed / len(picks)}})
     if len(out) < n:
         listed = pending + [{"params": s["params"], "fidelity": s["fidelity"]} for s in out]
         out += suggest_task(space_spec, objectives, observations, listed, n - len(out), method,

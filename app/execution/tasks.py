@@ -16,6 +16,11 @@ from optimizer.space import SearchSpace
 from optimizer.suggest import suggest
 from optimizer.types import Objective, Observation, Suggestion
 
+OVERHEAD_KEY = "overhead_s"
+"""Key of a stored suggestion's ``extras`` holding its share of its ``suggest()`` call's wall
+time [s] (the call's ``suggest_s`` over the suggestions it returned): the observation's
+``Observation.overhead_s`` once the trial completes (``services.trials.history``)."""
+
 
 def worker_name() -> str:
     """The Dask worker's name (its address when the name is not a string), or
@@ -93,7 +98,8 @@ def suggest_task(
         n_unlisted_pending=n_unlisted_pending,
     )
     elapsed = time.perf_counter() - t0
-    return [{**asdict(s), "extras": {**s.extras, "suggest_s": elapsed}} for s in out]
+    return [{**asdict(s), "extras": {**s.extras, "suggest_s": elapsed,
+                                     OVERHEAD_KEY: elapsed / max(1, len(out))}} for s in out]
 
 
 def study_observations(observations: list[dict[str, Any]], objectives: list[Objective]
@@ -138,8 +144,9 @@ def suggest_numbers(
             t0 = time.perf_counter()
             (sg,) = suggest(space, objs, [], [], 1, method, seed, options,
                             n_unlisted_pending=handed_out + k)
-            out.append({**asdict(sg), "extras": {**sg.extras,
-                                                 "suggest_s": time.perf_counter() - t0}})
+            elapsed = time.perf_counter() - t0
+            out.append({**asdict(sg), "extras": {**sg.extras, "suggest_s": elapsed,
+                                                 OVERHEAD_KEY: elapsed}})
         return out
     pending = list(handed_out)
     out = []

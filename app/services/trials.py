@@ -19,12 +19,14 @@ goes through ``services.lifecycle``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.execution.tasks import OVERHEAD_KEY
 from app.models import STUDY_ACTIVE, TRIAL_OPEN, Study, Trial, TrialResult, TrialState
 from app.services import bulk
 from optimizer.space import SearchSpace
@@ -74,21 +76,24 @@ def history(
 
     Returns:
         ``(observations, pending)``: completed trials by number as ``{"params", "fidelity",
-        "values", "cost_s", "variances"}`` (cost in seconds; ``variances`` the result's
-        ``details["variances"]``, known noise variances by objective, or ``None``), and open
-        trials as ``{"params", "fidelity"}``.
+        "values", "cost_s", "variances", "overhead_s"}`` (cost in seconds; ``variances`` the
+        result's ``details["variances"]``, known noise variances by objective, or ``None``;
+        ``overhead_s`` the trial's share of the time of the ``suggest()`` call that proposed
+        it [s], ``tasks.OVERHEAD_KEY`` of its stored suggestion, or ``None``), and open trials
+        as ``{"params", "fidelity"}``.
     """
     rows = session.execute(
         select(Trial.params, Trial.fidelity, TrialResult.values, TrialResult.cost_s,
-               TrialResult.details["variances"])
+               TrialResult.details["variances"], Trial.suggestion["extras"])
         .join(TrialResult, TrialResult.trial_id == Trial.id)
         .where(Trial.study_id == study_id, Trial.state == TrialState.COMPLETED)
         .order_by(Trial.number)
     ).all()
     observations = [
         {"params": p, "fidelity": z, "values": v, "cost_s": c,
-         "variances": var if isinstance(var, dict) else None}
-        for p, z, v, c, var in rows
+         "variances": var if isinstance(var, dict) else None,
+         "overhead_s": _overhead_s(extras)}
+        for p, z, v, c, var, extras in rows
     ]
     pending = [
         {"params": p, "fidelity": z}
@@ -98,6 +103,15 @@ def history(
         ).all()
     ]
     return observations, pending
+
+
+def _overhead_s(extras: Any) -> float | None:
+    """A stored suggestion's ``tasks.OVERHEAD_KEY`` [s] when it is a finite number ``>= 0``
+    (trials stored before it was recorded, or imported ones, have none)."""
+    v = extras.get(OVERHEAD_KEY) if isinstance(extras, dict) else None
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0:
+        return float(v)
+    return None
 
 
 def handed_out(session: Session, study_id: int) -> list[dict[str, Any]]:

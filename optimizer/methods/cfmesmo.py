@@ -92,6 +92,7 @@ from optimizer.methods.front_first import (
 from optimizer.methods.front_gain import front_gain_pick
 from optimizer.methods.mf_common import (
     MFData,
+    cost_overhead_s,
     initial_design,
     initial_design_size,
     initial_full_numbers,
@@ -103,6 +104,7 @@ from optimizer.methods.mf_common import (
 )
 from optimizer.methods.options import (
     CONFIRM_OPTIONS,
+    OVERHEAD_OPTIONS,
     Choice,
     DeclaredOptions,
     Flag,
@@ -159,6 +161,9 @@ class CFMESMO(DeclaredOptions):
             CF-MESMO.
         confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
             (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
+        proposal_overhead: ``"measured"`` (default) or ``"none"``: whether the cost model
+            adds the measured proposal time per trial (``Observation.overhead_s``) to every
+            predicted cost (``optimizer.methods.options.OVERHEAD_OPTIONS``).
         clamp_margin: Margin of the max-value clamp above the best full-fidelity observation
             [standard deviations of the observed values], ``>= 0``; 0 (default,
             ``optimizer.acquisition.max_values.CLAMP_MARGIN``); iMOCA's is 0.158.
@@ -199,6 +204,7 @@ class CFMESMO(DeclaredOptions):
         "full_pick": Choice(("front-gain", "info-gain")),
         "init_order": Choice(("cheap-first", "full-first")),
         **CONFIRM_OPTIONS,
+        **OVERHEAD_OPTIONS,
     }
 
     approx: str = "gibbon"
@@ -210,6 +216,7 @@ class CFMESMO(DeclaredOptions):
     fidelity_filter: str = "none"
     min_full_share: float = 0.0
     confirm_top_k: int = 3
+    proposal_overhead: str = "measured"
     clamp_margin: float = CLAMP_MARGIN
     seek_feasible: bool = True
     truncation: str = "max-values"
@@ -234,7 +241,8 @@ class CFMESMO(DeclaredOptions):
         if thresholded and not has_feasible_full(ctx, mf):
             picks = front_picks(model, ctx, mf, ctx.n, pending, fallback=1,
                                 min_probability=FRONT_MIN_PROBABILITY)
-        cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim)
+        cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim,
+                         cost_overhead_s(mf, self.proposal_overhead))
         full = mf.full_fidelity_mask()
         samples = None if len(picks) == ctx.n else sample_max_values(
             model, dim=mf.d, fidelity_dim=mf.fidelity_dim, num_samples=self.num_samples,

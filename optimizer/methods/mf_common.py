@@ -83,6 +83,12 @@ def mf_data(ctx: SuggestContext) -> MFData:
     return MFData(data=data, d=d, fidelity_dim=d if has_fid else None)
 
 
+def cost_overhead_s(mf: MFData, policy: str) -> float:
+    """The fixed per-evaluation cost [s] a cost model adds under the ``proposal_overhead``
+    option ``policy`` (``optimizer.methods.options.OVERHEAD_POLICIES``)."""
+    return mf.data.overhead_s if policy == "measured" else 0.0
+
+
 def pending_unit(ctx: SuggestContext, mf: MFData) -> Tensor:
     """The pending points as a ``p x D`` unit-cube tensor (fidelity last when modelled)."""
     return encode_pending(ctx.space, ctx.pending, with_fidelity=mf.fidelity_dim is not None)

@@ -47,6 +47,7 @@ from torch import Tensor
 from optimizer.context import SuggestContext
 from optimizer.methods.mf_common import (
     MFData,
+    cost_overhead_s,
     initial_design,
     mf_data,
     needs_initial_design,
@@ -55,7 +56,13 @@ from optimizer.methods.mf_common import (
     round_mf,
     suggestion_from_unit,
 )
-from optimizer.methods.options import CONFIRM_OPTIONS, DeclaredOptions, IntRange, OptionSpec
+from optimizer.methods.options import (
+    CONFIRM_OPTIONS,
+    OVERHEAD_OPTIONS,
+    DeclaredOptions,
+    IntRange,
+    OptionSpec,
+)
 from optimizer.space import UNIT_TARGET
 from optimizer.surrogates import CostModel, fit_objective_model_list
 from optimizer.types import Suggestion
@@ -76,6 +83,9 @@ class MFHVKGMethod(DeclaredOptions):
         n_init: Initial design size; ``None`` for ``2 (D + 1)`` like ``cf-mesmo``.
         confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
             (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
+        proposal_overhead: ``"measured"`` (default) or ``"none"``: whether the cost model
+            adds the measured proposal time per trial (``Observation.overhead_s``) to every
+            predicted cost (``optimizer.methods.options.OVERHEAD_OPTIONS``).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -86,6 +96,7 @@ class MFHVKGMethod(DeclaredOptions):
         "num_restarts": IntRange(1),
         "n_init": IntRange(1, nullable=True),
         **CONFIRM_OPTIONS,
+        **OVERHEAD_OPTIONS,
     }
 
     num_fantasies: int = 8
@@ -95,6 +106,7 @@ class MFHVKGMethod(DeclaredOptions):
     num_restarts: int = 1
     n_init: int | None = None
     confirm_top_k: int = 3
+    proposal_overhead: str = "measured"
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -133,7 +145,8 @@ class MFHVKGMethod(DeclaredOptions):
             _, current = optimize_acqf(fixed, bounds=bounds[:, :mf.d], q=self.num_pareto,
                                        num_restarts=1, raw_samples=self.raw_samples,
                                        options={"nonnegative": True, "batch_limit": 5})
-            cost = CostModel(X, mf.data.cost_s, fdim)
+            cost = CostModel(X, mf.data.cost_s, fdim,
+                             cost_overhead_s(mf, self.proposal_overhead))
             utility = InverseCostWeightedUtility(cost_model=cost.as_deterministic_model())
 
             def project(Xp: Tensor) -> Tensor:

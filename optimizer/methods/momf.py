@@ -30,6 +30,7 @@ from botorch.utils.multi_objective.box_decompositions.non_dominated import (
 
 from optimizer.context import SuggestContext
 from optimizer.methods.mf_common import (
+    cost_overhead_s,
     initial_design,
     mf_data,
     needs_initial_design,
@@ -38,7 +39,13 @@ from optimizer.methods.mf_common import (
     reference_point,
     suggestion_from_unit,
 )
-from optimizer.methods.options import CONFIRM_OPTIONS, DeclaredOptions, IntRange, OptionSpec
+from optimizer.methods.options import (
+    CONFIRM_OPTIONS,
+    OVERHEAD_OPTIONS,
+    DeclaredOptions,
+    IntRange,
+    OptionSpec,
+)
 from optimizer.space import UNIT_TARGET
 from optimizer.surrogates import CostModel, fit_objective_model
 from optimizer.types import Suggestion
@@ -55,6 +62,9 @@ class MOMFMethod(DeclaredOptions):
         n_init: Initial design size; ``None`` for ``2 (D + 1)`` like ``cf-mesmo``.
         confirm_top_k: Confirmation trials at the end of a trial budget, ``>= 0``
             (``optimizer.methods.options.CONFIRM_OPTIONS``; read by the service).
+        proposal_overhead: ``"measured"`` (default) or ``"none"``: whether the cost model
+            adds the measured proposal time per trial (``Observation.overhead_s``) to every
+            predicted cost (``optimizer.methods.options.OVERHEAD_OPTIONS``).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -63,6 +73,7 @@ class MOMFMethod(DeclaredOptions):
         "num_restarts": IntRange(0),
         "n_init": IntRange(1, nullable=True),
         **CONFIRM_OPTIONS,
+        **OVERHEAD_OPTIONS,
     }
 
     mc_samples: int = 64
@@ -70,6 +81,7 @@ class MOMFMethod(DeclaredOptions):
     num_restarts: int = 4
     n_init: int | None = None
     confirm_top_k: int = 3
+    proposal_overhead: str = "measured"
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -80,7 +92,8 @@ class MOMFMethod(DeclaredOptions):
                  else torch.full((X.shape[0], 1), UNIT_TARGET, dtype=torch.double))
         Y_aug = torch.cat([Y, trust], dim=-1)
         model = fit_objective_model(X, Y_aug)
-        cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim)
+        cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim,
+                         cost_overhead_s(mf, self.proposal_overhead))
         ref = torch.cat([reference_point(ctx, mf), torch.zeros(1, dtype=torch.double)])
         partitioning = FastNondominatedPartitioning(ref_point=ref, Y=Y_aug)
         pending = pending_unit(ctx, mf)

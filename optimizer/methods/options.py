@@ -115,6 +115,16 @@ fidelity, designs of the model's predicted front not evaluated there yet
 (``app.execution.confirm``). The service reads it; the method ignores it. Declaring it is
 what makes a method *model-based* to the service (``GET /pareto?source=predicted``)."""
 
+OVERHEAD_POLICIES: tuple[str, ...] = ("measured", "none")
+"""Values of ``proposal_overhead``, the option of the cost-aware multi-fidelity methods
+(cf-mesmo, momf, mf-hvkg): ``"measured"`` (default) adds the observations' measured proposal
+time (``TrainingData.overhead_s``) to every predicted cost; ``"none"`` prices evaluations by
+their own time alone."""
+
+OVERHEAD_OPTIONS: dict[str, OptionSpec] = {"proposal_overhead": Choice(OVERHEAD_POLICIES)}
+"""The ``proposal_overhead`` option (``OPTIONS = {..., **OVERHEAD_OPTIONS}`` with a
+``proposal_overhead`` field; read through ``mf_common.cost_overhead_s``)."""
+
 
 def check_options(method: str, table: Mapping[str, OptionSpec],
                   options: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,6 +175,8 @@ class DeclaredOptions:
 
 __all__ = [
     "CONFIRM_OPTIONS",
+    "OVERHEAD_OPTIONS",
+    "OVERHEAD_POLICIES",
     "Choice",
     "DeclaredOptions",
     "Flag",

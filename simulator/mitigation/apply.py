@@ -153,6 +153,13 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
         )
         model = result.model
         details["resna"] = {"epochs": epochs, "losses": result.losses}
+    # Re-mapping before compensation: the compensators then learn the chip that holds the
+    # re-mapped placement (its residual IR drop), not one the chip never holds.
+    if k["remap"] != "none":
+        x, y = _train_data(workload)
+        sens = remap.weight_sensitivity(model, x, y)
+        model = remap.remap_model(model, config, sens, scheme=k["remap"])
+        details["remap"] = k["remap"]
     compensated: list[str] = []
     if k["compensation"] != "none":
         x, y = _train_data(workload)
@@ -167,11 +174,6 @@ def prepare(config: CrossbarConfig, workload: Any, fidelity: float, seed: int) -
         )
         details["compensated_layers"] = compensated
         details["compensation_target"] = k["compensation_target"]
-    if k["remap"] != "none":
-        x, y = _train_data(workload)
-        sens = remap.weight_sensitivity(model, x, y)
-        model = remap.remap_model(model, config, sens, scheme=k["remap"])
-        details["remap"] = k["remap"]
     adc_bits = None
     if k["adc_policy"] == "robust":
         n = min(300, workload.x_calib.shape[0])

@@ -89,7 +89,7 @@ def test_open_queue_and_history(database) -> None:
         done_params = s.get(Trial, done.trial_id).params
     assert observations == [{"params": done_params, "fidelity": 0.5,
                              "values": {"f0": 1.0, "f1": 2.0}, "cost_s": 3.0,
-                             "variances": None}]
+                             "variances": None, "overhead_s": None}]
     assert sorted(p["params"]["x0"] for p in pending) == [0.2, 0.3]
     assert all(p.keys() == {"params", "fidelity"} for p in pending)
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 import torch
 
-from optimizer.encoding import encode_observations, encode_pending, ref_point_max
+from optimizer.encoding import (
+    OVERHEAD_WINDOW,
+    encode_observations,
+    encode_pending,
+    ref_point_max,
+)
 from optimizer.space import SearchSpace
 from optimizer.types import Objective, Observation, Suggestion
 
@@ -50,3 +57,17 @@ def test_encode_pending_and_ref_point() -> None:
     Y = torch.tensor([[-2.0, 0.9], [-1.0, 0.7]], dtype=torch.double)
     # default for area: worst -2.0 minus 10% of range 1.0 -> -2.1 (maximization form)
     assert ref_point_max(OBJ, Y).tolist() == pytest.approx([-2.1, 0.5])
+
+
+def test_overhead_is_the_median_of_the_latest_known() -> None:
+    """``TrainingData.overhead_s`` is the median ``overhead_s`` of the last
+    ``OVERHEAD_WINDOW`` observations giving one (unknown ones skipped, 0 when none is
+    known): the suggest time of a call grows with the history, so old calls do not count."""
+    assert encode_observations(SPACE, OBJ, OBS).overhead_s == 0.0
+    given = [0.1, None, 50.0, 50.0] + [float(k) for k in range(1, OVERHEAD_WINDOW + 1)]
+    obs = [Observation(params={"x": 1.0, "k": 0}, values={"area": 1.0, "acc": 0.9},
+                       overhead_s=o) for o in given]
+    latest = list(range(1, OVERHEAD_WINDOW + 1))
+    assert encode_observations(SPACE, OBJ, obs).overhead_s == pytest.approx(
+        statistics.median(latest))
+    assert encode_observations(SPACE, OBJ, obs[:3]).overhead_s == pytest.approx(25.05)

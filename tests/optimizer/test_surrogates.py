@@ -195,3 +195,26 @@ def test_cost_model_mean_equals_the_gp_posterior_mean() -> None:
     Xq = torch.rand(5, 1, 4, generator=g, dtype=torch.double, requires_grad=True)
     cost(Xq).sum().backward()
     assert Xq.grad is not None and float(Xq.grad[..., 3].min()) > 0  # cost grows with z
+
+
+def test_cost_model_adds_the_proposal_overhead() -> None:
+    """A fixed ``overhead_s`` is added to every predicted cost and to the unit: fitted to cost
+    exp(4.8 z) with an overhead of one full evaluation, the lowest fidelity costs about
+    (e^0 + e^4.8) / (2 e^4.8), i.e. half a unit instead of e^-4.8, the target stays at one
+    unit, and a negative or non-finite overhead is refused naming it."""
+    g = torch.Generator().manual_seed(5)
+    X = torch.rand(25, 3, generator=g, dtype=torch.double)
+    plain = CostModel(X, torch.exp(4.8 * X[:, 2]), fidelity_dim=2)
+    loaded = CostModel(X, torch.exp(4.8 * X[:, 2]), fidelity_dim=2, overhead_s=math.exp(4.8))
+    assert loaded.overhead_s == math.exp(4.8)
+    assert loaded.scale == pytest.approx(plain.scale + math.exp(4.8))
+    Xq = torch.tensor([[0.4, 0.6, 0.0], [0.4, 0.6, 1.0]], dtype=torch.double)
+    with torch.no_grad():
+        low, full = loaded(Xq).tolist()
+        ref = plain(Xq) * plain.scale  # predicted evaluation cost [s]
+    assert low == pytest.approx(float((ref[0] + math.exp(4.8)) / loaded.scale), rel=1e-9)
+    assert low == pytest.approx(0.5, rel=0.15)
+    assert full == pytest.approx(1.0, rel=0.25)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(OptimizerError, match="overhead_s"):
+            CostModel(X, torch.exp(4.8 * X[:, 2]), 2, overhead_s=bad)
