@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         cli.write_json(path, results)
         if all(s in results for s in DIGITS_SECTIONS):
             plot(results, path.with_suffix(".png"))
-        elif "wires" in results:
+        else:
             wires.plot_wires(results, path.with_suffix(".png"))
         print(f"wrote {path} in {results['wall_time_s']:.0f}s ({results['cpu_time_s']:.0f}s CPU)")
     return 0

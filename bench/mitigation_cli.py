@@ -31,9 +31,9 @@ def write_json(path: Path, results: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def code_state() -> dict[str, Any]:
-    """Commit and locally modified simulator files when the run started (peers edit the
-    Monte-Carlo and IR-drop code concurrently)."""
+def code_state(prefixes: tuple[str, ...] = ("simulator/",)) -> dict[str, Any]:
+    """Commit and the locally modified files under ``prefixes`` (the code a benchmark
+    measures) when the run started."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*a: str) -> str:
@@ -46,7 +46,7 @@ def code_state() -> dict[str, Any]:
     return {
         "commit": git("rev-parse", "HEAD"),
         "modified": [line[3:] for line in git("status", "--porcelain").splitlines()
-                     if line[3:].startswith("simulator/")],
+                     if line[3:].startswith(prefixes)],
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -322,9 +322,15 @@ def bench_wires(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
 
 
 def plot_wires(results: dict[str, Any], path: Path) -> None:
+    """The ``wires`` section's two panels and, when run, the ``compensation`` panel; a
+    compensation-only run gets that panel alone, a run with neither no figure."""
+    comp = results.get("compensation")
+    if "wires" not in results:
+        if comp:
+            _plot_compensation_only(results, comp, path)
+        return
     rows = results["wires"]["rows"]
     sizes = sorted({r["rows"] for r in rows})
-    comp = results.get("compensation")
     fig, axes = plt.subplots(1, 3 if comp else 2, figsize=(18 if comp else 12, 4.5))
     ax = axes[0]
     for size in sizes:
@@ -361,3 +367,18 @@ def plot_wires(results: dict[str, Any], path: Path) -> None:
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def _plot_compensation_only(results: dict[str, Any], comp: dict[str, Any], path: Path) -> None:
+    from bench.mitigation_compensation import plot_compensation
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    plot_compensation(ax, comp)
+    ax.grid(alpha=0.3)
+    fig.suptitle(
+        f"{results['workload']}: {comp['test_images']} test images, {comp['epochs']} epoch(s), "
+        f"re-mapping {comp.get('remap', 'none')}"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

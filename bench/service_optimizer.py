@@ -54,6 +54,7 @@ import torch
 from app.migrate import upgrade
 from app.problems.crossbar import default_params
 from bench.load import free_port, wait_until
+from bench.mitigation_cli import code_state
 from optimizer.pareto import hypervolume
 
 RESULTS = Path(__file__).parent / "results"
@@ -396,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.max_trials < 2 or a.max_wall_s <= 0:
         p.error("--max-trials must be >= 2 and --max-wall-s positive")
     runs: list[dict[str, Any]] = []
-    t_all = time.perf_counter()
+    t_all, a.code_state = time.perf_counter(), code_state(("optimizer/", "app/", "simulator/"))
     with (
         tempfile.TemporaryDirectory() as d,
         service(a.server, Path(d), a.workers) as base,
@@ -434,7 +435,7 @@ def write(a: argparse.Namespace, runs: list[dict[str, Any]],
         "cost": "wall time [s] from study start to trial completion",
         "load": "measured on a shared 2-core machine (other engineers' jobs running; "
         "wall times carry their load)",
-        "total_wall_s": round(wall_s, 1),
+        "total_wall_s": round(wall_s, 1), "code_state": getattr(a, "code_state", None),
         **summary,
         "runs": runs,
     }

@@ -36,6 +36,11 @@ class SuggestContext:
             a method that reads only how many points are pending (``COUNTS_PENDING_ONLY``)
             over a space without finite cardinality passes the count instead of the rows, so
             a call costs the same at trial 100k as at trial 1.
+        budget_per_trial_s: Seconds of the study's time budget (wall time times parallelism,
+            or evaluation cost) per trial of its trial budget still to hand out, or ``None``
+            when the study lacks either budget. An evaluation shorter than this still uses up
+            a trial, so the cost-aware methods price none below it
+            (``optimizer.surrogates.CostModel`` ``floor_s``).
     """
 
     space: SearchSpace
@@ -48,6 +53,7 @@ class SuggestContext:
     options: dict[str, Any] = field(default_factory=dict)
     max_evaluations: int | None = None
     n_unlisted_pending: int = 0
+    budget_per_trial_s: float | None = None
 
     @property
     def n_pending(self) -> int:

@@ -354,6 +354,7 @@ def suggest(
     *,
     max_evaluations: int | None = None,
     n_unlisted_pending: int = 0,
+    budget_per_trial_s: float | None = None,
 ) -> list[Suggestion]:
     """Propose ``n`` points (and fidelities) to evaluate next.
 
@@ -371,6 +372,9 @@ def suggest(
         n_unlisted_pending: Pending points counted, not listed (``SuggestContext``); only for
             a method declaring ``COUNTS_PENDING_ONLY`` over a space without finite cardinality
             (a finite space skips taken points, so it needs them).
+        budget_per_trial_s: Seconds of the study's time budget per trial it has left
+            (``SuggestContext.budget_per_trial_s``), or ``None`` when it has no time budget or
+            no trial budget; cost-aware methods price no evaluation below it.
 
     Returns:
         ``n`` suggestions, params in canonical form, fidelity within the space's range.
@@ -390,6 +394,11 @@ def suggest(
                                         or max_evaluations < 1):
         raise OptimizerError(
             f"max_evaluations must be null or an integer >= 1, got {max_evaluations!r}.")
+    if budget_per_trial_s is not None and (
+            not isinstance(budget_per_trial_s, int | float) or isinstance(budget_per_trial_s, bool)
+            or not math.isfinite(budget_per_trial_s) or budget_per_trial_s < 0):
+        raise OptimizerError("budget_per_trial_s must be null or a finite number >= 0, "
+                             f"got {budget_per_trial_s!r}.")
     if not isinstance(method, str):
         raise UnknownMethodError(f"method must be a string, got {method!r}.")
     objectives = _check_objectives(objectives)
@@ -399,7 +408,9 @@ def suggest(
     _check_unlisted(impl, method, space, n_unlisted_pending)
     ctx = SuggestContext(space=space, objectives=objectives, observations=obs, pending=pend,
                          n=n, seed=seed, method=method, options=dict(options or {}),
-                         max_evaluations=max_evaluations, n_unlisted_pending=n_unlisted_pending)
+                         max_evaluations=max_evaluations, n_unlisted_pending=n_unlisted_pending,
+                         budget_per_trial_s=(None if budget_per_trial_s is None
+                                             else float(budget_per_trial_s)))
     with torch.random.fork_rng(devices=[]), _torch_threads(_thread_limit()):
         torch.default_generator.manual_seed(ctx.rng_seed(0x5EED))  # the CPU RNG fork_rng saves
         raw = impl.suggest(ctx)

@@ -56,6 +56,12 @@ evaluations 0.16-0.34 s, full ones 2.4-14.6 s; docs/decisions.md), so a low fide
 a bargain than the evaluation times alone say; benchmark problems with synthetic costs report
 none (0).
 
+A study can also run out of *trials* before it runs out of time. Then an evaluation shorter
+than the time the study can afford per trial it has left (``floor_s``:
+``SuggestContext.budget_per_trial_s``) still uses up one trial, so every predicted cost (and
+``scale``) is at least ``floor_s``: with a trial budget that binds, cheap and full evaluations
+cost the same and the acquisition weighs information alone.
+
 References:
     .. [Hvarfner2024] C. Hvarfner, E. O. Hellsten, L. Nardi. Vanilla Bayesian optimization
        performs great in high dimensions. ICML 2024.
@@ -263,13 +269,15 @@ class CostModel:
 
     Attributes:
         scale: Cost [s] of one normalized unit: the geometric mean of the predicted evaluation
-            cost at the target fidelity over the training designs, plus ``overhead_s``.
+            cost at the target fidelity over the training designs, plus ``overhead_s``, at
+            least ``floor_s``.
         overhead_s: Fixed cost added to every evaluation [s] (module docstring).
+        floor_s: Least cost of any evaluation [s] (module docstring; 0: none).
         constant: Whether the model is a constant (fewer than 2 observations or all costs equal).
     """
 
     def __init__(self, X: Tensor, cost_s: Tensor, fidelity_dim: int | None,
-                 overhead_s: float = 0.0) -> None:
+                 overhead_s: float = 0.0, floor_s: float = 0.0) -> None:
         r"""Fit the cost model.
 
         Args:
@@ -277,19 +285,25 @@ class CostModel:
             cost_s: ``n`` measured costs [s], ``>= 0``.
             fidelity_dim: Column of the unit fidelity in ``X``, or ``None``.
             overhead_s: Fixed cost of every evaluation beside ``cost_s`` [s], ``>= 0``.
+            floor_s: Least cost of an evaluation [s], ``>= 0``: predictions below it are
+                raised to it (a study whose trial budget binds before its time budget pays
+                a trial whatever its time).
 
         Raises:
-            OptimizerError: for mismatched shapes, negative / non-finite costs or overhead.
+            OptimizerError: for mismatched shapes, negative / non-finite costs, overhead or
+                floor.
         """
         cost_s = torch.as_tensor(cost_s, dtype=torch.double).reshape(-1)
         _check_xy(X, cost_s.unsqueeze(-1), "CostModel")
         if (cost_s < 0).any():
             raise OptimizerError("CostModel: cost_s must be >= 0.")
-        if not (math.isfinite(overhead_s) and overhead_s >= 0):
-            raise OptimizerError(f"CostModel: overhead_s must be finite and >= 0, "
-                                 f"got {overhead_s!r}.")
+        for name, value in (("overhead_s", overhead_s), ("floor_s", floor_s)):
+            if not (math.isfinite(value) and value >= 0):
+                raise OptimizerError(f"CostModel: {name} must be finite and >= 0, "
+                                     f"got {value!r}.")
         self.fidelity_dim = fidelity_dim
         self.overhead_s = float(overhead_s)
+        self.floor_s = float(floor_s)
         logc = cost_s.clamp_min(MIN_COST).log()
         self._model: SingleTaskGP | None = None
         self._alpha: Tensor | None = None
@@ -312,7 +326,8 @@ class CostModel:
         if fidelity_dim is not None:
             X_full[:, fidelity_dim] = 1.0
         with torch.no_grad():
-            self.scale = math.exp(float(self.log_cost_s(X_full).mean())) + self.overhead_s
+            self.scale = max(math.exp(float(self.log_cost_s(X_full).mean())) + self.overhead_s,
+                             self.floor_s)
 
     @staticmethod
     def _mean_weights(model: SingleTaskGP) -> Tensor | None:
@@ -353,9 +368,9 @@ class CostModel:
         Args:
             X: ``batch x q x D`` (or ``n x D``) unit-cube inputs.
         """
-        if not self.overhead_s:
+        if not (self.overhead_s or self.floor_s):
             return (self.log_cost_s(X) - math.log(self.scale)).exp()
-        return (self.log_cost_s(X).exp() + self.overhead_s) / self.scale
+        return (self.log_cost_s(X).exp() + self.overhead_s).clamp_min(self.floor_s) / self.scale
 
     def as_deterministic_model(self) -> object:
         """The normalized cost as a BoTorch ``GenericDeterministicModel`` (one output), for

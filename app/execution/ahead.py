@@ -36,6 +36,27 @@ def budget_exhausted(study: Study) -> bool:
     return False
 
 
+def budget_per_trial_s(study: Study) -> float | None:
+    """Seconds of the study's time budget per trial it has still to hand out
+    (``optimizer.suggest``'s ``budget_per_trial_s``), or ``None`` without a trial budget or
+    without a time budget.
+
+    The time left is the smaller of ``parallelism x`` the wall time left (``parallelism``
+    trials run at once) and the evaluation cost left; divided by ``max_trials`` minus the
+    trials handed out. Below this, a shorter evaluation saves nothing: the trials run out first.
+    """
+    if study.max_trials is None or (study.max_wall_s is None and study.max_cost_s is None):
+        return None
+    left: list[float] = []
+    if study.max_wall_s is not None:
+        elapsed = (0.0 if study.started_at is None
+                   else (utcnow() - study.started_at).total_seconds())
+        left.append(study.parallelism * max(study.max_wall_s - elapsed, 0.0))
+    if study.max_cost_s is not None:
+        left.append(max(study.max_cost_s - study.total_cost_s, 0.0))
+    return min(left) / max(study.max_trials - study.next_number, 1)
+
+
 @dataclass
 class _Buffer:
     start: int

@@ -54,7 +54,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import XbarError
 from app.execution import chunks, confirm
-from app.execution.ahead import AheadBuffers, budget_exhausted
+from app.execution.ahead import AheadBuffers, budget_exhausted, budget_per_trial_s
 from app.execution.chunks import MAX_CHUNK, RETRYABLE, InFlight, Suggesting, chunk_size
 from app.execution.content import ContentUnavailable, StudyContent
 from app.execution.engine import DaskEngine
@@ -313,7 +313,8 @@ class StudyDriver:
             observations, pending = trials.history(s, study.id)
             fut = self.engine.submit(
                 suggest_task, study.search_space, study.objectives, observations, pending, n,
-                study.method, trials.suggest_seed(study), options, study.max_trials,
+                study.method, trials.suggest_seed(study), options, study.max_trials, 0,
+                budget_per_trial_s(study),
             )
         self._suggest[study.id] = Suggesting(fut, n, start)
         self._watch([fut])

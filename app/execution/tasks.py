@@ -77,9 +77,11 @@ def suggest_task(
     options: dict[str, Any],
     max_evaluations: int | None = None,
     n_unlisted_pending: int = 0,
+    budget_per_trial_s: float | None = None,
 ) -> list[dict[str, Any]]:
     """Run the optimizer on a worker (never on the API's event loop); ``max_evaluations`` is
-    the study's ``max_trials`` (the budget the initial design is sized by);
+    the study's ``max_trials`` (the budget the initial design is sized by),
+    ``budget_per_trial_s`` its time budget per trial left (``ahead.budget_per_trial_s``);
     ``n_unlisted_pending`` pending points are only counted (``optimizer.suggest``). An
     observation's ``variances`` (known noise, e.g. the crossbar accuracy's Monte-Carlo stderr
     squared) are passed on for the study's objectives."""
@@ -96,6 +98,7 @@ def suggest_task(
         options,
         max_evaluations=max_evaluations,
         n_unlisted_pending=n_unlisted_pending,
+        budget_per_trial_s=budget_per_trial_s,
     )
     elapsed = time.perf_counter() - t0
     return [{**asdict(s), "extras": {**s.extras, "suggest_s": elapsed,

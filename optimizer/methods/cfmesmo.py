@@ -92,7 +92,6 @@ from optimizer.methods.front_first import (
 from optimizer.methods.front_gain import front_gain_pick
 from optimizer.methods.mf_common import (
     MFData,
-    cost_overhead_s,
     initial_design,
     initial_design_size,
     initial_full_numbers,
@@ -101,6 +100,7 @@ from optimizer.methods.mf_common import (
     optimize_over_space,
     pending_unit,
     suggestion_from_unit,
+    trial_cost_model,
 )
 from optimizer.methods.options import (
     CONFIRM_OPTIONS,
@@ -164,6 +164,8 @@ class CFMESMO(DeclaredOptions):
         proposal_overhead: ``"measured"`` (default) or ``"none"``: whether the cost model
             adds the measured proposal time per trial (``Observation.overhead_s``) to every
             predicted cost (``optimizer.methods.options.OVERHEAD_OPTIONS``).
+        budget_pricing: ``"share"`` (default) or ``"time"``: whether no evaluation is priced
+            below the study's seconds per remaining trial (``SuggestContext.budget_per_trial_s``).
         clamp_margin: Margin of the max-value clamp above the best full-fidelity observation
             [standard deviations of the observed values], ``>= 0``; 0 (default,
             ``optimizer.acquisition.max_values.CLAMP_MARGIN``); iMOCA's is 0.158.
@@ -217,6 +219,7 @@ class CFMESMO(DeclaredOptions):
     min_full_share: float = 0.0
     confirm_top_k: int = 3
     proposal_overhead: str = "measured"
+    budget_pricing: str = "share"
     clamp_margin: float = CLAMP_MARGIN
     seek_feasible: bool = True
     truncation: str = "max-values"
@@ -241,8 +244,7 @@ class CFMESMO(DeclaredOptions):
         if thresholded and not has_feasible_full(ctx, mf):
             picks = front_picks(model, ctx, mf, ctx.n, pending, fallback=1,
                                 min_probability=FRONT_MIN_PROBABILITY)
-        cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim,
-                         cost_overhead_s(mf, self.proposal_overhead))
+        cost = trial_cost_model(ctx, mf, self.proposal_overhead, self.budget_pricing)
         full = mf.full_fidelity_mask()
         samples = None if len(picks) == ctx.n else sample_max_values(
             model, dim=mf.d, fidelity_dim=mf.fidelity_dim, num_samples=self.num_samples,

@@ -43,6 +43,7 @@ from optimizer.encoding import (
 from optimizer.methods.common import INIT_BUDGET_SHARE, budget_capped_init
 from optimizer.methods.sobol import feasible_sobol
 from optimizer.space import UNIT_TARGET, unit_at_target
+from optimizer.surrogates import CostModel
 from optimizer.types import Suggestion
 
 _EVAL_CHUNK = 512
@@ -83,10 +84,15 @@ def mf_data(ctx: SuggestContext) -> MFData:
     return MFData(data=data, d=d, fidelity_dim=d if has_fid else None)
 
 
-def cost_overhead_s(mf: MFData, policy: str) -> float:
-    """The fixed per-evaluation cost [s] a cost model adds under the ``proposal_overhead``
-    option ``policy`` (``optimizer.methods.options.OVERHEAD_POLICIES``)."""
-    return mf.data.overhead_s if policy == "measured" else 0.0
+def trial_cost_model(ctx: SuggestContext, mf: MFData, proposal_overhead: str,
+                     budget_pricing: str) -> CostModel:
+    """The cost model of a cost-aware method under its ``proposal_overhead`` and
+    ``budget_pricing`` options (``optimizer.methods.options``): the measured proposal time
+    added to every evaluation (``"measured"``), no evaluation priced below the study's
+    seconds per remaining trial (``"share"``, when the caller passed them)."""
+    overhead = mf.data.overhead_s if proposal_overhead == "measured" else 0.0
+    floor = ctx.budget_per_trial_s if budget_pricing == "share" else None
+    return CostModel(mf.data.X, mf.data.cost_s, mf.fidelity_dim, overhead, floor or 0.0)
 
 
 def pending_unit(ctx: SuggestContext, mf: MFData) -> Tensor:

@@ -47,7 +47,6 @@ from torch import Tensor
 from optimizer.context import SuggestContext
 from optimizer.methods.mf_common import (
     MFData,
-    cost_overhead_s,
     initial_design,
     mf_data,
     needs_initial_design,
@@ -55,6 +54,7 @@ from optimizer.methods.mf_common import (
     reference_point,
     round_mf,
     suggestion_from_unit,
+    trial_cost_model,
 )
 from optimizer.methods.options import (
     CONFIRM_OPTIONS,
@@ -64,7 +64,7 @@ from optimizer.methods.options import (
     OptionSpec,
 )
 from optimizer.space import UNIT_TARGET
-from optimizer.surrogates import CostModel, fit_objective_model_list
+from optimizer.surrogates import fit_objective_model_list
 from optimizer.types import Suggestion
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class MFHVKGMethod(DeclaredOptions):
         proposal_overhead: ``"measured"`` (default) or ``"none"``: whether the cost model
             adds the measured proposal time per trial (``Observation.overhead_s``) to every
             predicted cost (``optimizer.methods.options.OVERHEAD_OPTIONS``).
+        budget_pricing: ``"share"`` (default) or ``"time"``: whether no evaluation is priced
+            below the study's seconds per remaining trial (``SuggestContext.budget_per_trial_s``).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -107,6 +109,7 @@ class MFHVKGMethod(DeclaredOptions):
     n_init: int | None = None
     confirm_top_k: int = 3
     proposal_overhead: str = "measured"
+    budget_pricing: str = "share"
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -145,8 +148,7 @@ class MFHVKGMethod(DeclaredOptions):
             _, current = optimize_acqf(fixed, bounds=bounds[:, :mf.d], q=self.num_pareto,
                                        num_restarts=1, raw_samples=self.raw_samples,
                                        options={"nonnegative": True, "batch_limit": 5})
-            cost = CostModel(X, mf.data.cost_s, fdim,
-                             cost_overhead_s(mf, self.proposal_overhead))
+            cost = trial_cost_model(ctx, mf, self.proposal_overhead, self.budget_pricing)
             utility = InverseCostWeightedUtility(cost_model=cost.as_deterministic_model())
 
             def project(Xp: Tensor) -> Tensor:

@@ -30,7 +30,6 @@ from botorch.utils.multi_objective.box_decompositions.non_dominated import (
 
 from optimizer.context import SuggestContext
 from optimizer.methods.mf_common import (
-    cost_overhead_s,
     initial_design,
     mf_data,
     needs_initial_design,
@@ -38,6 +37,7 @@ from optimizer.methods.mf_common import (
     pending_unit,
     reference_point,
     suggestion_from_unit,
+    trial_cost_model,
 )
 from optimizer.methods.options import (
     CONFIRM_OPTIONS,
@@ -47,7 +47,7 @@ from optimizer.methods.options import (
     OptionSpec,
 )
 from optimizer.space import UNIT_TARGET
-from optimizer.surrogates import CostModel, fit_objective_model
+from optimizer.surrogates import fit_objective_model
 from optimizer.types import Suggestion
 
 
@@ -65,6 +65,8 @@ class MOMFMethod(DeclaredOptions):
         proposal_overhead: ``"measured"`` (default) or ``"none"``: whether the cost model
             adds the measured proposal time per trial (``Observation.overhead_s``) to every
             predicted cost (``optimizer.methods.options.OVERHEAD_OPTIONS``).
+        budget_pricing: ``"share"`` (default) or ``"time"``: whether no evaluation is priced
+            below the study's seconds per remaining trial (``SuggestContext.budget_per_trial_s``).
     """
 
     OPTIONS: ClassVar[dict[str, OptionSpec]] = {
@@ -82,6 +84,7 @@ class MOMFMethod(DeclaredOptions):
     n_init: int | None = None
     confirm_top_k: int = 3
     proposal_overhead: str = "measured"
+    budget_pricing: str = "share"
 
     def suggest(self, ctx: SuggestContext) -> list[Suggestion]:
         mf = mf_data(ctx)
@@ -92,8 +95,7 @@ class MOMFMethod(DeclaredOptions):
                  else torch.full((X.shape[0], 1), UNIT_TARGET, dtype=torch.double))
         Y_aug = torch.cat([Y, trust], dim=-1)
         model = fit_objective_model(X, Y_aug)
-        cost = CostModel(X, mf.data.cost_s, mf.fidelity_dim,
-                         cost_overhead_s(mf, self.proposal_overhead))
+        cost = trial_cost_model(ctx, mf, self.proposal_overhead, self.budget_pricing)
         ref = torch.cat([reference_point(ctx, mf), torch.zeros(1, dtype=torch.double)])
         partitioning = FastNondominatedPartitioning(ref_point=ref, Y=Y_aug)
         pending = pending_unit(ctx, mf)

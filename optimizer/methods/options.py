@@ -121,9 +121,16 @@ OVERHEAD_POLICIES: tuple[str, ...] = ("measured", "none")
 time (``TrainingData.overhead_s``) to every predicted cost; ``"none"`` prices evaluations by
 their own time alone."""
 
-OVERHEAD_OPTIONS: dict[str, OptionSpec] = {"proposal_overhead": Choice(OVERHEAD_POLICIES)}
-"""The ``proposal_overhead`` option (``OPTIONS = {..., **OVERHEAD_OPTIONS}`` with a
-``proposal_overhead`` field; read through ``mf_common.cost_overhead_s``)."""
+BUDGET_PRICING: tuple[str, ...] = ("share", "time")
+"""Values of ``budget_pricing``, the other cost option of those methods: ``"share"`` (default)
+prices no evaluation below the seconds the study's time budget affords per trial it has left
+(``SuggestContext.budget_per_trial_s``), since a short evaluation still uses up a trial;
+``"time"`` prices evaluations by time alone even when the trial budget binds first."""
+
+OVERHEAD_OPTIONS: dict[str, OptionSpec] = {"proposal_overhead": Choice(OVERHEAD_POLICIES),
+                                           "budget_pricing": Choice(BUDGET_PRICING)}
+"""The cost options (``OPTIONS = {..., **OVERHEAD_OPTIONS}`` with ``proposal_overhead`` and
+``budget_pricing`` fields; read through ``mf_common.trial_cost_model``)."""
 
 
 def check_options(method: str, table: Mapping[str, OptionSpec],

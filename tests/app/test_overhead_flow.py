@@ -9,7 +9,7 @@ import pytest
 import torch
 from sqlalchemy import select
 
-import optimizer.methods.cfmesmo as cfmesmo_module
+import optimizer.methods.mf_common as mf_common_module
 from app.execution.tasks import OVERHEAD_KEY, suggest_task
 from app.models import Study, Trial
 from app.services import lifecycle, trials
@@ -62,7 +62,7 @@ def test_suggest_time_reaches_the_cost_model(database, monkeypatch: pytest.Monke
         seen.append(CostModel(*args, **kw))
         return seen[-1]
 
-    monkeypatch.setattr(cfmesmo_module, "CostModel", spy)
+    monkeypatch.setattr(mf_common_module, "CostModel", spy)
     suggest_task(space, objectives, observations, pending, 1, "cf-mesmo", 0, OPTIONS, 20)
     (cost,) = seen
     assert cost.overhead_s == pytest.approx(

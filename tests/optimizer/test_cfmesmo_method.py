@@ -247,3 +247,28 @@ def test_proposal_overhead_moves_suggestions_to_higher_fidelity() -> None:
     assert small.params == cheap.params and small.fidelity == cheap.fidelity
     assert small.extras["predicted_cost_s"] == pytest.approx(
         cheap.extras["predicted_cost_s"] + 1.0, rel=1e-6)
+
+
+def test_budget_share_moves_suggestions_to_higher_fidelity() -> None:
+    """With cost exp(3 z) [s] cf-mesmo's pick is a cheap one; when the study can afford 100 s
+    per remaining trial (its trial budget binds before its time budget), a cheap evaluation
+    saves nothing, every fidelity costs the same and the pick moves up as with a proposal
+    overhead of that size; a budget of 0.01 s per trial (below every cost) changes nothing,
+    and ``budget_pricing: "time"`` ignores it."""
+    obs = mixed_observations(16)
+    opts = {"num_samples": 4, "raw_samples": 128, "num_restarts": 1}
+
+    def pick(per_trial_s: float | None, **more: str) -> Suggestion:
+        (s,) = suggest(MIXED_FIDELITY, OBJ, obs, [], 1, "cf-mesmo", seed=4,
+                       options={**opts, **more}, budget_per_trial_s=per_trial_s)
+        return s
+
+    cheap, below, shared = pick(None), pick(0.01), pick(100.0)
+    ignored = pick(100.0, budget_pricing="time")
+    assert (ignored.params, ignored.fidelity) == (cheap.params, cheap.fidelity)
+    assert (below.params, below.fidelity) == (cheap.params, cheap.fidelity)
+    assert below.extras["predicted_cost_s"] == pytest.approx(
+        cheap.extras["predicted_cost_s"], rel=1e-9)
+    assert cheap.fidelity < 0.3, cheap.fidelity
+    assert shared.fidelity > cheap.fidelity + 0.4, (shared.fidelity, cheap.fidelity)
+    assert shared.extras["predicted_cost_s"] == pytest.approx(100.0, rel=1e-9)

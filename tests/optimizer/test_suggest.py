@@ -170,6 +170,9 @@ def test_bad_inputs_name_the_field() -> None:
          r"pending\[0\].*'bits' is missing"),
         ({"options": {"bogus": 1}}, MethodOptionsError, "sobol: unknown option 'bogus'"),
         ({"options": [("bogus", 1)]}, OptimizerError, "options must be an object"),
+        ({"budget_per_trial_s": -1.0}, OptimizerError, "budget_per_trial_s must be null or a"),
+        ({"budget_per_trial_s": float("inf")}, OptimizerError, "budget_per_trial_s"),
+        ({"budget_per_trial_s": True}, OptimizerError, "budget_per_trial_s"),
     ]
     for override, exc, msg in cases:
         kw: dict[str, Any] = {"space": FINITE, "objectives": OBJ, "observations": [ok],

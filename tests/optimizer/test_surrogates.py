@@ -218,3 +218,30 @@ def test_cost_model_adds_the_proposal_overhead() -> None:
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(OptimizerError, match="overhead_s"):
             CostModel(X, torch.exp(4.8 * X[:, 2]), 2, overhead_s=bad)
+
+
+def test_cost_model_floor_raises_cheap_costs_only() -> None:
+    """``floor_s`` (the study's seconds per remaining trial) raises every prediction below it
+    to it and leaves those above it alone: fitted to cost exp(4.8 z) [s], a floor of e^2.4 s
+    prices z = 0 (1 s) at e^2.4 s and z = 1 (e^4.8 s) unchanged, so the lowest fidelity costs
+    e^-2.4 of a full evaluation instead of e^-4.8; a floor above every cost makes all
+    evaluations cost one unit; a negative or non-finite floor is refused naming it."""
+    g = torch.Generator().manual_seed(5)
+    X = torch.rand(25, 3, generator=g, dtype=torch.double)
+    cost = torch.exp(4.8 * X[:, 2])
+    plain = CostModel(X, cost, fidelity_dim=2)
+    Xq = torch.tensor([[0.4, 0.6, 0.0], [0.4, 0.6, 1.0]], dtype=torch.double)
+    with torch.no_grad():
+        ref_low, ref_full = (plain(Xq) * plain.scale).tolist()  # predicted cost [s]
+        floored = CostModel(X, cost, fidelity_dim=2, floor_s=math.exp(2.4))
+        low, full = (floored(Xq) * floored.scale).tolist()
+        flat = CostModel(X, cost, fidelity_dim=2, floor_s=1e4)
+        flat_costs = flat(Xq).tolist()
+    assert ref_low == pytest.approx(1.0, rel=0.3) and ref_low < math.exp(2.4) < ref_full
+    assert floored.scale == pytest.approx(plain.scale, rel=1e-12)
+    assert low == pytest.approx(math.exp(2.4), rel=1e-9)
+    assert full == pytest.approx(ref_full, rel=1e-9)
+    assert flat.scale == 1e4 and flat_costs == pytest.approx([1.0, 1.0], rel=1e-12)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(OptimizerError, match="floor_s"):
+            CostModel(X, cost, 2, floor_s=bad)
