@@ -373,12 +373,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
             ax.set_xlabel("programming σ (read σ = σ/3)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(
-        f"Mitigation methods on {results['workload']} "
-        f"(mean ± std over {results['seeds']} programmed chips)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    cli.save_figure(fig, f"Mitigation methods on {results['workload']} "
+                    f"(mean ± std over {results['seeds']} programmed chips)", path)
 
 
 SECTIONS: dict[str, Any] = {  # (workload, args, save_partial) -> section

@@ -110,3 +110,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training images of the compensators")
     parser.add_argument("--comp-lr", type=positive(float), default=compensation.DEFAULT_LR,
                         help="learning rate of the compensators (relative step)")
+
+
+def save_figure(fig: Any, title: str, path: Path) -> None:
+    """Title, lay out, write (110 dpi) and close a benchmark figure."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -324,6 +324,8 @@ def bench_wires(w: Any, args: argparse.Namespace, save: Any) -> dict[str, Any]:
 def plot_wires(results: dict[str, Any], path: Path) -> None:
     """The ``wires`` section's two panels and, when run, the ``compensation`` panel; a
     compensation-only run gets that panel alone, a run with neither no figure."""
+    from bench.mitigation_cli import save_figure  # it imports this module
+
     comp = results.get("compensation")
     if "wires" not in results:
         if comp:
@@ -361,24 +363,20 @@ def plot_wires(results: dict[str, Any], path: Path) -> None:
         plot_compensation(axes[2], comp)
     for a in axes:
         a.grid(alpha=0.3)
-    fig.suptitle(
+    save_figure(
+        fig,
         f"{results['workload']}: {results['wires']['test_images']} test images, one noiseless "
-        "chip, ideal periphery"
+        "chip, ideal periphery",
+        path,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 def _plot_compensation_only(results: dict[str, Any], comp: dict[str, Any], path: Path) -> None:
+    from bench.mitigation_cli import save_figure
     from bench.mitigation_compensation import plot_compensation
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     plot_compensation(ax, comp)
     ax.grid(alpha=0.3)
-    fig.suptitle(
-        f"{results['workload']}: {comp['test_images']} test images, {comp['epochs']} epoch(s), "
-        f"re-mapping {comp.get('remap', 'none')}"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, f"{results['workload']}: {comp['test_images']} test images, "
+                f"{comp['epochs']} epoch(s), re-mapping {comp.get('remap', 'none')}", path)

@@ -59,11 +59,12 @@ from optimizer.pareto import hypervolume
 
 RESULTS = Path(__file__).parent / "results"
 API = "/api/v1"
-METHODS = ("cf-mesmo", "momf", "qnehvi", "sobol", "cf-mesmo-no-overhead")
+METHODS = ("cf-mesmo", "momf", "qnehvi", "sobol", "cf-mesmo-no-overhead", "cf-mesmo-time")
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "cf-mesmo-no-overhead": ("cf-mesmo", {"proposal_overhead": "none"})}
-"""Labels run as another method with options: cf-mesmo pricing evaluations without the
-proposal time (what it did before 2026-12-06); not part of the goal's comparison."""
+    "cf-mesmo-no-overhead": ("cf-mesmo", {"proposal_overhead": "none"}),
+    "cf-mesmo-time": ("cf-mesmo", {"budget_pricing": "time"})}
+"""Labels run as another method with options, not in the goal's comparison: cf-mesmo without
+proposal time in its costs (before 2026-12-06), or priced by time alone (before 2026-12-08)."""
 OBJECTIVES: list[dict[str, Any]] = [
     {"name": "accuracy", "direction": "maximize", "ref_point": 0.5, "threshold": 0.5},
     {"name": "energy_uj", "direction": "minimize", "ref_point": 0.05},
@@ -349,7 +350,7 @@ def plot(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = dict(zip(METHODS, ("C3", "C0", "C2", "C7", "C1"), strict=True))
+    colours = dict(zip(METHODS, ("C3", "C0", "C2", "C7", "C1", "C5"), strict=True))
     for r in runs:
         xs = [0.0] + [p["t_s"] for p in r["curve"]]
         ys = [0.0] + [p["hv"] for p in r["curve"]]

@@ -65,3 +65,12 @@ def test_bad_budgets_stop_before_anything_runs(tmp_path: Path, capsys) -> None:
             raise AssertionError(f"{args} was accepted")
         assert msg in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_every_label_is_plotted(tmp_path: Path) -> None:
+    """A run of every method and variant label draws one figure (each label has a colour)."""
+    runs = [{"method": m, "seed": 0, "curve": [{"t_s": 1.0 + k, "hv": 0.01 * (k + 1)}]}
+            for k, m in enumerate(so.METHODS)]
+    summary = {"best_final_hv": 0.06, "target_hv": 0.054}
+    so.plot(runs, summary, tmp_path / "all.png", 1.0)
+    assert (tmp_path / "all.png").stat().st_size > 1000
