@@ -32,8 +32,13 @@ def budget_exhausted(study: Study) -> bool:
     if study.max_cost_s is not None and study.total_cost_s >= study.max_cost_s:
         return True
     if study.max_wall_s is not None and study.started_at is not None:
-        return (utcnow() - study.started_at).total_seconds() >= study.max_wall_s
+        return _elapsed_s(study) >= study.max_wall_s
     return False
+
+
+def _elapsed_s(study: Study) -> float:
+    """Wall time since the study started [s]; 0 before it starts."""
+    return 0.0 if study.started_at is None else (utcnow() - study.started_at).total_seconds()
 
 
 def budget_per_trial_s(study: Study) -> float | None:
@@ -49,9 +54,7 @@ def budget_per_trial_s(study: Study) -> float | None:
         return None
     left: list[float] = []
     if study.max_wall_s is not None:
-        elapsed = (0.0 if study.started_at is None
-                   else (utcnow() - study.started_at).total_seconds())
-        left.append(study.parallelism * max(study.max_wall_s - elapsed, 0.0))
+        left.append(study.parallelism * max(study.max_wall_s - _elapsed_s(study), 0.0))
     if study.max_cost_s is not None:
         left.append(max(study.max_cost_s - study.total_cost_s, 0.0))
     return min(left) / max(study.max_trials - study.next_number, 1)

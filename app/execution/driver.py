@@ -313,8 +313,8 @@ class StudyDriver:
             observations, pending = trials.history(s, study.id)
             fut = self.engine.submit(
                 suggest_task, study.search_space, study.objectives, observations, pending, n,
-                study.method, trials.suggest_seed(study), options, study.max_trials, 0,
-                budget_per_trial_s(study),
+                study.method, trials.suggest_seed(study), options, study.max_trials,
+                0, budget_per_trial_s(study),  # n_unlisted_pending, budget_per_trial_s
             )
         self._suggest[study.id] = Suggesting(fut, n, start)
         self._watch([fut])
